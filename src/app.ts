@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { pino } from 'pino'
+import { createBroker, type Broker } from './broker/index.js'
+import { AccessLog } from './http/access-log.js'
+import type { Config } from './config.js'
+import { KeyRing } from './crypto/key-ring.js'
+import authPlugin from './http/plugins/auth.js'
+import errorHandler from './http/plugins/error-handler.js'
+import metricsPlugin, { createMetrics } from './http/plugins/metrics.js'
+import getAccess from './http/routes/get-access.js'
+import getAccount from './http/routes/get-account.js'
+import health from './http/routes/health.js'
+import listAccounts from './http/routes/list-accounts.js'
+import listProviders from './http/routes/list-providers.js'
+import metricsRoute from './http/routes/metrics.js'
+import putAccount from './http/routes/put-account.js'
+import { AccountBody } from './http/schemas/accounts.js'
+import { ErrorBody } from './http/schemas/common.js'
+import { AccessBody } from './http/schemas/tokens.js'
+import { loggerOptions, type LogDestination } from './logger.js'
+import { createStore, type Store } from './store/index.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    broker: Broker
+  }
+}
+
+export interface AppDeps {
+  store?: Store
+  keyRing?: KeyRing
+  clock?: () => number
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: LogDestination
+  /** Register @fastify/swagger before the routes (the openapi script). */
+  openapi?: (app: FastifyInstance) => Promise<void>
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+export const BODY_LIMIT = 64 * 1024
+
+/** Wires config and dependencies into an app; never listens (server.ts does). */
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const loggerInstance = pino(loggerOptions(config.logLevel), deps.logStream ?? process.stdout)
+  const app = Fastify({
+    loggerInstance: loggerInstance as FastifyBaseLogger,
+    logController: new AccessLog(),
+    bodyLimit: BODY_LIMIT,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    routerOptions: { maxParamLength: 256 },
+  })
+
+  const store = deps.store ?? createStore(config)
+  const keyRing = deps.keyRing ?? (config.encryptionKeys ? new KeyRing(config.encryptionKeys) : KeyRing.ephemeral())
+  const broker = createBroker({
+    store,
+    keyRing,
+    providers: new Map(config.providers.map((p) => [p.name, p])),
+    clock: deps.clock ?? Date.now,
+    log: loggerInstance,
+    settings: {
+      refreshSkewSeconds: config.refreshSkewSeconds,
+      refreshLockTtlMs: config.refreshLockTtlMs,
+      providerTimeoutMs: config.providerTimeoutMs,
+    },
+  })
+  app.decorate('broker', broker)
+  app.addHook('onClose', async () => store.close())
+
+  // Plugins in a fixed order: framework, app-wide, then routes.
+  for (const schema of [ErrorBody, AccountBody, AccessBody]) app.addSchema(schema)
+  if (deps.openapi) await deps.openapi(app)
+  await app.register(errorHandler)
+  await app.register(metricsPlugin, { metrics: createMetrics() })
+  await app.register(authPlugin, { config })
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, putAccount, getAccess]) {
+    await app.register(route)
+  }
+  return app
+}

@@ -1,0 +1,18 @@
+import type { Logger } from 'pino'
+import type { KeyRing } from '../crypto/key-ring.js'
+import type { ProviderConfig } from '../providers/providers-file.js'
+import type { Store } from '../store/store.js'
+
+/** What the domain needs; buildApp wires it, tests hand in their own store or clock. */
+export interface BrokerDeps {
+  store: Store
+  keyRing: KeyRing
+  providers: ReadonlyMap<string, ProviderConfig>
+  clock: () => number
+  log: Logger
+  settings: {
+    refreshSkewSeconds: number
+    refreshLockTtlMs: number
+    providerTimeoutMs: number
+  }
+}

@@ -1,0 +1,195 @@
+import { existsSync } from 'node:fs'
+import { createPublicKey } from 'node:crypto'
+import { Type, type Static, type StringOptions } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { ConfigError } from './config-error.js'
+import { parseKeyRingSpec, type KeyRingSpec } from './crypto/key-ring.js'
+import { loadProvidersFile, type ProviderConfig } from './providers/providers-file.js'
+
+export { ConfigError }
+
+const Str = (opts: StringOptions = {}) =>
+  Type.String({ minLength: 1, maxLength: 4096, ...opts })
+const Int = (minimum: number, maximum: number, defaultValue: number) =>
+  Type.Integer({ minimum, maximum, default: defaultValue })
+const Bool = (defaultValue: boolean) => Type.Boolean({ default: defaultValue })
+const HOST_PORT_LIST = '^[^\\s,:]+:\\d{1,5}(,[^\\s,:]+:\\d{1,5})*$'
+
+/** The environment, as the contract's configuration table (plus a few documented extensions). */
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.Optional(Str()),
+  PORT: Int(0, 65535, 8080),
+  HOST: Str({ default: '0.0.0.0' }),
+  PUBLIC_URL: Type.Optional(Str({ pattern: '^https?://[^\\s]+$' })),
+  REDIS_URL: Type.Optional(Str({ pattern: '^rediss?://[^\\s]+$' })),
+  REDIS_CLUSTER_NODES: Type.Optional(Str({ pattern: HOST_PORT_LIST })),
+  REDIS_SENTINELS: Type.Optional(Str({ pattern: HOST_PORT_LIST })),
+  REDIS_SENTINEL_NAME: Type.Optional(Str({ maxLength: 256 })),
+  REDIS_KEY_PREFIX: Type.String({ maxLength: 64, pattern: '^[^\\s{}]*$', default: 'tb:' }),
+  REDIS_COMMAND_TIMEOUT_MS: Int(50, 60_000, 1000),
+  ENCRYPTION_KEYS: Type.Optional(Str({ maxLength: 16_384 })),
+  AUTH_JWT_SECRET: Type.Optional(Str()),
+  AUTH_JWT_PUBLIC_KEY: Type.Optional(Str({ maxLength: 16_384 })),
+  AUTH_JWKS_URL: Type.Optional(Str({ pattern: '^https?://[^\\s]+$' })),
+  AUTH_JWT_ISSUER: Type.Optional(Str()),
+  AUTH_JWT_AUDIENCE: Type.Optional(Str()),
+  PROVIDERS_FILE: Type.Optional(Str()),
+  REFRESH_SKEW_SECONDS: Int(0, 86_400, 300),
+  REFRESH_LOCK_TTL_MS: Int(1000, 600_000, 30_000),
+  PROVIDER_TIMEOUT_MS: Int(100, 120_000, 10_000),
+  RETURN_TO_ALLOWLIST: Type.Optional(Str({ maxLength: 16_384 })),
+  PROACTIVE_REFRESH: Bool(true),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+})
+export type Env = Static<typeof EnvSchema>
+
+export type StoreConfig =
+  | { kind: 'memory' }
+  | { kind: 'standalone'; url: string }
+  | { kind: 'cluster'; nodes: HostPort[] }
+  | { kind: 'sentinel'; sentinels: HostPort[]; name: string }
+export interface HostPort { host: string; port: number }
+
+export type CallerAuthConfig =
+  | { kind: 'secret'; secret: string }
+  | { kind: 'public-key'; pem: string; algorithm: 'RS256' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' }
+  | { kind: 'jwks'; url: string }
+
+export interface Config {
+  production: boolean
+  port: number
+  host: string
+  publicUrl: string
+  store: StoreConfig
+  keyPrefix: string
+  storeCommandTimeoutMs: number
+  /** null with the embedded store and no ENCRYPTION_KEYS: the app generates a per-process key. */
+  encryptionKeys: KeyRingSpec | null
+  callerAuth: CallerAuthConfig
+  issuer?: string
+  audience?: string
+  providers: ProviderConfig[]
+  refreshSkewSeconds: number
+  refreshLockTtlMs: number
+  providerTimeoutMs: number
+  returnToAllowlist: string[]
+  proactiveRefresh: boolean
+  logLevel: Env['LOG_LEVEL']
+}
+
+/** Validates the environment; throws ConfigError naming the first bad variable. */
+export function readEnv(env: NodeJS.ProcessEnv): Env {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') raw[key] = value
+  }
+  const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
+  const error = Value.Errors(EnvSchema, converted).First()
+  if (error) {
+    const name = error.path.split('/')[1] ?? 'environment'
+    throw new ConfigError(name, describeValueError(error.message, name in raw))
+  }
+  return converted as Env
+}
+
+function describeValueError(message: string, present: boolean): string {
+  return present ? `invalid value (${message.toLowerCase()})` : 'is required'
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const e = readEnv(env)
+  const production = e.NODE_ENV === 'production'
+  const store = storeConfig(e)
+  if (store.kind === 'memory' && production) {
+    throw new ConfigError('REDIS_URL', 'is required when NODE_ENV=production (the embedded store keeps nothing)')
+  }
+  if (store.kind !== 'memory' && !e.ENCRYPTION_KEYS) {
+    throw new ConfigError('ENCRYPTION_KEYS', 'is required with Redis (run `npx token-broker keys generate`)')
+  }
+  const providersFile = e.PROVIDERS_FILE ?? (existsSync('providers.yaml') ? 'providers.yaml' : undefined)
+  return {
+    production,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    store,
+    keyPrefix: e.REDIS_KEY_PREFIX,
+    storeCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    encryptionKeys: e.ENCRYPTION_KEYS ? parseKeyRingSpec(e.ENCRYPTION_KEYS) : null,
+    callerAuth: callerAuthConfig(e),
+    issuer: e.AUTH_JWT_ISSUER,
+    audience: e.AUTH_JWT_AUDIENCE,
+    providers: providersFile ? loadProvidersFile(providersFile, env) : [],
+    refreshSkewSeconds: e.REFRESH_SKEW_SECONDS,
+    refreshLockTtlMs: e.REFRESH_LOCK_TTL_MS,
+    providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
+    returnToAllowlist: returnToAllowlist(e.RETURN_TO_ALLOWLIST),
+    proactiveRefresh: e.PROACTIVE_REFRESH,
+    logLevel: e.LOG_LEVEL,
+  }
+}
+
+function storeConfig(e: Env): StoreConfig {
+  const chosen = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'].filter((k) => e[k as keyof Env] !== undefined)
+  if (chosen.length > 1) throw new ConfigError(chosen[1]!, `cannot be combined with ${chosen[0]}`)
+  if (e.REDIS_URL) return { kind: 'standalone', url: e.REDIS_URL }
+  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: hostPorts(e.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES') }
+  if (e.REDIS_SENTINELS) {
+    if (!e.REDIS_SENTINEL_NAME) throw new ConfigError('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS')
+    return { kind: 'sentinel', sentinels: hostPorts(e.REDIS_SENTINELS, 'REDIS_SENTINELS'), name: e.REDIS_SENTINEL_NAME }
+  }
+  return { kind: 'memory' }
+}
+
+function hostPorts(list: string, variable: string): HostPort[] {
+  return list.split(',').map((entry) => {
+    const [host, port] = entry.split(':') as [string, string]
+    const n = Number(port)
+    if (n < 1 || n > 65535) throw new ConfigError(variable, `invalid port in "${entry}"`)
+    return { host, port: n }
+  })
+}
+
+function callerAuthConfig(e: Env): CallerAuthConfig {
+  const given = (['AUTH_JWT_SECRET', 'AUTH_JWT_PUBLIC_KEY', 'AUTH_JWKS_URL'] as const).filter((k) => e[k] !== undefined)
+  if (given.length === 0) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'is required (or AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL)')
+  }
+  if (given.length > 1) throw new ConfigError(given[1]!, `cannot be combined with ${given[0]}`)
+  if (e.AUTH_JWT_SECRET) return { kind: 'secret', secret: e.AUTH_JWT_SECRET }
+  if (e.AUTH_JWT_PUBLIC_KEY) return publicKeyConfig(e.AUTH_JWT_PUBLIC_KEY.replace(/\\n/g, '\n'))
+  return { kind: 'jwks', url: e.AUTH_JWKS_URL! }
+}
+
+const EC_ALGORITHMS: Record<string, 'ES256' | 'ES384' | 'ES512'> = {
+  prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512',
+}
+
+/** One key, one algorithm: pinning it rules out alg confusion (an HS256 token signed with the PEM). */
+function publicKeyConfig(pem: string): CallerAuthConfig {
+  let key
+  try {
+    key = createPublicKey(pem)
+  } catch {
+    throw new ConfigError('AUTH_JWT_PUBLIC_KEY', 'is not a PEM public key')
+  }
+  const type = key.asymmetricKeyType
+  const curve = key.asymmetricKeyDetails?.namedCurve
+  const algorithm = type === 'rsa' ? 'RS256' : type === 'ed25519' ? 'EdDSA' : type === 'ec' && curve ? EC_ALGORITHMS[curve] : undefined
+  if (!algorithm) throw new ConfigError('AUTH_JWT_PUBLIC_KEY', `unsupported key type ${type ?? 'unknown'}`)
+  return { kind: 'public-key', pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm }
+}
+
+function returnToAllowlist(value: string | undefined): string[] {
+  if (!value) return []
+  return value.split(',').map((p) => p.trim()).filter(Boolean).map((prefix) => {
+    if (!URL.canParse(prefix) || !/^https?:$/.test(new URL(prefix).protocol)) {
+      throw new ConfigError('RETURN_TO_ALLOWLIST', `"${prefix}" is not an http(s) URL prefix`)
+    }
+    return prefix
+  })
+}

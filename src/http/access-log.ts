@@ -1,0 +1,22 @@
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+
+/**
+ * One access-log line per request: route pattern, status, duration. Never the URL:
+ * the OAuth callback carries `code` and `state` in its query string.
+ */
+export class AccessLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+    }
+    if (error) request.log.error({ ...line, err: { type: error.name, message: error.message } }, 'request errored')
+    else request.log.info(line, 'request')
+  }
+
+  override routeNotFound(): void {}
+}

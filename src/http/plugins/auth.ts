@@ -1,0 +1,108 @@
+import fastifyJwt, { type FastifyJWTOptions } from '@fastify/jwt'
+import fp from 'fastify-plugin'
+import buildGetJwks from 'get-jwks'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../../config.js'
+import { ForbiddenError, UnauthorizedError } from '../../errors.js'
+import { accountMatcher, type Caller } from '../caller.js'
+
+export type Scope = 'tokens:read' | 'tokens:revoke' | 'accounts:read' | 'accounts:write'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Any one of these scopes admits the caller; absent = public route. */
+    scopes?: Scope[]
+  }
+  interface FastifyRequest {
+    caller: Caller | null
+  }
+}
+
+interface Claims { sub?: unknown; scope?: unknown; accounts?: unknown }
+
+const ASYMMETRIC = ['RS256', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
+
+/**
+ * Verifies caller JWTs (algorithms pinned per key kind, `sub` and `exp` required,
+ * iss/aud when configured; verified tokens cached until exp) and enforces each
+ * route's scopes and the `accounts` claim.
+ */
+export default fp<{ config: Config }>(async (app, { config }) => {
+  app.register(fastifyJwt, jwtOptions(config))
+  app.decorateRequest('caller', null)
+
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const scopes = request.routeOptions.config.scopes
+    if (!scopes) return
+    const claims = await verify(request)
+    const caller = toCaller(claims)
+    request.caller = caller
+    if (!scopes.some((s) => caller.scopes.has(s))) {
+      throw new ForbiddenError(`this route needs scope ${scopes.join(' or ')}`)
+    }
+  })
+
+  // After validation, so a malformed id is a 400 for everyone.
+  app.addHook('preHandler', async (request: FastifyRequest, _reply: FastifyReply) => {
+    const caller = request.caller
+    if (!caller?.accounts) return
+    const account = (request.params as { account?: unknown })?.account ?? (request.body as { account?: unknown })?.account
+    if (typeof account === 'string' && !caller.mayUse(account)) {
+      throw new ForbiddenError(`this caller may not use account ${account}`)
+    }
+  })
+}, { name: 'auth' })
+
+async function verify(request: FastifyRequest): Promise<Claims> {
+  if (!request.headers.authorization) throw new UnauthorizedError('a bearer token is required')
+  try {
+    return await request.jwtVerify<Claims>()
+  } catch (error) {
+    const reason = (error as { code?: string }).code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED'
+      ? 'the token has expired' : 'the token is not valid'
+    throw new UnauthorizedError(reason)
+  }
+}
+
+function toCaller(claims: Claims): Caller {
+  const { sub, scope, accounts } = claims
+  if (typeof sub !== 'string' || sub === '') throw new UnauthorizedError('the token has no sub')
+  if (scope !== undefined && typeof scope !== 'string') throw new UnauthorizedError('the scope claim must be a string')
+  if (accounts !== undefined && !(Array.isArray(accounts) && accounts.every((a) => typeof a === 'string'))) {
+    throw new UnauthorizedError('the accounts claim must be an array of strings')
+  }
+  const list = accounts as string[] | undefined
+  return {
+    sub,
+    scopes: new Set(typeof scope === 'string' ? scope.split(' ').filter(Boolean) : []),
+    accounts: list ?? null,
+    mayUse: list ? accountMatcher(list) : () => true,
+  }
+}
+
+function jwtOptions(config: Config): FastifyJWTOptions {
+  const verify = {
+    requiredClaims: ['sub', 'exp'],
+    cache: true,
+    ...(config.issuer ? { allowedIss: config.issuer } : {}),
+    ...(config.audience ? { allowedAud: config.audience } : {}),
+  }
+  const auth = config.callerAuth
+  switch (auth.kind) {
+    case 'secret':
+      return { secret: auth.secret, verify: { ...verify, algorithms: ['HS256'] } }
+    case 'public-key':
+      return { secret: { public: auth.pem }, verify: { ...verify, algorithms: [auth.algorithm] } }
+    case 'jwks': {
+      // The key set comes only from the configured URL, never from anything in the token.
+      const url = new URL(auth.url)
+      const jwks = buildGetJwks({ jwksPath: url.pathname + url.search, max: 50, ttl: 10 * 60_000 })
+      return {
+        secret: (_request: FastifyRequest, token: { header: { kid?: string; alg?: string } }) =>
+          jwks.getPublicKey({ domain: url.origin, kid: token.header.kid, alg: token.header.alg }),
+        decode: { complete: true },
+        verify: { ...verify, algorithms: [...ASYMMETRIC] },
+      } as unknown as FastifyJWTOptions
+    }
+  }
+}

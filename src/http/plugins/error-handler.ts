@@ -1,0 +1,68 @@
+import { STATUS_CODES } from 'node:http'
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  InternalError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, ValidationError,
+} from '../../errors.js'
+
+/** Codes the contract names; an error carrying one of these is rendered as it is. */
+const CONTRACT_CODES = new Set([
+  'VALIDATION_ERROR', 'INVALID_STATE', 'AUTHORIZATION_DENIED', 'ISSUER_MISMATCH', 'UNAUTHORIZED', 'FORBIDDEN',
+  'ACCOUNT_NOT_FOUND', 'PROVIDER_NOT_FOUND', 'NOT_FOUND', 'ACCOUNT_CONFLICT', 'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE', 'REAUTHENTICATION_REQUIRED', 'RATE_LIMITED', 'PROVIDER_ERROR',
+  'PROVIDER_UNAVAILABLE', 'STORE_UNAVAILABLE', 'CREDENTIAL_UNREADABLE',
+])
+
+/** Fastify's own client errors, in the contract's words. */
+const FRAMEWORK_ERRORS: Record<string, () => FastifyError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new PayloadTooLargeError(),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new UnsupportedMediaTypeError(),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new ValidationError('body is not valid JSON'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new ValidationError('body is empty'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new ValidationError('content-length does not match the body'),
+}
+
+export interface ErrorBody { statusCode: number; code: string; error: string; message: string }
+
+/** Maps any error to the contract's shape; 5xx never carry internal detail. */
+export function toErrorBody(error: FastifyError): ErrorBody {
+  let e: FastifyError = error
+  if (error.validation) e = new ValidationError(`${error.validationContext ?? 'request'}${error.message.slice(error.message.indexOf('/'))}`)
+  else if (FRAMEWORK_ERRORS[error.code]) e = FRAMEWORK_ERRORS[error.code]!()
+  else if (!CONTRACT_CODES.has(error.code)) {
+    const status = error.statusCode ?? 500
+    e = status >= 400 && status < 500 ? new ValidationError(safeClientMessage(error)) : new InternalError()
+    if (status >= 400 && status < 500) e.statusCode = status
+  }
+  const statusCode = e.statusCode ?? 500
+  return { statusCode, code: e.code, error: STATUS_CODES[statusCode] ?? 'Error', message: e.message }
+}
+
+function safeClientMessage(error: FastifyError): string {
+  return error.message.length <= 200 ? error.message : 'bad request'
+}
+
+export default fp(async (app) => {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const body = toErrorBody(error)
+    if (body.statusCode >= 500) {
+      request.log.error({ err: describe(error), code: body.code }, 'request failed')
+    }
+    if (body.statusCode === 401) {
+      reply.header('www-authenticate', request.headers.authorization ? 'Bearer error="invalid_token"' : 'Bearer')
+    }
+    const retryAfter = (error as { retryAfter?: number }).retryAfter
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
+    return reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(toErrorBody(new RouteNotFoundError(request.method, request.url.split('?')[0])))
+  })
+}, { name: 'error-handler' })
+
+/** What an error log may carry: names, codes and messages, never a request's or command's arguments. */
+function describe(error: Error & { cause?: unknown }): Record<string, unknown> {
+  const cause = error.cause instanceof Error ? { name: error.cause.name, message: error.cause.message } : undefined
+  return { type: error.name, message: error.message, stack: error.stack, cause }
+}

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { parse as parseYaml } from 'yaml'
+import { ConfigError } from '../config-error.js'
+import type { ProviderTemplate, TokenAuthMethod } from './template.js'
+import { TEMPLATES } from './templates/index.js'
+
+const Url = Type.String({ minLength: 1, maxLength: 2048 })
+const Params = Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 2048 }))
+
+const ProviderEntry = Type.Object({
+  template: Type.Optional(Type.String({ maxLength: 64 })),
+  issuer: Type.Optional(Url),
+  authorization_url: Type.Optional(Url),
+  token_url: Type.Optional(Url),
+  revocation_url: Type.Optional(Url),
+  client_id: Type.String({ minLength: 1, maxLength: 1024 }),
+  client_secret: Type.Optional(Type.Union([
+    Type.String({ minLength: 1, maxLength: 4096 }),
+    Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 8 }),
+  ])),
+  token_auth_method: Type.Optional(Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post')])),
+  scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100 })),
+  pkce: Type.Optional(Type.Boolean()),
+  authorize_params: Type.Optional(Params),
+  /** Values substituted into `{name}` placeholders of the template's URLs (Microsoft's tenant). */
+  params: Type.Optional(Params),
+}, { additionalProperties: false })
+
+const ProvidersFile = Type.Object({
+  providers: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }), ProviderEntry),
+}, { additionalProperties: false })
+
+type ProviderEntry = Static<typeof ProviderEntry>
+
+/** A provider ready to use: template merged with the file's entry, secrets resolved. */
+export interface ProviderConfig extends ProviderTemplate {
+  name: string
+  template: string
+  clientId: string
+  /** Tried in order, so a rotated client secret can be rolled out before the old one dies. */
+  clientSecrets: string[]
+  tokenAuthMethod: TokenAuthMethod
+}
+
+export function loadProvidersFile(path: string, env: NodeJS.ProcessEnv): ProviderConfig[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    throw new ConfigError('PROVIDERS_FILE', `cannot read ${path}`)
+  }
+  let data: unknown
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+  } catch {
+    throw new ConfigError('PROVIDERS_FILE', `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}`)
+  }
+  return parseProviders(data, env)
+}
+
+export function parseProviders(data: unknown, env: NodeJS.ProcessEnv): ProviderConfig[] {
+  const error = Value.Errors(ProvidersFile, data).First()
+  if (error) throw new ConfigError('PROVIDERS_FILE', `${error.path || '/'}: ${error.message.toLowerCase()}`)
+  const file = data as Static<typeof ProvidersFile>
+  return Object.entries(file.providers).map(([name, entry]) => resolveProvider(name, resolveVars(entry, env, name)))
+}
+
+function resolveVars<T>(value: T, env: NodeJS.ProcessEnv, provider: string): T {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name]
+      if (v === undefined || v === '') throw new ConfigError(name, `is not set (used by provider "${provider}" in PROVIDERS_FILE)`)
+      return v
+    }) as T
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveVars(v, env, provider)) as T
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveVars(v, env, provider)])) as T
+  }
+  return value
+}
+
+function resolveProvider(name: string, entry: ProviderEntry): ProviderConfig {
+  const templateName = entry.template ?? 'oauth2'
+  const template = TEMPLATES[templateName]
+  if (!template) throw new ConfigError('PROVIDERS_FILE', `provider "${name}": unknown template "${templateName}"`)
+  const fill = (url: string | undefined) => (url ? fillParams(url, entry.params ?? {}, name) : undefined)
+  const provider: ProviderConfig = {
+    ...template,
+    name,
+    template: templateName,
+    issuer: fill(entry.issuer ?? template.issuer),
+    authorizationUrl: fill(entry.authorization_url ?? template.authorizationUrl),
+    tokenUrl: fill(entry.token_url ?? template.tokenUrl),
+    revocationUrl: fill(entry.revocation_url ?? template.revocationUrl),
+    clientId: entry.client_id,
+    clientSecrets: entry.client_secret === undefined ? [] : [entry.client_secret].flat(),
+    tokenAuthMethod: entry.token_auth_method ?? template.tokenAuthMethod,
+    scopes: entry.scopes ?? template.scopes,
+    pkce: entry.pkce ?? template.pkce,
+    authorizeParams: { ...template.authorizeParams, ...entry.authorize_params },
+  }
+  if (!provider.issuer && !(provider.authorizationUrl && provider.tokenUrl)) {
+    throw new ConfigError('PROVIDERS_FILE', `provider "${name}" needs issuer, or authorization_url and token_url`)
+  }
+  for (const url of [provider.issuer, provider.authorizationUrl, provider.tokenUrl, provider.revocationUrl]) {
+    if (url !== undefined) assertProviderUrl(url, name)
+  }
+  return provider
+}
+
+function fillParams(url: string, params: Record<string, string>, provider: string): string {
+  return url.replace(/\{([a-z_]+)\}/g, (_, key: string) => {
+    const v = params[key]
+    if (v === undefined) throw new ConfigError('PROVIDERS_FILE', `provider "${provider}" needs params.${key}`)
+    return encodeURIComponent(v)
+  })
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
+
+/** https everywhere; plain http only on loopback (local development and tests). */
+export function assertProviderUrl(url: string, provider: string): void {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new ConfigError('PROVIDERS_FILE', `provider "${provider}": "${url}" is not a URL`)
+  }
+  const ok = parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK.test(parsed.hostname))
+  if (!ok) throw new ConfigError('PROVIDERS_FILE', `provider "${provider}": ${parsed.origin} must use https`)
+}

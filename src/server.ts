@@ -1,0 +1,40 @@
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { connectStore } from './store/index.js'
+
+function readConfig(): Config {
+  try {
+    return loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`token-broker: configuration error: ${error.message}\n`)
+      process.exit(1)
+    }
+    throw error
+  }
+}
+
+const config = readConfig()
+const app = await buildApp(config)
+const log = app.log
+
+if (config.store.kind === 'memory') {
+  log.warn('REDIS_URL is not set: using the embedded in-memory store (one instance, nothing survives a restart)')
+}
+if (!config.encryptionKeys) {
+  log.warn('ENCRYPTION_KEYS is not set: tokens are sealed with a key generated for this process only')
+}
+const storeError = await connectStore(app.broker.deps.store)
+if (storeError) log.error({ err: { message: storeError.message } }, 'store not reachable yet; retrying in the background')
+
+closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err) log.error({ err }, 'shutting down after an error')
+  else log.info({ signal }, 'shutting down')
+  await app.close()
+})
+
+await app.listen({ port: config.port, host: config.host })
+if (config.callerAuth.kind === 'secret') {
+  log.info(`mint a caller token with the same AUTH_JWT_SECRET: npx token-broker token tokens:read accounts:read accounts:write tokens:revoke --sub you`)
+}

@@ -1,0 +1,25 @@
+/**
+ * The fenced commit of a refresh: written only if the grant is still at the version the
+ * refresh started from.
+ * KEYS[1] grant hash
+ * ARGV expectedVersion, now, at, rt ('' keeps the stored one), expires_at ('' = none),
+ *      token_type, scope ('' keeps), meta ('' keeps), channel, account
+ * Returns the new version, or 0 when the version moved or the grant is gone.
+ */
+export const commitRefresh = {
+  numberOfKeys: 1,
+  lua: `
+local key = KEYS[1]
+local version = redis.call('HGET', key, 'version')
+if not version or version ~= ARGV[1] or redis.call('HGET', key, 'status') ~= 'active' then return 0 end
+redis.call('HSET', key, 'at', ARGV[3], 'token_type', ARGV[6], 'updated_at', ARGV[2], 'refreshed_at', ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', key, 'rt', ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('HSET', key, 'expires_at', ARGV[5]) else redis.call('HDEL', key, 'expires_at') end
+if ARGV[7] ~= '' then redis.call('HSET', key, 'scope', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', key, 'meta', ARGV[8]) end
+redis.call('HDEL', key, 'last_error')
+local next = redis.call('HINCRBY', key, 'version', 1)
+redis.call('PUBLISH', ARGV[9], ARGV[10] .. ' ' .. next)
+return next
+`,
+} as const

@@ -1,0 +1,33 @@
+/**
+ * Creates a grant, or replaces one of the same provider (import, link).
+ * KEYS[1] grant hash
+ * ARGV provider, now, scope, token_type, expires_at, at, rt, meta, keepRefresh ('1'|'0'),
+ *      channel, account   ('' = field absent)
+ * Returns 'created' | 'replaced' | 'conflict'. A replace bumps version, clears last_error,
+ * sets status active, and publishes `account version` on the channel.
+ */
+export const writeGrant = {
+  numberOfKeys: 1,
+  lua: `
+local key = KEYS[1]
+local provider, now = ARGV[1], ARGV[2]
+local current = redis.call('HGET', key, 'provider')
+if current and current ~= provider then return 'conflict' end
+local outcome = 'replaced'
+if not current then
+  outcome = 'created'
+  redis.call('HSET', key, 'provider', provider, 'created_at', now, 'version', 0)
+end
+local keep = ARGV[9] == '1' and redis.call('HGET', key, 'rt')
+local fields = { scope = ARGV[3], token_type = ARGV[4], expires_at = ARGV[5], at = ARGV[6], rt = ARGV[7], meta = ARGV[8] }
+for name, value in pairs(fields) do
+  if value == '' then redis.call('HDEL', key, name) else redis.call('HSET', key, name, value) end
+end
+if keep and ARGV[7] == '' then redis.call('HSET', key, 'rt', keep) end
+redis.call('HDEL', key, 'last_error')
+redis.call('HSET', key, 'status', 'active', 'updated_at', now)
+local version = redis.call('HINCRBY', key, 'version', 1)
+redis.call('PUBLISH', ARGV[10], ARGV[11] .. ' ' .. version)
+return outcome
+`,
+} as const

@@ -1,0 +1,135 @@
+import { EventEmitter } from 'node:events'
+import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, Store } from './store.js'
+
+interface Expiring { value: string; expiresAt: number }
+
+/**
+ * The embedded store: one process, nothing survives a restart. Same semantics as the
+ * Redis store (the shared contract tests hold both to it); every operation is atomic
+ * because it runs synchronously between awaits.
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'memory'
+  private readonly grants = new Map<string, GrantRecord>()
+  private readonly locks = new Map<string, Expiring>()
+  private readonly states = new Map<string, Expiring>()
+  private readonly changes = new EventEmitter().setMaxListeners(0)
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  async getGrant(account: string): Promise<GrantRecord | null> {
+    const grant = this.grants.get(account)
+    return grant ? { ...grant } : null
+  }
+
+  async getGrants(accounts: string[]): Promise<(GrantRecord | null)[]> {
+    return Promise.all(accounts.map((a) => this.getGrant(a)))
+  }
+
+  async writeGrant(account: string, w: GrantWrite, now: number): Promise<GrantWriteOutcome> {
+    const current = this.grants.get(account)
+    if (current && current.provider !== w.provider) return 'conflict'
+    const refreshToken = w.refreshToken ?? (w.keepRefreshToken ? current?.refreshToken ?? null : null)
+    this.grants.set(account, {
+      provider: w.provider, status: 'active', version: (current?.version ?? 0) + 1, scope: w.scope,
+      tokenType: w.tokenType, createdAt: current?.createdAt ?? now, updatedAt: now,
+      refreshedAt: current?.refreshedAt ?? null, expiresAt: w.expiresAt, accessToken: w.accessToken,
+      refreshToken, lastError: null, meta: w.meta,
+    })
+    this.announce(account)
+    return current ? 'replaced' : 'created'
+  }
+
+  async commitRefresh(account: string, expectedVersion: number, c: RefreshCommit, now: number): Promise<boolean> {
+    const g = this.grants.get(account)
+    if (!g || g.version !== expectedVersion || g.status !== 'active') return false
+    Object.assign(g, {
+      accessToken: c.accessToken, refreshToken: c.refreshToken ?? g.refreshToken, expiresAt: c.expiresAt,
+      tokenType: c.tokenType, scope: c.scope ?? g.scope, meta: c.meta ?? g.meta, lastError: null,
+      updatedAt: now, refreshedAt: now, version: g.version + 1,
+    })
+    this.announce(account)
+    return true
+  }
+
+  async markReauthRequired(account: string, expectedVersion: number | null, lastError: string, now: number) {
+    const g = this.grants.get(account)
+    if (!g || (expectedVersion !== null && g.version !== expectedVersion)) return false
+    Object.assign(g, {
+      accessToken: null, refreshToken: null, expiresAt: null, status: 'reauth_required', lastError,
+      updatedAt: now, version: g.version + 1,
+    })
+    this.announce(account)
+    return true
+  }
+
+  async recordError(account: string, lastError: string): Promise<void> {
+    const g = this.grants.get(account)
+    if (g) g.lastError = lastError
+  }
+
+  async deleteGrant(account: string): Promise<boolean> {
+    const g = this.grants.get(account)
+    if (!g) return false
+    this.grants.delete(account)
+    this.changes.emit('change', account, g.version + 1)
+    return true
+  }
+
+  async listAccounts(after: string | null, limit: number): Promise<string[]> {
+    // Byte order, as Redis ZRANGEBYLEX: ids are ASCII, so code-unit order is the same.
+    const ids = [...this.grants.keys()].filter((id) => after === null || id > after).sort()
+    return ids.slice(0, limit)
+  }
+
+  async acquireLock(account: string, owner: string, ttlMs: number): Promise<boolean> {
+    if (this.live(this.locks, account) !== null) return false
+    this.locks.set(account, { value: owner, expiresAt: this.clock() + ttlMs })
+    return true
+  }
+
+  async extendLock(account: string, owner: string, ttlMs: number): Promise<boolean> {
+    if (this.live(this.locks, account) !== owner) return false
+    this.locks.set(account, { value: owner, expiresAt: this.clock() + ttlMs })
+    return true
+  }
+
+  async releaseLock(account: string, owner: string): Promise<boolean> {
+    if (this.live(this.locks, account) !== owner) return false
+    return this.locks.delete(account)
+  }
+
+  async putConnectState(state: string, sealed: string, ttlSeconds: number): Promise<void> {
+    this.states.set(state, { value: sealed, expiresAt: this.clock() + ttlSeconds * 1000 })
+  }
+
+  async takeConnectState(state: string): Promise<string | null> {
+    const value = this.live(this.states, state)
+    this.states.delete(state)
+    return value
+  }
+
+  onGrantChanged(listener: (account: string, version: number) => void): () => void {
+    this.changes.on('change', listener)
+    return () => this.changes.off('change', listener)
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.changes.removeAllListeners()
+  }
+
+  private announce(account: string): void {
+    const version = this.grants.get(account)?.version ?? 0
+    queueMicrotask(() => this.changes.emit('change', account, version))
+  }
+
+  private live(map: Map<string, Expiring>, key: string): string | null {
+    const entry = map.get(key)
+    if (!entry) return null
+    if (entry.expiresAt > this.clock()) return entry.value
+    map.delete(key)
+    return null
+  }
+}

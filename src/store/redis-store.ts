@@ -1,0 +1,135 @@
+import { EventEmitter } from 'node:events'
+import { Cluster } from 'ioredis'
+import { StoreUnavailableError } from '../errors.js'
+import { keySpace, type KeySpace } from './keys.js'
+import { scripts } from './lua/index.js'
+import { grantFromHash } from './record.js'
+import type { RedisClient } from './redis-client.js'
+import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, Store } from './store.js'
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>
+type Scripted = Record<keyof typeof scripts, ScriptFn>
+
+const opt = (v: string | number | null) => (v === null ? '' : String(v))
+
+/** The store on Redis (standalone, Sentinel or Cluster: every script stays in one slot). */
+export class RedisStore implements Store {
+  readonly kind = 'redis'
+  private readonly keys: KeySpace
+  private readonly run: Scripted
+  private readonly changes = new EventEmitter().setMaxListeners(0)
+  private subscriber: RedisClient | null = null
+
+  constructor(private readonly client: RedisClient, prefix: string) {
+    this.keys = keySpace(prefix)
+    for (const [name, script] of Object.entries(scripts)) client.defineCommand(name, script)
+    this.run = client as unknown as Scripted
+  }
+
+  /** Connects both the command client and the change subscriber; resolves when ready or failed. */
+  async connect(): Promise<void> {
+    await this.client.connect()
+    const subscriber = this.client instanceof Cluster
+      ? this.client.duplicate(undefined, { enableOfflineQueue: true })
+      : this.client.duplicate({ enableOfflineQueue: true })
+    this.subscriber = subscriber
+    subscriber.on('error', () => { /* reconnects by itself; readiness reports the outage */ })
+    subscriber.on('message', (_channel: string, message: string) => {
+      const space = message.lastIndexOf(' ')
+      this.changes.emit('change', message.slice(0, space), Number(message.slice(space + 1)))
+    })
+    await subscriber.subscribe(this.keys.changedChannel)
+  }
+
+  getGrant(account: string): Promise<GrantRecord | null> {
+    return guard(this.client.hgetall(this.keys.grant(account)).then(grantFromHash))
+  }
+
+  async getGrants(accounts: string[]): Promise<(GrantRecord | null)[]> {
+    return guard(Promise.all(accounts.map((a) => this.client.hgetall(this.keys.grant(a)).then(grantFromHash))))
+  }
+
+  async writeGrant(account: string, w: GrantWrite, now: number): Promise<GrantWriteOutcome> {
+    const outcome = (await guard(this.run.writeGrant(
+      this.keys.grant(account), w.provider, now, opt(w.scope), w.tokenType, opt(w.expiresAt),
+      opt(w.accessToken), opt(w.refreshToken), opt(w.meta), w.keepRefreshToken ? '1' : '0',
+      this.keys.changedChannel, account,
+    ))) as GrantWriteOutcome
+    if (outcome !== 'conflict') await guard(this.client.zadd(this.keys.accounts, 0, account))
+    return outcome
+  }
+
+  async commitRefresh(account: string, expectedVersion: number, c: RefreshCommit, now: number): Promise<boolean> {
+    const next = await guard(this.run.commitRefresh(
+      this.keys.grant(account), expectedVersion, now, c.accessToken, opt(c.refreshToken), opt(c.expiresAt),
+      c.tokenType, opt(c.scope), opt(c.meta), this.keys.changedChannel, account,
+    ))
+    return Number(next) > 0
+  }
+
+  async markReauthRequired(account: string, expectedVersion: number | null, lastError: string, now: number) {
+    const marked = await guard(this.run.markReauth(
+      this.keys.grant(account), opt(expectedVersion), lastError, now, this.keys.changedChannel, account,
+    ))
+    return marked === 1
+  }
+
+  async recordError(account: string, lastError: string): Promise<void> {
+    await guard(this.run.recordError(this.keys.grant(account), lastError))
+  }
+
+  async deleteGrant(account: string): Promise<boolean> {
+    const deleted = await guard(this.run.deleteGrant(this.keys.grant(account), this.keys.changedChannel, account))
+    await guard(this.client.zrem(this.keys.accounts, account))
+    return deleted === 1
+  }
+
+  listAccounts(after: string | null, limit: number): Promise<string[]> {
+    return guard(this.client.zrangebylex(this.keys.accounts, after === null ? '-' : `(${after}`, '+', 'LIMIT', 0, limit))
+  }
+
+  async acquireLock(account: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await guard(this.client.set(this.keys.lock(account), owner, 'PX', ttlMs, 'NX'))) === 'OK'
+  }
+
+  async extendLock(account: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await guard(this.run.extendLock(this.keys.lock(account), owner, ttlMs))) === 1
+  }
+
+  async releaseLock(account: string, owner: string): Promise<boolean> {
+    return (await guard(this.run.releaseLock(this.keys.lock(account), owner))) === 1
+  }
+
+  async putConnectState(state: string, sealed: string, ttlSeconds: number): Promise<void> {
+    await guard(this.client.set(this.keys.connectState(state), sealed, 'EX', ttlSeconds))
+  }
+
+  takeConnectState(state: string): Promise<string | null> {
+    return guard(this.client.getdel(this.keys.connectState(state)))
+  }
+
+  onGrantChanged(listener: (account: string, version: number) => void): () => void {
+    this.changes.on('change', listener)
+    return () => this.changes.off('change', listener)
+  }
+
+  async ping(): Promise<void> {
+    await guard(this.client.ping())
+  }
+
+  async close(): Promise<void> {
+    this.changes.removeAllListeners()
+    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()])
+    this.client.disconnect()
+    this.subscriber?.disconnect()
+  }
+}
+
+/** Any failure to talk to Redis becomes STORE_UNAVAILABLE; the original stays as `cause`. */
+async function guard<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (cause) {
+    throw Object.assign(new StoreUnavailableError(), { cause })
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The store contract. Two implementations (Redis and in-memory) pass the same test suite.
+ * Token values arrive here already sealed: the store never sees plaintext.
+ */
+export type GrantStatus = 'active' | 'reauth_required'
+
+export interface GrantRecord {
+  provider: string
+  status: GrantStatus
+  /** Bumped by every write; the fence of compare-and-set commits. */
+  version: number
+  scope: string | null
+  tokenType: string
+  createdAt: number
+  updatedAt: number
+  refreshedAt: number | null
+  /** Expiry of the current access token, epoch ms; null when the provider gave none. */
+  expiresAt: number | null
+  accessToken: string | null
+  refreshToken: string | null
+  /** JSON `{ code, message, at }` of the last failure, or null. */
+  lastError: string | null
+  /** JSON object of non-secret provider metadata (e.g. instance_url). */
+  meta: string | null
+}
+
+/** A whole grant written by import or link. */
+export interface GrantWrite {
+  provider: string
+  scope: string | null
+  tokenType: string
+  expiresAt: number | null
+  accessToken: string | null
+  refreshToken: string | null
+  meta: string | null
+  /** Keep the stored refresh token when this write brings none (re-consent without one). */
+  keepRefreshToken: boolean
+}
+
+export type GrantWriteOutcome = 'created' | 'replaced' | 'conflict'
+
+/** The result of one refresh, written only if the grant is still at `expectedVersion`. */
+export interface RefreshCommit {
+  accessToken: string
+  /** null keeps the stored refresh token (the provider sent none). */
+  refreshToken: string | null
+  expiresAt: number | null
+  tokenType: string
+  scope: string | null
+  meta: string | null
+}
+
+export interface Store {
+  readonly kind: 'redis' | 'memory'
+  getGrant(account: string): Promise<GrantRecord | null>
+  /** Several grants in one round trip (listing); missing ones are null. */
+  getGrants(accounts: string[]): Promise<(GrantRecord | null)[]>
+  writeGrant(account: string, write: GrantWrite, now: number): Promise<GrantWriteOutcome>
+  /** Compare-and-set on version: false when the grant moved (or is gone) since it was read. */
+  commitRefresh(account: string, expectedVersion: number, commit: RefreshCommit, now: number): Promise<boolean>
+  /** Wipes the tokens and sets reauth_required; with an expected version, only if it still matches. */
+  markReauthRequired(account: string, expectedVersion: number | null, lastError: string, now: number): Promise<boolean>
+  /** Records a failure that leaves the grant usable (transient provider trouble). */
+  recordError(account: string, lastError: string, now: number): Promise<void>
+  deleteGrant(account: string): Promise<boolean>
+  /** Account ids in byte order, strictly after `after`. */
+  listAccounts(after: string | null, limit: number): Promise<string[]>
+
+  /** Owner-token lock: SET NX PX. */
+  acquireLock(account: string, owner: string, ttlMs: number): Promise<boolean>
+  /** Compare-and-extend: only the owner can. */
+  extendLock(account: string, owner: string, ttlMs: number): Promise<boolean>
+  /** Compare-and-delete: a release by anyone but the owner does nothing. */
+  releaseLock(account: string, owner: string): Promise<boolean>
+
+  putConnectState(state: string, sealed: string, ttlSeconds: number): Promise<void>
+  /** Atomic get-and-delete: a state can be taken once. */
+  takeConnectState(state: string): Promise<string | null>
+
+  /** Called with (account, version) after every commit, wipe or delete, in any instance. */
+  onGrantChanged(listener: (account: string, version: number) => void): () => void
+
+  ping(): Promise<void>
+  close(): Promise<void>
+}
