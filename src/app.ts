@@ -7,19 +7,22 @@ import type { Config } from './config.js'
 import { KeyRing } from './crypto/key-ring.js'
 import authPlugin from './http/plugins/auth.js'
 import errorHandler from './http/plugins/error-handler.js'
-import metricsPlugin, { createMetrics } from './http/plugins/metrics.js'
+import metricsPlugin from './http/plugins/http-metrics.js'
 import getAccess from './http/routes/get-access.js'
 import getAccount from './http/routes/get-account.js'
 import health from './http/routes/health.js'
 import listAccounts from './http/routes/list-accounts.js'
 import listProviders from './http/routes/list-providers.js'
 import metricsRoute from './http/routes/metrics.js'
+import postRefresh from './http/routes/post-refresh.js'
 import putAccount from './http/routes/put-account.js'
 import { AccountBody } from './http/schemas/accounts.js'
 import { ErrorBody } from './http/schemas/common.js'
 import { AccessBody } from './http/schemas/tokens.js'
 import { loggerOptions, type LogDestination } from './logger.js'
+import { createMetrics } from './metrics.js'
 import { createStore, type Store } from './store/index.js'
+import type { SchedulerOptions } from './broker/refresh/scheduler.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,6 +36,8 @@ export interface AppDeps {
   clock?: () => number
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: LogDestination
+  /** Proactive refresh timing (tests shorten it). */
+  scheduler?: SchedulerOptions
   /** Register @fastify/swagger before the routes (the openapi script). */
   openapi?: (app: FastifyInstance) => Promise<void>
 }
@@ -58,32 +63,37 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   const store = deps.store ?? createStore(config)
   const keyRing = deps.keyRing ?? (config.encryptionKeys ? new KeyRing(config.encryptionKeys) : KeyRing.ephemeral())
+  const metrics = createMetrics()
   const broker = createBroker({
     store,
     keyRing,
     providers: new Map(config.providers.map((p) => [p.name, p])),
     clock: deps.clock ?? Date.now,
     log: loggerInstance,
+    metrics,
     settings: {
       refreshSkewSeconds: config.refreshSkewSeconds,
       refreshLockTtlMs: config.refreshLockTtlMs,
       providerTimeoutMs: config.providerTimeoutMs,
     },
-  })
+  }, deps.scheduler)
   app.decorate('broker', broker)
-  app.addHook('onClose', async () => store.close())
+  app.addHook('onClose', async () => {
+    await broker.scheduler.stop()
+    await store.close()
+  })
 
   // Plugins in a fixed order: framework, app-wide, then routes.
   for (const schema of [ErrorBody, AccountBody, AccessBody]) app.addSchema(schema)
   if (deps.openapi) await deps.openapi(app)
   await app.register(errorHandler)
-  await app.register(metricsPlugin, { metrics: createMetrics() })
+  await app.register(metricsPlugin, { metrics })
   await app.register(authPlugin, { config })
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
 
-  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, putAccount, getAccess]) {
+  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, putAccount, getAccess, postRefresh]) {
     await app.register(route)
   }
   return app

@@ -28,6 +28,8 @@ if (!config.encryptionKeys) {
 const storeError = await connectStore(app.broker.deps.store)
 if (storeError) log.error({ err: { message: storeError.message } }, 'store not reachable yet; retrying in the background')
 
+if (config.proactiveRefresh) app.broker.scheduler.start()
+
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'shutting down after an error')
   else log.info({ signal }, 'shutting down')

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { KeyRing } from '../crypto/key-ring.js'
+import type { AppMetrics } from '../metrics.js'
 import type { ProviderConfig } from '../providers/providers-file.js'
 import type { Store } from '../store/store.js'
 
@@ -10,6 +11,7 @@ export interface BrokerDeps {
   providers: ReadonlyMap<string, ProviderConfig>
   clock: () => number
   log: Logger
+  metrics: AppMetrics
   settings: {
     refreshSkewSeconds: number
     refreshLockTtlMs: number

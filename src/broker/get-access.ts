@@ -1,40 +1,50 @@
-import { AccountNotFoundError, ProviderUnavailableError, ReauthenticationRequiredError, withRetryAfter } from '../errors.js'
+import { timingSafeEqual } from 'node:crypto'
+import { AccountNotFoundError, ReauthenticationRequiredError } from '../errors.js'
 import type { GrantRecord } from '../store/store.js'
 import type { BrokerDeps } from './deps.js'
+import type { Refresher } from './refresh/refresher.js'
 import { ACCESS_FIELD, openSealed } from './secrets.js'
 import { accessView, type AccessView } from './views.js'
 
-/** Whether the stored access token has more than `minTtlMs` left (a token without lifetime always has). */
-export function isFresh(g: GrantRecord, now: number, minTtlMs: number): boolean {
-  return g.accessToken !== null && (g.expiresAt === null || g.expiresAt - now > minTtlMs)
+async function readGrant(deps: BrokerDeps, account: string): Promise<GrantRecord> {
+  const grant = await deps.store.getGrant(account)
+  if (!grant) throw new AccountNotFoundError(account)
+  if (grant.status === 'reauth_required') throw new ReauthenticationRequiredError(account)
+  return grant
 }
 
 /**
  * The hot path: one store read, and the stored token when it has more than
- * max(min_ttl, skew) left. Otherwise the refresher decides.
+ * max(min_ttl, skew) left. Otherwise the refresher takes over.
  */
-export async function getAccess(
-  deps: BrokerDeps, account: string, minTtlSeconds: number,
-  refresh: (account: string, grant: GrantRecord, minTtlMs: number) => Promise<AccessView> = refreshUnavailable(deps),
-): Promise<AccessView> {
-  const grant = await deps.store.getGrant(account)
-  if (!grant) throw new AccountNotFoundError(account)
-  if (grant.status === 'reauth_required') throw new ReauthenticationRequiredError(account)
+export async function getAccess(deps: BrokerDeps, refresher: Refresher, account: string, minTtlSeconds: number): Promise<AccessView> {
+  const grant = await readGrant(deps, account)
   const now = deps.clock()
   const minTtlMs = Math.max(minTtlSeconds, deps.settings.refreshSkewSeconds) * 1000
-  if (isFresh(grant, now, minTtlMs)) {
-    return accessView(account, grant, openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken!), now)
+  if (grant.accessToken !== null && (grant.expiresAt === null || grant.expiresAt - now > minTtlMs)) {
+    return accessView(account, grant, openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken), now)
   }
-  return refresh(account, grant, minTtlMs)
+  return refresher.refresh(account, { minTtlMs, seenVersion: grant.version, force: false })
 }
 
-/** Until a refresher is wired: serve a token that has not expired, else 503. */
-function refreshUnavailable(deps: BrokerDeps) {
-  return async (account: string, grant: GrantRecord): Promise<AccessView> => {
-    const now = deps.clock()
-    if (isFresh(grant, now, 0)) {
-      return accessView(account, grant, openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken!), now)
+/**
+ * A forced refresh. A caller that names the token the provider just rejected gets the
+ * current one without a provider call when that token is no longer current: a hundred
+ * callers holding the same stale token cause one refresh.
+ */
+export async function forceRefresh(deps: BrokerDeps, refresher: Refresher, account: string, rejectedToken?: string): Promise<AccessView> {
+  const grant = await readGrant(deps, account)
+  if (rejectedToken !== undefined && grant.accessToken !== null) {
+    const current = openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken)
+    if (!sameSecret(current, rejectedToken) && (grant.expiresAt === null || grant.expiresAt > deps.clock())) {
+      return accessView(account, grant, current, deps.clock())
     }
-    throw withRetryAfter(new ProviderUnavailableError(), 30)
   }
+  return refresher.refresh(account, { minTtlMs: 0, seenVersion: grant.version, force: true })
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8')
+  const y = Buffer.from(b, 'utf8')
+  return x.length === y.length && timingSafeEqual(x, y)
 }

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import { AccountConflictError, AccountNotFoundError, ProviderNotFoundError, ValidationError } from '../errors.js'
 import type { BrokerDeps } from './deps.js'
 import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from './secrets.js'
+import { refreshDueAt } from './refresh/schedule.js'
 import { accountView, type AccountView } from './views.js'
 
 export interface ImportRequest {
@@ -27,6 +29,7 @@ export async function importAccount(
   const { keyRing, store } = deps
   const outcome = await store.writeGrant(account, {
     provider: req.provider,
+    grantId: randomUUID(),
     scope: req.scope ?? null,
     tokenType: req.token_type ?? 'Bearer',
     expiresAt: req.access_token ? expiresAt : null,
@@ -38,6 +41,8 @@ export async function importAccount(
   if (outcome === 'conflict') throw new AccountConflictError(account)
   const grant = await store.getGrant(account)
   if (!grant) throw new AccountNotFoundError(account) // deleted in between
+  const dueAt = grant.refreshToken ? refreshDueAt(grant.expiresAt, deps.settings.refreshSkewSeconds, now, account) : null
+  await store.setRefreshDue(account, dueAt)
   deps.log.info({ account, provider: req.provider, outcome }, 'account imported')
   return { created: outcome === 'created', view: accountView(account, grant) }
 }

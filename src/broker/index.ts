@@ -1,19 +1,25 @@
 import { AccountNotFoundError } from '../errors.js'
 import type { BrokerDeps } from './deps.js'
-import { getAccess } from './get-access.js'
+import { forceRefresh, getAccess } from './get-access.js'
 import { importAccount, type ImportRequest } from './import-account.js'
 import { listAccounts, type ListQuery } from './list-accounts.js'
+import { Refresher } from './refresh/refresher.js'
+import { DEFAULT_SCHEDULER, RefreshScheduler, type SchedulerOptions } from './refresh/scheduler.js'
 import { accountView } from './views.js'
 
 export type { BrokerDeps } from './deps.js'
 
 /** The domain's operations, bound to their dependencies. Knows nothing of HTTP. */
-export function createBroker(deps: BrokerDeps) {
+export function createBroker(deps: BrokerDeps, schedulerOptions: SchedulerOptions = DEFAULT_SCHEDULER) {
+  const refresher = new Refresher(deps)
   return {
     deps,
+    refresher,
+    scheduler: new RefreshScheduler(deps, refresher, schedulerOptions),
     importAccount: (account: string, req: ImportRequest) => importAccount(deps, account, req),
     listAccounts: (q: ListQuery) => listAccounts(deps, q),
-    getAccess: (account: string, minTtlSeconds: number) => getAccess(deps, account, minTtlSeconds),
+    getAccess: (account: string, minTtlSeconds: number) => getAccess(deps, refresher, account, minTtlSeconds),
+    forceRefresh: (account: string, rejectedToken?: string) => forceRefresh(deps, refresher, account, rejectedToken),
     async getAccount(account: string) {
       const grant = await deps.store.getGrant(account)
       if (!grant) throw new AccountNotFoundError(account)
@@ -25,7 +31,7 @@ export function createBroker(deps: BrokerDeps) {
         template: p.template,
         scopes: p.scopes,
         pkce: p.pkce,
-        revocation: p.revocation !== 'none' && Boolean(p.revocationUrl),
+        revocation: p.revocation !== 'none' && Boolean(p.revocationUrl || p.issuer),
       }))
     },
   }

@@ -122,13 +122,15 @@ function fillParams(url: string, params: Record<string, string>, provider: strin
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
 
 /** https everywhere; plain http only on loopback (local development and tests). */
-export function assertProviderUrl(url: string, provider: string): void {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw new ConfigError('PROVIDERS_FILE', `provider "${provider}": "${url}" is not a URL`)
+export function isAllowedProviderUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false
+  const parsed = new URL(url)
+  return parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK.test(parsed.hostname))
+}
+
+function assertProviderUrl(url: string, provider: string): void {
+  if (!URL.canParse(url)) throw new ConfigError('PROVIDERS_FILE', `provider "${provider}": "${url}" is not a URL`)
+  if (!isAllowedProviderUrl(url)) {
+    throw new ConfigError('PROVIDERS_FILE', `provider "${provider}": ${new URL(url).origin} must use https`)
   }
-  const ok = parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK.test(parsed.hostname))
-  if (!ok) throw new ConfigError('PROVIDERS_FILE', `provider "${provider}": ${parsed.origin} must use https`)
 }

@@ -21,6 +21,8 @@ export interface ProviderTemplate {
   rotation: 'none' | 'always' | 'optional'
   /** Seconds the provider still accepts a rotated-out refresh token (0: single use). */
   reuseGraceSeconds: number
+  /** Error codes that mean the grant is dead (RFC 6749 invalid_grant, GitHub's bad_refresh_token). */
+  invalidGrantErrors: string[]
   /** Where an error hides in an HTTP 200 body: `error` field, or `ok: false` (Slack). */
   errorIn200: 'none' | 'error-field' | 'ok-false'
   /** Dotted path of the object holding the tokens in the token response ('' = top level). */
@@ -44,6 +46,7 @@ export const OAUTH2_DEFAULTS: ProviderTemplate = {
   refreshParams: {},
   rotation: 'optional',
   reuseGraceSeconds: 0,
+  invalidGrantErrors: ['invalid_grant'],
   errorIn200: 'none',
   tokenPath: '',
   revocation: 'rfc7009',

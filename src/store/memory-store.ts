@@ -13,6 +13,7 @@ export class MemoryStore implements Store {
   private readonly grants = new Map<string, GrantRecord>()
   private readonly locks = new Map<string, Expiring>()
   private readonly states = new Map<string, Expiring>()
+  private readonly due = new Map<string, number>()
   private readonly changes = new EventEmitter().setMaxListeners(0)
 
   constructor(private readonly clock: () => number = Date.now) {}
@@ -31,7 +32,7 @@ export class MemoryStore implements Store {
     if (current && current.provider !== w.provider) return 'conflict'
     const refreshToken = w.refreshToken ?? (w.keepRefreshToken ? current?.refreshToken ?? null : null)
     this.grants.set(account, {
-      provider: w.provider, status: 'active', version: (current?.version ?? 0) + 1, scope: w.scope,
+      provider: w.provider, status: 'active', version: (current?.version ?? 0) + 1, grantId: w.grantId, scope: w.scope,
       tokenType: w.tokenType, createdAt: current?.createdAt ?? now, updatedAt: now,
       refreshedAt: current?.refreshedAt ?? null, expiresAt: w.expiresAt, accessToken: w.accessToken,
       refreshToken, lastError: null, meta: w.meta,
@@ -72,6 +73,7 @@ export class MemoryStore implements Store {
     const g = this.grants.get(account)
     if (!g) return false
     this.grants.delete(account)
+    this.due.delete(account)
     this.changes.emit('change', account, g.version + 1)
     return true
   }
@@ -80,6 +82,16 @@ export class MemoryStore implements Store {
     // Byte order, as Redis ZRANGEBYLEX: ids are ASCII, so code-unit order is the same.
     const ids = [...this.grants.keys()].filter((id) => after === null || id > after).sort()
     return ids.slice(0, limit)
+  }
+
+  async setRefreshDue(account: string, dueAt: number | null): Promise<void> {
+    if (dueAt === null) this.due.delete(account)
+    else this.due.set(account, dueAt)
+  }
+
+  async listRefreshDue(now: number, limit: number): Promise<{ account: string; dueAt: number }[]> {
+    return [...this.due].filter(([, dueAt]) => dueAt <= now).sort((a, b) => a[1] - b[1]).slice(0, limit)
+      .map(([account, dueAt]) => ({ account, dueAt }))
   }
 
   async acquireLock(account: string, owner: string, ttlMs: number): Promise<boolean> {

@@ -9,6 +9,7 @@ export function grantFromHash(hash: Record<string, string>): GrantRecord | null 
     provider: hash.provider,
     status: (hash.status ?? 'active') as GrantStatus,
     version: Number(hash.version ?? 0),
+    grantId: hash.gid ?? '',
     scope: hash.scope ?? null,
     tokenType: hash.token_type ?? 'Bearer',
     createdAt: Number(hash.created_at ?? 0),

@@ -53,7 +53,7 @@ export class RedisStore implements Store {
     const outcome = (await guard(this.run.writeGrant(
       this.keys.grant(account), w.provider, now, opt(w.scope), w.tokenType, opt(w.expiresAt),
       opt(w.accessToken), opt(w.refreshToken), opt(w.meta), w.keepRefreshToken ? '1' : '0',
-      this.keys.changedChannel, account,
+      this.keys.changedChannel, account, w.grantId,
     ))) as GrantWriteOutcome
     if (outcome !== 'conflict') await guard(this.client.zadd(this.keys.accounts, 0, account))
     return outcome
@@ -80,12 +80,27 @@ export class RedisStore implements Store {
 
   async deleteGrant(account: string): Promise<boolean> {
     const deleted = await guard(this.run.deleteGrant(this.keys.grant(account), this.keys.changedChannel, account))
-    await guard(this.client.zrem(this.keys.accounts, account))
+    await guard(Promise.all([this.client.zrem(this.keys.accounts, account), this.setRefreshDue(account, null)]))
     return deleted === 1
   }
 
   listAccounts(after: string | null, limit: number): Promise<string[]> {
     return guard(this.client.zrangebylex(this.keys.accounts, after === null ? '-' : `(${after}`, '+', 'LIMIT', 0, limit))
+  }
+
+  async setRefreshDue(account: string, dueAt: number | null): Promise<void> {
+    const key = this.keys.refreshDue(account)
+    await guard(dueAt === null ? this.client.zrem(key, account) : this.client.zadd(key, dueAt, account))
+  }
+
+  async listRefreshDue(now: number, limit: number): Promise<{ account: string; dueAt: number }[]> {
+    const shards = await guard(Promise.all(this.keys.refreshDueShards.map((key) =>
+      this.client.zrangebyscore(key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit))))
+    const due: { account: string; dueAt: number }[] = []
+    for (const flat of shards) {
+      for (let i = 0; i < flat.length; i += 2) due.push({ account: flat[i]!, dueAt: Number(flat[i + 1]) })
+    }
+    return due.sort((a, b) => a.dueAt - b.dueAt).slice(0, limit)
   }
 
   async acquireLock(account: string, owner: string, ttlMs: number): Promise<boolean> {

@@ -9,6 +9,8 @@ export interface GrantRecord {
   status: GrantStatus
   /** Bumped by every write; the fence of compare-and-set commits. */
   version: number
+  /** Random id of this grant's lineage: set by import/link, kept by refreshes. */
+  grantId: string
   scope: string | null
   tokenType: string
   createdAt: number
@@ -27,6 +29,7 @@ export interface GrantRecord {
 /** A whole grant written by import or link. */
 export interface GrantWrite {
   provider: string
+  grantId: string
   scope: string | null
   tokenType: string
   expiresAt: number | null
@@ -65,6 +68,11 @@ export interface Store {
   deleteGrant(account: string): Promise<boolean>
   /** Account ids in byte order, strictly after `after`. */
   listAccounts(after: string | null, limit: number): Promise<string[]>
+
+  /** Sets (or with null clears) when the account's grant should be refreshed proactively. */
+  setRefreshDue(account: string, dueAt: number | null): Promise<void>
+  /** Accounts due at `now`, oldest first, with their due times. */
+  listRefreshDue(now: number, limit: number): Promise<{ account: string; dueAt: number }[]>
 
   /** Owner-token lock: SET NX PX. */
   acquireLock(account: string, owner: string, ttlMs: number): Promise<boolean>

@@ -2,7 +2,7 @@
  * Creates a grant, or replaces one of the same provider (import, link).
  * KEYS[1] grant hash
  * ARGV provider, now, scope, token_type, expires_at, at, rt, meta, keepRefresh ('1'|'0'),
- *      channel, account   ('' = field absent)
+ *      channel, account, gid   ('' = field absent)
  * Returns 'created' | 'replaced' | 'conflict'. A replace bumps version, clears last_error,
  * sets status active, and publishes `account version` on the channel.
  */
@@ -25,7 +25,7 @@ for name, value in pairs(fields) do
 end
 if keep and ARGV[7] == '' then redis.call('HSET', key, 'rt', keep) end
 redis.call('HDEL', key, 'last_error')
-redis.call('HSET', key, 'status', 'active', 'updated_at', now)
+redis.call('HSET', key, 'status', 'active', 'updated_at', now, 'gid', ARGV[12])
 local version = redis.call('HINCRBY', key, 'version', 1)
 redis.call('PUBLISH', ARGV[10], ARGV[11] .. ' ' .. version)
 return outcome

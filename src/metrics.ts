@@ -1,0 +1,50 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** Every metric of one app instance, on its own registry (tests run several apps in one process). */
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds', help: 'HTTP request duration by route pattern and status',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers,
+    }),
+    storeErrors: new Counter({
+      name: 'store_errors_total', help: 'Requests that failed because the store was unreachable', registers,
+    }),
+    tokensIssued: new Counter({
+      name: 'access_tokens_issued_total', help: 'Access tokens handed to callers', labelNames: ['provider'] as const, registers,
+    }),
+    refreshes: new Counter({
+      name: 'refreshes_total', help: 'Refresh attempts by provider and outcome',
+      labelNames: ['provider', 'outcome'] as const, registers,
+    }),
+    providerLatency: new Histogram({
+      name: 'provider_request_duration_seconds', help: 'Token endpoint latency by provider and result',
+      labelNames: ['provider', 'result'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers,
+    }),
+    lockWaits: new Counter({
+      name: 'refresh_lock_waits_total', help: 'Refreshes that waited for another holder of the account lock', registers,
+    }),
+    lockWaitSeconds: new Histogram({
+      name: 'refresh_lock_wait_seconds', help: 'Time spent waiting for another holder of the lock',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers,
+    }),
+    reuseDetections: new Counter({
+      name: 'refresh_token_reuse_detected_total', help: 'Refresh results fenced off because the grant moved',
+      labelNames: ['provider', 'action'] as const, registers,
+    }),
+    clientErrors: new Counter({
+      name: 'provider_client_errors_total', help: 'invalid_client / unauthorized_client answers: an operator must act',
+      labelNames: ['provider'] as const, registers,
+    }),
+    schedulerLag: new Gauge({
+      name: 'scheduler_lag_seconds', help: 'How late the oldest due proactive refresh was at the last tick', registers,
+    }),
+  }
+}
+
+export type AppMetrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify'
+import { connectStore } from '../../src/store/index.js'
+import { TEST_KEYS, bearer, testApp, testConfig, type TestApp } from '../helpers/app.js'
+import { writeProvidersFile } from '../helpers/providers-file.js'
+import type { StubProvider } from '../helpers/stub-provider.js'
+
+export interface BrokerOptions {
+  redisUrl?: string
+  env?: Record<string, string>
+  provider?: Record<string, unknown>
+}
+
+/** A broker app with one provider `stub` pointing at the stub's /token. */
+export async function brokerFor(stub: StubProvider, o: BrokerOptions = {}): Promise<TestApp> {
+  const providersFile = writeProvidersFile({
+    stub: {
+      template: 'oauth2',
+      authorization_url: `${stub.url}/authorize`,
+      token_url: `${stub.url}/token`,
+      client_id: 'broker-client',
+      client_secret: 'broker-secret',
+      ...o.provider,
+    },
+  })
+  const env: Record<string, string> = { PROVIDERS_FILE: providersFile, PROVIDER_TIMEOUT_MS: '500', ...o.env }
+  if (o.redisUrl) Object.assign(env, { REDIS_URL: o.redisUrl, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${Date.now()}:` })
+  const t = await testApp(testConfig(env))
+  await connectStore(t.app.broker.deps.store)
+  return t
+}
+
+export async function importGrant(app: FastifyInstance, account: string, body: Record<string, unknown>) {
+  const res = await app.inject({ method: 'PUT', url: `/accounts/${account}`, headers: bearer(), payload: { provider: 'stub', ...body } })
+  if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`import failed: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+export const getAccess = (app: FastifyInstance, account: string, query = '') =>
+  app.inject({ method: 'GET', url: `/tokens/${account}/access${query}`, headers: bearer() })
