@@ -74,7 +74,7 @@ export class MemoryStore implements Store {
     if (!g) return false
     this.grants.delete(account)
     this.due.delete(account)
-    this.changes.emit('change', account, g.version + 1)
+    this.announce(account, g.version + 1)
     return true
   }
 
@@ -132,8 +132,8 @@ export class MemoryStore implements Store {
     this.changes.removeAllListeners()
   }
 
-  private announce(account: string): void {
-    const version = this.grants.get(account)?.version ?? 0
+  /** Queued like every other change, so listeners hear them in the order they were made. */
+  private announce(account: string, version = this.grants.get(account)?.version ?? 0): void {
     queueMicrotask(() => this.changes.emit('change', account, version))
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { connectStore } from '../../src/store/index.js'
 import { TEST_KEYS, bearer, testApp, testConfig, type TestApp } from '../helpers/app.js'
@@ -22,8 +23,11 @@ export async function brokerFor(stub: StubProvider, o: BrokerOptions = {}): Prom
       ...o.provider,
     },
   })
-  const env: Record<string, string> = { PROVIDERS_FILE: providersFile, PROVIDER_TIMEOUT_MS: '500', ...o.env }
-  if (o.redisUrl) Object.assign(env, { REDIS_URL: o.redisUrl, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${Date.now()}:` })
+  const env: Record<string, string> = {
+    PROVIDERS_FILE: providersFile, PROVIDER_TIMEOUT_MS: '500',
+    ...(o.redisUrl ? { REDIS_URL: o.redisUrl, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${randomUUID()}:` } : {}),
+    ...o.env,
+  }
   const t = await testApp(testConfig(env))
   await connectStore(t.app.broker.deps.store)
   return t

@@ -27,7 +27,7 @@ export interface ErrorBody { statusCode: number; code: string; error: string; me
 /** Maps any error to the contract's shape; 5xx never carry internal detail. */
 export function toErrorBody(error: FastifyError): ErrorBody {
   let e: FastifyError = error
-  if (error.validation) e = new ValidationError(`${error.validationContext ?? 'request'}${error.message.slice(error.message.indexOf('/'))}`)
+  if (error.validation) e = new ValidationError(validationMessage(error))
   else if (FRAMEWORK_ERRORS[error.code]) e = FRAMEWORK_ERRORS[error.code]!()
   else if (!CONTRACT_CODES.has(error.code)) {
     const status = error.statusCode ?? 500
@@ -36,6 +36,12 @@ export function toErrorBody(error: FastifyError): ErrorBody {
   }
   const statusCode = e.statusCode ?? 500
   return { statusCode, code: e.code, error: STATUS_CODES[statusCode] ?? 'Error', message: e.message }
+}
+
+/** Ajv's first message, prefixed with where it applies: `body/account must match pattern ...`. */
+function validationMessage(error: FastifyError): string {
+  const context = error.validationContext ?? 'request'
+  return error.message.startsWith(context) ? error.message : `${context} ${error.message}`
 }
 
 function safeClientMessage(error: FastifyError): string {

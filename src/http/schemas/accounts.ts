@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { AccountId, Instant, Nullable, ProviderName } from './common.js'
+import { AccountId, Instant, Nullable, ProviderName, Time } from './common.js'
 
 const Token = Type.String({ minLength: 1, maxLength: 8192 })
 const Status = Type.Union([Type.Literal('active'), Type.Literal('reauth_required')])
@@ -19,11 +19,11 @@ export const AccountBody = Type.Object({
   provider: Type.String(),
   status: Status,
   scope: Nullable(Type.String()),
-  expires_at: Nullable(Type.String()),
-  created_at: Type.String(),
-  updated_at: Type.String(),
-  last_refreshed_at: Nullable(Type.String()),
-  last_error: Nullable(Type.Object({ code: Type.String(), message: Type.String(), at: Type.String() })),
+  expires_at: Nullable(Time),
+  created_at: Time,
+  updated_at: Time,
+  last_refreshed_at: Nullable(Time),
+  last_error: Nullable(Type.Object({ code: Type.String(), message: Type.String(), at: Time })),
 }, { $id: 'Account', additionalProperties: false })
 
 export const ListQuery = Type.Object({

@@ -5,6 +5,8 @@ export const ACCOUNT_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$'
 export const AccountId = Type.String({ pattern: ACCOUNT_ID_PATTERN, minLength: 1, maxLength: 128 })
 export const ProviderName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', minLength: 1, maxLength: 64 })
 export const Instant = Type.String({ format: 'date-time', maxLength: 64 })
+/** A time in a response: ISO 8601. */
+export const Time = Type.String({ format: 'date-time' })
 export const Nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) => Type.Union([t, Type.Null()])
 
 export const AccountParams = Type.Object({ account: AccountId }, { additionalProperties: false })

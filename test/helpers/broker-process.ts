@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { freePort } from './redis-server.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+export interface BrokerProcess {
+  url: string
+  child: ChildProcess
+  output(): string
+  /** Sends a signal and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>
+}
+
+/** Runs `src/server.ts` as a real child process on a free port, and waits until it listens. */
+export async function spawnBroker(env: Record<string, string>): Promise<BrokerProcess> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  await new Promise<void>((resolve, reject) => {
+    const deadline = setTimeout(() => reject(new Error(`broker did not start:\n${out}`)), 20_000)
+    const check = () => {
+      if (out.includes('Server listening')) { clearTimeout(deadline); resolve() }
+    }
+    child.stdout!.on('data', check)
+    child.once('exit', () => { clearTimeout(deadline); reject(new Error(`broker exited:\n${out}`)) })
+  })
+  process.once('exit', () => child.kill('SIGKILL'))
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    output: () => out,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      await exited
+    },
+  }
+}
