@@ -9,6 +9,8 @@ import authPlugin from './http/plugins/auth.js'
 import errorHandler from './http/plugins/error-handler.js'
 import metricsPlugin from './http/plugins/http-metrics.js'
 import getAccess from './http/routes/get-access.js'
+import getCallback from './http/routes/get-callback.js'
+import postConnect from './http/routes/post-connect.js'
 import getAccount from './http/routes/get-account.js'
 import health from './http/routes/health.js'
 import listAccounts from './http/routes/list-accounts.js'
@@ -21,6 +23,7 @@ import { ErrorBody } from './http/schemas/common.js'
 import { AccessBody } from './http/schemas/tokens.js'
 import { loggerOptions, type LogDestination } from './logger.js'
 import { createMetrics } from './metrics.js'
+import { EndpointResolver } from './providers/endpoints.js'
 import { createStore, type Store } from './store/index.js'
 import type { SchedulerOptions } from './broker/refresh/scheduler.js'
 
@@ -68,6 +71,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     store,
     keyRing,
     providers: new Map(config.providers.map((p) => [p.name, p])),
+    endpoints: new EndpointResolver(config.providerTimeoutMs, deps.clock),
     clock: deps.clock ?? Date.now,
     log: loggerInstance,
     metrics,
@@ -75,6 +79,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       refreshSkewSeconds: config.refreshSkewSeconds,
       refreshLockTtlMs: config.refreshLockTtlMs,
       providerTimeoutMs: config.providerTimeoutMs,
+      redirectUri: `${config.publicUrl}/connect/callback`,
+      returnToAllowlist: config.returnToAllowlist,
     },
   }, deps.scheduler)
   app.decorate('broker', broker)
@@ -93,7 +99,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     reply.header('x-request-id', request.id)
   })
 
-  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, putAccount, getAccess, postRefresh]) {
+  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, putAccount, getAccess, postRefresh, postConnect, getCallback]) {
     await app.register(route)
   }
   return app

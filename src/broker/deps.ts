@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { KeyRing } from '../crypto/key-ring.js'
 import type { AppMetrics } from '../metrics.js'
+import type { EndpointResolver } from '../providers/endpoints.js'
 import type { ProviderConfig } from '../providers/providers-file.js'
 import type { Store } from '../store/store.js'
 
@@ -9,6 +10,7 @@ export interface BrokerDeps {
   store: Store
   keyRing: KeyRing
   providers: ReadonlyMap<string, ProviderConfig>
+  endpoints: EndpointResolver
   clock: () => number
   log: Logger
   metrics: AppMetrics
@@ -16,5 +18,8 @@ export interface BrokerDeps {
     refreshSkewSeconds: number
     refreshLockTtlMs: number
     providerTimeoutMs: number
+    /** `${PUBLIC_URL}/connect/callback` */
+    redirectUri: string
+    returnToAllowlist: readonly string[]
   }
 }

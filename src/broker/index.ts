@@ -2,6 +2,8 @@ import { AccountNotFoundError } from '../errors.js'
 import type { BrokerDeps } from './deps.js'
 import { forceRefresh, getAccess } from './get-access.js'
 import { importAccount, type ImportRequest } from './import-account.js'
+import { completeLink, type CallbackQuery } from './link/complete-link.js'
+import { startLink, type StartLinkRequest } from './link/start-link.js'
 import { listAccounts, type ListQuery } from './list-accounts.js'
 import { Refresher } from './refresh/refresher.js'
 import { DEFAULT_SCHEDULER, RefreshScheduler, type SchedulerOptions } from './refresh/scheduler.js'
@@ -18,6 +20,8 @@ export function createBroker(deps: BrokerDeps, schedulerOptions: SchedulerOption
     scheduler: new RefreshScheduler(deps, refresher, schedulerOptions),
     importAccount: (account: string, req: ImportRequest) => importAccount(deps, account, req),
     listAccounts: (q: ListQuery) => listAccounts(deps, q),
+    startLink: (req: StartLinkRequest) => startLink(deps, req),
+    completeLink: (q: CallbackQuery) => completeLink(deps, q),
     getAccess: (account: string, minTtlSeconds: number) => getAccess(deps, refresher, account, minTtlSeconds),
     forceRefresh: (account: string, rejectedToken?: string) => forceRefresh(deps, refresher, account, rejectedToken),
     async getAccount(account: string) {

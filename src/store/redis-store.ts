@@ -22,6 +22,9 @@ export class RedisStore implements Store {
 
   constructor(private readonly client: RedisClient, prefix: string) {
     this.keys = keySpace(prefix)
+    // Without a listener ioredis prints every failed reconnect, stack included, to stderr.
+    // Calls fail with STORE_UNAVAILABLE and readiness reports the outage instead.
+    client.on('error', () => {})
     for (const [name, script] of Object.entries(scripts)) client.defineCommand(name, script)
     this.run = client as unknown as Scripted
   }

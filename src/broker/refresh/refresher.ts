@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks'
 import {
   AccountNotFoundError, ProviderError, ProviderUnavailableError, ReauthenticationRequiredError, withRetryAfter,
 } from '../../errors.js'
-import { EndpointResolver } from '../../providers/endpoints.js'
 import { ProviderCallError } from '../../providers/token-client.js'
 import type { TokenSet } from '../../providers/token-response.js'
 import type { GrantRecord } from '../../store/store.js'
@@ -36,12 +35,10 @@ export class Refresher {
   private readonly inflight = new Map<string, Promise<AccessView>>()
   private readonly breakers = new Map<string, CircuitBreaker>()
   private readonly waiters: ChangeWaiters
-  readonly endpoints: EndpointResolver
   private readonly budgetMs: number
 
   constructor(private readonly deps: BrokerDeps) {
     this.waiters = new ChangeWaiters(deps.store)
-    this.endpoints = new EndpointResolver(deps.settings.providerTimeoutMs, deps.clock)
     this.budgetMs = deps.settings.providerTimeoutMs * MAX_ATTEMPTS + 2000
   }
 
@@ -131,7 +128,7 @@ export class Refresher {
     try {
       tokens = await callRefresh({
         provider,
-        endpoints: await this.endpoints.resolve(provider),
+        endpoints: await deps.endpoints.resolve(provider),
         refreshToken: openSealed(deps.keyRing, account, REFRESH_FIELD, grant.refreshToken),
         scope: grant.scope,
         timeoutMs: deps.settings.providerTimeoutMs,

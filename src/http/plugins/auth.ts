@@ -82,7 +82,8 @@ function toCaller(claims: Claims): Caller {
 
 function jwtOptions(config: Config): FastifyJWTOptions {
   const verify = {
-    requiredClaims: ['sub', 'exp'],
+    // fast-jwt checks allowedIss/allowedAud only when the claim is present: a configured one is also required.
+    requiredClaims: ['sub', 'exp', ...(config.issuer ? ['iss'] : []), ...(config.audience ? ['aud'] : [])],
     cache: true,
     ...(config.issuer ? { allowedIss: config.issuer } : {}),
     ...(config.audience ? { allowedAud: config.audience } : {}),

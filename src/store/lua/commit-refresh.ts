@@ -5,13 +5,21 @@
  * ARGV expectedVersion, now, at, rt ('' keeps the stored one), expires_at ('' = none),
  *      token_type, scope ('' keeps), meta ('' keeps), channel, account
  * Returns the new version, or 0 when the version moved or the grant is gone.
+ * Idempotent: a retry of a commit that was applied but whose reply was lost (command
+ * timeout) finds its own sealed access token one version on, and gets that version back
+ * instead of a 0 that would read as refresh-token reuse. Sealed values never repeat.
  */
 export const commitRefresh = {
   numberOfKeys: 1,
   lua: `
 local key = KEYS[1]
 local version = redis.call('HGET', key, 'version')
-if not version or version ~= ARGV[1] or redis.call('HGET', key, 'status') ~= 'active' then return 0 end
+if not version then return 0 end
+if version ~= ARGV[1] then
+  if tonumber(version) == tonumber(ARGV[1]) + 1 and redis.call('HGET', key, 'at') == ARGV[3] then return tonumber(version) end
+  return 0
+end
+if redis.call('HGET', key, 'status') ~= 'active' then return 0 end
 redis.call('HSET', key, 'at', ARGV[3], 'token_type', ARGV[6], 'updated_at', ARGV[2], 'refreshed_at', ARGV[2])
 if ARGV[4] ~= '' then redis.call('HSET', key, 'rt', ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', key, 'expires_at', ARGV[5]) else redis.call('HDEL', key, 'expires_at') end

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto'
+import {
+  AccountConflictError, AuthorizationDeniedError, InvalidStateError, IssuerMismatchError, ProviderError,
+  ProviderNotFoundError, ProviderUnavailableError, ValidationError, withRetryAfter,
+} from '../../errors.js'
+import { ProviderCallError, requestToken } from '../../providers/token-client.js'
+import type { TokenSet } from '../../providers/token-response.js'
+import type { BrokerDeps } from '../deps.js'
+import { refreshDueAt } from '../refresh/schedule.js'
+import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from '../secrets.js'
+import { STATE_FIELD, type LinkState } from './link-state.js'
+
+export interface CallbackQuery {
+  state: string
+  code?: string
+  error?: string
+  iss?: string
+}
+
+export interface LinkResult {
+  account: string
+  provider: string
+  status: 'linked'
+  scope: string | null
+  expires_at: string | null
+  returnTo: string | null
+}
+
+/**
+ * Completes linking: consumes the state (once), checks the issuer before anything else,
+ * exchanges the code with the PKCE verifier, and stores the grant sealed. A relink keeps
+ * the stored refresh token when the provider sends none, and makes the account active.
+ */
+export async function completeLink(deps: BrokerDeps, q: CallbackQuery): Promise<LinkResult> {
+  const link = await takeState(deps, q.state)
+  if (q.iss !== undefined ? link.issuer !== null && q.iss !== link.issuer : link.issRequired) {
+    deps.log.warn({ account: link.account, provider: link.provider }, 'callback issuer mismatch (possible mix-up attack)')
+    throw new IssuerMismatchError()
+  }
+  if (q.error !== undefined) throw new AuthorizationDeniedError(q.error.slice(0, 64))
+  if (!q.code) throw new ValidationError('querystring must have code or error')
+  const provider = deps.providers.get(link.provider)
+  if (!provider) throw new ProviderNotFoundError(link.provider)
+
+  const endpoints = await deps.endpoints.resolve(provider)
+  const params: Record<string, string> = {
+    grant_type: 'authorization_code', code: q.code, redirect_uri: deps.settings.redirectUri, ...provider.tokenParams,
+  }
+  if (link.verifier) params.code_verifier = link.verifier
+  let tokens: TokenSet
+  try {
+    tokens = await requestToken(provider, endpoints.tokenUrl, params, deps.settings.providerTimeoutMs)
+  } catch (error) {
+    if (!(error instanceof ProviderCallError)) throw error
+    deps.log.warn({ account: link.account, provider: provider.name, failure: error.failure, reason: error.reason }, 'code exchange failed')
+    if (error.failure === 'transient') throw withRetryAfter(new ProviderUnavailableError(), error.retryAfterSeconds ?? 5)
+    throw new ProviderError(`the provider rejected the code exchange (${error.reason})`)
+  }
+
+  const { account } = link
+  const now = deps.clock()
+  const expiresAt = tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000
+  const scope = tokens.scope ?? (link.scope || null)
+  const outcome = await deps.store.writeGrant(account, {
+    provider: provider.name,
+    grantId: randomUUID(),
+    scope,
+    tokenType: tokens.tokenType,
+    expiresAt,
+    accessToken: sealOptional(deps.keyRing, account, ACCESS_FIELD, tokens.accessToken),
+    refreshToken: sealOptional(deps.keyRing, account, REFRESH_FIELD, tokens.refreshToken),
+    meta: tokens.meta ? JSON.stringify(tokens.meta) : null,
+    keepRefreshToken: true,
+  }, now)
+  if (outcome === 'conflict') throw new AccountConflictError(account)
+  const stored = await deps.store.getGrant(account)
+  await deps.store.setRefreshDue(account, stored?.refreshToken ? refreshDueAt(expiresAt, deps.settings.refreshSkewSeconds, now, account) : null)
+  deps.log.info({ account, provider: provider.name, outcome, sub: link.sub }, 'account linked')
+  return {
+    account,
+    provider: provider.name,
+    status: 'linked',
+    scope,
+    expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+    returnTo: link.returnTo,
+  }
+}
+
+async function takeState(deps: BrokerDeps, state: string): Promise<LinkState> {
+  const sealed = await deps.store.takeConnectState(state)
+  if (!sealed) throw new InvalidStateError()
+  try {
+    return JSON.parse(deps.keyRing.open(state, STATE_FIELD, sealed)) as LinkState
+  } catch {
+    throw new InvalidStateError()
+  }
+}

@@ -1,0 +1,59 @@
+import { AccountConflictError, ProviderNotFoundError, ValidationError } from '../../errors.js'
+import type { BrokerDeps } from '../deps.js'
+import { STATE_FIELD, STATE_TTL_SECONDS, challengeOf, newState, newVerifier, type LinkState } from './link-state.js'
+
+export interface StartLinkRequest {
+  provider: string
+  account: string
+  scope?: string
+  returnTo?: string
+  sub: string
+}
+
+/**
+ * Starts linking: a single-use state (10 minutes) bound to provider, account, scope,
+ * caller, return_to, issuer and PKCE verifier, and the provider's authorization URL.
+ */
+export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
+  const provider = deps.providers.get(req.provider)
+  if (!provider) throw new ProviderNotFoundError(req.provider)
+  if (req.returnTo !== undefined && !deps.settings.returnToAllowlist.some((prefix) => req.returnTo!.startsWith(prefix))) {
+    throw new ValidationError('body/return_to is not in RETURN_TO_ALLOWLIST')
+  }
+  const existing = await deps.store.getGrant(req.account)
+  if (existing && existing.provider !== provider.name) throw new AccountConflictError(req.account)
+
+  const endpoints = await deps.endpoints.resolve(provider)
+  const now = deps.clock()
+  const scope = req.scope ?? provider.scopes.join(' ')
+  const link: LinkState = {
+    provider: provider.name,
+    account: req.account,
+    scope,
+    sub: req.sub,
+    returnTo: req.returnTo ?? null,
+    verifier: provider.pkce ? newVerifier() : null,
+    issuer: endpoints.issuer,
+    issRequired: endpoints.issParameterSupported,
+    createdAt: now,
+  }
+  const state = newState()
+  await deps.store.putConnectState(state, deps.keyRing.seal(state, STATE_FIELD, JSON.stringify(link)), STATE_TTL_SECONDS)
+
+  const url = new URL(endpoints.authorizationUrl)
+  const params: Record<string, string> = {
+    response_type: 'code',
+    client_id: provider.clientId,
+    redirect_uri: deps.settings.redirectUri,
+    state,
+    ...provider.authorizeParams,
+  }
+  if (scope) params.scope = scope.split(/\s+/).filter(Boolean).join(provider.scopeSeparator)
+  if (link.verifier) Object.assign(params, { code_challenge: challengeOf(link.verifier), code_challenge_method: 'S256' })
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+  return {
+    authorization_url: url.toString(),
+    state,
+    expires_at: new Date(now + STATE_TTL_SECONDS * 1000).toISOString(),
+  }
+}

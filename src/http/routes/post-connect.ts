@@ -1,0 +1,34 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { AccountId, ErrorRef, ProviderName, Time, authErrors } from '../schemas/common.js'
+
+const ConnectBody = Type.Object({
+  account: AccountId,
+  scope: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^[\\x21-\\x7E]+( [\\x21-\\x7E]+)*$' })),
+  return_to: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, format: 'uri' })),
+}, { additionalProperties: false })
+
+const ConnectResponse = Type.Object({
+  authorization_url: Type.String(),
+  state: Type.String(),
+  expires_at: Time,
+}, { additionalProperties: false })
+
+/** POST /connect/:provider — start linking an account (state + PKCE). */
+const route: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/connect/:provider', {
+    config: { scopes: ['accounts:write'] },
+    schema: {
+      summary: 'Start linking an account; returns the provider authorization URL',
+      tags: ['connect'],
+      params: Type.Object({ provider: ProviderName }, { additionalProperties: false }),
+      body: ConnectBody,
+      response: { 201: ConnectResponse, ...authErrors, 404: ErrorRef, 409: ErrorRef, 413: ErrorRef, 415: ErrorRef, 502: ErrorRef },
+    },
+  }, async (request, reply) => {
+    const { account, scope, return_to: returnTo } = request.body
+    const started = await app.broker.startLink({ provider: request.params.provider, account, scope, returnTo, sub: request.caller!.sub })
+    return reply.code(201).header('cache-control', 'no-store').send(started)
+  })
+}
+export default route
