@@ -24,6 +24,7 @@ import { AccessBody } from './http/schemas/tokens.js'
 import { loggerOptions, type LogDestination } from './logger.js'
 import { createMetrics } from './metrics.js'
 import { EndpointResolver } from './providers/endpoints.js'
+import { noEvents, type EventSink } from './events/events.js'
 import { createStore, type Store } from './store/index.js'
 import type { SchedulerOptions } from './broker/refresh/scheduler.js'
 
@@ -39,6 +40,8 @@ export interface AppDeps {
   clock?: () => number
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: LogDestination
+  /** Where audit events go (the audit stream and webhooks by default). */
+  events?: EventSink
   /** Proactive refresh timing (tests shorten it). */
   scheduler?: SchedulerOptions
   /** Register @fastify/swagger before the routes (the openapi script). */
@@ -67,6 +70,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const store = deps.store ?? createStore(config)
   const keyRing = deps.keyRing ?? (config.encryptionKeys ? new KeyRing(config.encryptionKeys) : KeyRing.ephemeral())
   const metrics = createMetrics()
+  const events = deps.events ?? noEvents
   const broker = createBroker({
     store,
     keyRing,
@@ -75,6 +79,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     clock: deps.clock ?? Date.now,
     log: loggerInstance,
     metrics,
+    events,
     settings: {
       refreshSkewSeconds: config.refreshSkewSeconds,
       refreshLockTtlMs: config.refreshLockTtlMs,
@@ -94,7 +99,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   if (deps.openapi) await deps.openapi(app)
   await app.register(errorHandler)
   await app.register(metricsPlugin, { metrics })
-  await app.register(authPlugin, { config })
+  await app.register(authPlugin, { config, events })
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })

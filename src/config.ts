@@ -87,6 +87,13 @@ export function readEnv(env: NodeJS.ProcessEnv): Env {
     const value = env[key]
     if (value !== undefined && value !== '') raw[key] = value
   }
+  // Value.Convert reads '80.5' as 80 and '1e3' as 1: integers must be plain digits.
+  for (const [key, schema] of Object.entries(EnvSchema.properties)) {
+    const value = raw[key]
+    if ((schema as { type?: string }).type === 'integer' && typeof value === 'string' && !/^-?\d+$/.test(value)) {
+      throw new ConfigError(key, 'invalid value (expected an integer)')
+    }
+  }
   const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
   const error = Value.Errors(EnvSchema, converted).First()
   if (error) {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { KeyRing } from '../crypto/key-ring.js'
+import type { EventSink } from '../events/events.js'
 import type { AppMetrics } from '../metrics.js'
 import type { EndpointResolver } from '../providers/endpoints.js'
 import type { ProviderConfig } from '../providers/providers-file.js'
@@ -14,6 +15,7 @@ export interface BrokerDeps {
   clock: () => number
   log: Logger
   metrics: AppMetrics
+  events: EventSink
   settings: {
     refreshSkewSeconds: number
     refreshLockTtlMs: number

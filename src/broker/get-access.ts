@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import { AccountNotFoundError, ReauthenticationRequiredError } from '../errors.js'
+import type { EventContext } from '../events/events.js'
 import type { GrantRecord } from '../store/store.js'
 import type { BrokerDeps } from './deps.js'
 import type { Refresher } from './refresh/refresher.js'
@@ -17,14 +18,16 @@ async function readGrant(deps: BrokerDeps, account: string): Promise<GrantRecord
  * The hot path: one store read, and the stored token when it has more than
  * max(min_ttl, skew) left. Otherwise the refresher takes over.
  */
-export async function getAccess(deps: BrokerDeps, refresher: Refresher, account: string, minTtlSeconds: number): Promise<AccessView> {
+export async function getAccess(
+  deps: BrokerDeps, refresher: Refresher, account: string, minTtlSeconds: number, ctx: EventContext,
+): Promise<AccessView> {
   const grant = await readGrant(deps, account)
   const now = deps.clock()
   const minTtlMs = Math.max(minTtlSeconds, deps.settings.refreshSkewSeconds) * 1000
   if (grant.accessToken !== null && (grant.expiresAt === null || grant.expiresAt - now > minTtlMs)) {
     return accessView(account, grant, openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken), now)
   }
-  return refresher.refresh(account, { minTtlMs, seenVersion: grant.version, force: false })
+  return refresher.refresh(account, { minTtlMs, seenVersion: grant.version, force: false, ctx })
 }
 
 /**
@@ -32,7 +35,9 @@ export async function getAccess(deps: BrokerDeps, refresher: Refresher, account:
  * current one without a provider call when that token is no longer current: a hundred
  * callers holding the same stale token cause one refresh.
  */
-export async function forceRefresh(deps: BrokerDeps, refresher: Refresher, account: string, rejectedToken?: string): Promise<AccessView> {
+export async function forceRefresh(
+  deps: BrokerDeps, refresher: Refresher, account: string, rejectedToken: string | undefined, ctx: EventContext,
+): Promise<AccessView> {
   const grant = await readGrant(deps, account)
   if (rejectedToken !== undefined && grant.accessToken !== null) {
     const current = openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken)
@@ -40,7 +45,7 @@ export async function forceRefresh(deps: BrokerDeps, refresher: Refresher, accou
       return accessView(account, grant, current, deps.clock())
     }
   }
-  return refresher.refresh(account, { minTtlMs: 0, seenVersion: grant.version, force: true })
+  return refresher.refresh(account, { minTtlMs: 0, seenVersion: grant.version, force: true, ctx })
 }
 
 function sameSecret(a: string, b: string): boolean {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { EventContext } from '../events/events.js'
 import { AccountConflictError, AccountNotFoundError, ProviderNotFoundError, ValidationError } from '../errors.js'
 import type { BrokerDeps } from './deps.js'
 import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from './secrets.js'
@@ -17,7 +18,7 @@ export interface ImportRequest {
 
 /** Stores an existing grant: created, or replaced when it belongs to the same provider. */
 export async function importAccount(
-  deps: BrokerDeps, account: string, req: ImportRequest,
+  deps: BrokerDeps, account: string, req: ImportRequest, ctx: EventContext,
 ): Promise<{ created: boolean; view: AccountView }> {
   if (!deps.providers.has(req.provider)) throw new ProviderNotFoundError(req.provider)
   if (!req.access_token && !req.refresh_token) throw new ValidationError('body must have access_token or refresh_token')
@@ -27,6 +28,7 @@ export async function importAccount(
   const now = deps.clock()
   const expiresAt = req.expires_in !== undefined ? now + req.expires_in * 1000 : parseInstant(req.expires_at)
   const { keyRing, store } = deps
+  const previous = await store.getGrant(account)
   const outcome = await store.writeGrant(account, {
     provider: req.provider,
     grantId: randomUUID(),
@@ -44,6 +46,10 @@ export async function importAccount(
   const dueAt = grant.refreshToken ? refreshDueAt(grant.expiresAt, deps.settings.refreshSkewSeconds, now, account) : null
   await store.setRefreshDue(account, dueAt)
   deps.log.info({ account, provider: req.provider, outcome }, 'account imported')
+  deps.events.emit({ ...ctx, event: 'account.imported', account, provider: req.provider, outcome })
+  if (previous?.status === 'reauth_required') {
+    deps.events.emit({ ...ctx, event: 'account.recovered', account, provider: req.provider, outcome: 'imported' })
+  }
   return { created: outcome === 'created', view: accountView(account, grant) }
 }
 

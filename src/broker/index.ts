@@ -1,4 +1,5 @@
 import { AccountNotFoundError } from '../errors.js'
+import type { EventContext } from '../events/events.js'
 import type { BrokerDeps } from './deps.js'
 import { forceRefresh, getAccess } from './get-access.js'
 import { importAccount, type ImportRequest } from './import-account.js'
@@ -14,16 +15,25 @@ export type { BrokerDeps } from './deps.js'
 /** The domain's operations, bound to their dependencies. Knows nothing of HTTP. */
 export function createBroker(deps: BrokerDeps, schedulerOptions: SchedulerOptions = DEFAULT_SCHEDULER) {
   const refresher = new Refresher(deps)
+  const issued = <T extends { account: string; provider: string }>(token: T, ctx: EventContext): T => {
+    deps.metrics.tokensIssued.inc({ provider: token.provider })
+    deps.events.emit({ ...ctx, event: 'token.issued', account: token.account, provider: token.provider, outcome: 'success' })
+    return token
+  }
   return {
     deps,
     refresher,
     scheduler: new RefreshScheduler(deps, refresher, schedulerOptions),
-    importAccount: (account: string, req: ImportRequest) => importAccount(deps, account, req),
+    importAccount: (account: string, req: ImportRequest, ctx: EventContext) => importAccount(deps, account, req, ctx),
     listAccounts: (q: ListQuery) => listAccounts(deps, q),
     startLink: (req: StartLinkRequest) => startLink(deps, req),
-    completeLink: (q: CallbackQuery) => completeLink(deps, q),
-    getAccess: (account: string, minTtlSeconds: number) => getAccess(deps, refresher, account, minTtlSeconds),
-    forceRefresh: (account: string, rejectedToken?: string) => forceRefresh(deps, refresher, account, rejectedToken),
+    completeLink: (q: CallbackQuery, ctx: EventContext) => completeLink(deps, q, ctx),
+    async getAccess(account: string, minTtlSeconds: number, ctx: EventContext) {
+      return issued(await getAccess(deps, refresher, account, minTtlSeconds, ctx), ctx)
+    },
+    async forceRefresh(account: string, rejectedToken: string | undefined, ctx: EventContext) {
+      return issued(await forceRefresh(deps, refresher, account, rejectedToken, ctx), ctx)
+    },
     async getAccount(account: string) {
       const grant = await deps.store.getGrant(account)
       if (!grant) throw new AccountNotFoundError(account)

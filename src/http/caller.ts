@@ -13,3 +13,8 @@ export function accountMatcher(entries: readonly string[]): (account: string) =>
   const prefixes = entries.filter((e) => e.endsWith('*')).map((e) => e.slice(0, -1))
   return (account) => exact.has(account) || prefixes.some((p) => account.startsWith(p))
 }
+
+/** The audit context of a request: who and which request. */
+export function eventContext(request: { caller: Caller | null; id: string }): { sub?: string; requestId: string } {
+  return request.caller ? { sub: request.caller.sub, requestId: request.id } : { requestId: request.id }
+}

@@ -29,7 +29,8 @@ const ProviderEntry = Type.Object({
 }, { additionalProperties: false })
 
 const ProvidersFile = Type.Object({
-  providers: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }), ProviderEntry),
+  // additionalProperties: a name that does not match the pattern is an error, not unchecked.
+  providers: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }), ProviderEntry, { additionalProperties: false }),
 }, { additionalProperties: false })
 
 type ProviderEntry = Static<typeof ProviderEntry>

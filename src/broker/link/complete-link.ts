@@ -5,6 +5,7 @@ import {
 } from '../../errors.js'
 import { ProviderCallError, requestToken } from '../../providers/token-client.js'
 import type { TokenSet } from '../../providers/token-response.js'
+import type { EventContext } from '../../events/events.js'
 import type { BrokerDeps } from '../deps.js'
 import { refreshDueAt } from '../refresh/schedule.js'
 import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from '../secrets.js'
@@ -31,13 +32,17 @@ export interface LinkResult {
  * exchanges the code with the PKCE verifier, and stores the grant sealed. A relink keeps
  * the stored refresh token when the provider sends none, and makes the account active.
  */
-export async function completeLink(deps: BrokerDeps, q: CallbackQuery): Promise<LinkResult> {
+export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: EventContext): Promise<LinkResult> {
   const link = await takeState(deps, q.state)
+  const ctx = { ...request, sub: link.sub }
   if (q.iss !== undefined ? link.issuer !== null && q.iss !== link.issuer : link.issRequired) {
     deps.log.warn({ account: link.account, provider: link.provider }, 'callback issuer mismatch (possible mix-up attack)')
     throw new IssuerMismatchError()
   }
-  if (q.error !== undefined) throw new AuthorizationDeniedError(q.error.slice(0, 64))
+  if (q.error !== undefined) {
+    deps.events.emit({ ...ctx, event: 'account.linked', account: link.account, provider: link.provider, outcome: 'denied', detail: q.error.slice(0, 64) })
+    throw new AuthorizationDeniedError(q.error.slice(0, 64))
+  }
   if (!q.code) throw new ValidationError('querystring must have code or error')
   const provider = deps.providers.get(link.provider)
   if (!provider) throw new ProviderNotFoundError(link.provider)
@@ -58,6 +63,7 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery): Promise<
   }
 
   const { account } = link
+  const previous = await deps.store.getGrant(account)
   const now = deps.clock()
   const expiresAt = tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000
   const scope = tokens.scope ?? (link.scope || null)
@@ -76,6 +82,10 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery): Promise<
   const stored = await deps.store.getGrant(account)
   await deps.store.setRefreshDue(account, stored?.refreshToken ? refreshDueAt(expiresAt, deps.settings.refreshSkewSeconds, now, account) : null)
   deps.log.info({ account, provider: provider.name, outcome, sub: link.sub }, 'account linked')
+  deps.events.emit({ ...ctx, event: 'account.linked', account, provider: provider.name, outcome })
+  if (previous?.status === 'reauth_required') {
+    deps.events.emit({ ...ctx, event: 'account.recovered', account, provider: provider.name, outcome: 'linked' })
+  }
   return {
     account,
     provider: provider.name,

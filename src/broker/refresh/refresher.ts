@@ -5,6 +5,7 @@ import {
 } from '../../errors.js'
 import { ProviderCallError } from '../../providers/token-client.js'
 import type { TokenSet } from '../../providers/token-response.js'
+import type { EventContext } from '../../events/events.js'
 import type { GrantRecord } from '../../store/store.js'
 import type { BrokerDeps } from '../deps.js'
 import { ACCESS_FIELD, REFRESH_FIELD, openSealed } from '../secrets.js'
@@ -21,6 +22,8 @@ export interface Want {
   /** The grant version the caller read; a newer usable grant satisfies a forced refresh. */
   seenVersion: number
   force: boolean
+  /** Who asked (the first of the requests sharing this refresh), for the audit trail. */
+  ctx: EventContext
 }
 
 const POLL_MS = 150
@@ -105,13 +108,13 @@ export class Refresher {
     try {
       const grant = await this.readLive(account) // someone may have refreshed just before us
       if (this.satisfies(grant, want)) return this.view(account, grant)
-      return await this.refreshGrant(account, grant, deadline)
+      return await this.refreshGrant(account, grant, deadline, want.ctx)
     } finally {
       await lock.release()
     }
   }
 
-  private async refreshGrant(account: string, grant: GrantRecord, deadline: number): Promise<AccessView> {
+  private async refreshGrant(account: string, grant: GrantRecord, deadline: number, ctx: EventContext): Promise<AccessView> {
     const { deps } = this
     const provider = deps.providers.get(grant.provider)
     if (!provider) {
@@ -122,6 +125,7 @@ export class Refresher {
       if (this.usable(grant)) return this.view(account, grant)
       await deps.store.markReauthRequired(account, grant.version,
         lastError('REFRESH_TOKEN_MISSING', 'the access token expired and there is no refresh token', deps.clock()), deps.clock())
+      deps.events.emit({ ...ctx, event: 'account.reauth_required', account, provider: grant.provider, detail: 'REFRESH_TOKEN_MISSING' })
       throw new ReauthenticationRequiredError(account)
     }
     let tokens: TokenSet
@@ -138,17 +142,17 @@ export class Refresher {
         clock: () => performance.now(),
       })
     } catch (error) {
-      if (error instanceof ProviderCallError) return this.onProviderFailure(account, grant, error)
+      if (error instanceof ProviderCallError) return this.onProviderFailure(account, grant, error, ctx)
       throw error
     }
-    return this.commit(account, grant, tokens, provider.reuseGraceSeconds, deadline)
+    return this.commit(account, grant, tokens, provider.reuseGraceSeconds, deadline, ctx)
   }
 
   /** The fenced commit, before anyone sees the new token; retried while the store is away. */
   private async commit(
-    account: string, grant: GrantRecord, tokens: TokenSet, reuseGraceSeconds: number, deadline: number,
+    account: string, grant: GrantRecord, tokens: TokenSet, reuseGraceSeconds: number, deadline: number, ctx: EventContext,
   ): Promise<AccessView> {
-    const { store, keyRing, clock, log, metrics } = this.deps
+    const { store, keyRing, clock, log, metrics, events } = this.deps
     const now = clock()
     const expiresAt = tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000
     const commit = {
@@ -174,17 +178,20 @@ export class Refresher {
     }
     if (committed) {
       metrics.refreshes.inc({ provider: grant.provider, outcome: 'success' })
+      events.emit({ ...ctx, event: 'account.refreshed', account, provider: grant.provider, outcome: 'success',
+        detail: tokens.refreshToken ? 'rotated' : 'kept_refresh_token' })
       store.setRefreshDue(account, tokens.refreshToken || grant.refreshToken
         ? refreshDueAt(expiresAt, this.deps.settings.refreshSkewSeconds, now, account) : null).catch(() => {})
       const next = { ...grant, expiresAt, tokenType: tokens.tokenType, scope: tokens.scope ?? grant.scope }
       return accessView(account, next, tokens.accessToken, now)
     }
-    return this.onFenceTripped(account, grant, reuseGraceSeconds)
+    return this.onFenceTripped(account, grant, reuseGraceSeconds, ctx)
   }
 
   /** The grant moved while we refreshed from it: the same refresh token was used twice. */
-  private async onFenceTripped(account: string, grant: GrantRecord, reuseGraceSeconds: number): Promise<AccessView> {
-    const { store, log, metrics, clock } = this.deps
+  private async onFenceTripped(account: string, grant: GrantRecord, reuseGraceSeconds: number, ctx: EventContext): Promise<AccessView> {
+    const { store, log, metrics, clock, events } = this.deps
+    const provider = grant.provider
     const current = await this.readLive(account)
     if (current.grantId !== grant.grantId) {
       // Relinked or re-imported meanwhile: a new lineage, not a reuse. Our result is dropped.
@@ -192,28 +199,35 @@ export class Refresher {
       throw withRetryAfter(new ProviderUnavailableError(), 1)
     }
     if (reuseGraceSeconds > 0 && this.usable(current)) {
-      metrics.reuseDetections.inc({ provider: grant.provider, action: 'kept_newer' })
-      log.warn({ account, provider: grant.provider }, 'refresh token used twice within the provider\'s grace window; kept the newer grant')
+      metrics.reuseDetections.inc({ provider, action: 'kept_newer' })
+      events.emit({ ...ctx, event: 'account.reuse_detected', account, provider, outcome: 'kept_newer' })
+      log.warn({ account, provider: provider }, 'refresh token used twice within the provider\'s grace window; kept the newer grant')
       return this.view(account, current)
     }
-    metrics.reuseDetections.inc({ provider: grant.provider, action: 'wiped' })
-    metrics.refreshes.inc({ provider: grant.provider, outcome: 'reuse_detected' })
-    log.warn({ account, provider: grant.provider, event: 'reuse_detected' }, 'refresh token reuse detected; grant wiped')
+    metrics.reuseDetections.inc({ provider, action: 'wiped' })
+    metrics.refreshes.inc({ provider, outcome: 'reuse_detected' })
+    log.warn({ account, provider, event: 'reuse_detected' }, 'refresh token reuse detected; grant wiped')
     await store.markReauthRequired(account, current.version,
       lastError('TOKEN_REUSE_DETECTED', 'the refresh token was used twice; link the account again', clock()), clock())
+    events.emit({ ...ctx, event: 'account.reuse_detected', account, provider, outcome: 'wiped' })
+    events.emit({ ...ctx, event: 'account.reauth_required', account, provider, detail: 'TOKEN_REUSE_DETECTED' })
     throw new ReauthenticationRequiredError(account)
   }
 
-  private async onProviderFailure(account: string, grant: GrantRecord, error: ProviderCallError): Promise<AccessView> {
-    const { store, log, metrics, clock } = this.deps
+  private async onProviderFailure(
+    account: string, grant: GrantRecord, error: ProviderCallError, ctx: EventContext,
+  ): Promise<AccessView> {
+    const { store, log, metrics, clock, events } = this.deps
     const provider = grant.provider
     metrics.refreshes.inc({ provider, outcome: error.failure })
+    events.emit({ ...ctx, event: 'account.refresh_failed', account, provider, outcome: error.failure, detail: error.reason })
     if (error.failure === 'invalid_grant') {
       const current = await this.readLive(account)
       if (current.version !== grant.version && this.usable(current)) return this.view(account, current) // another refresh won
       log.warn({ account, provider, reason: error.reason }, 'refresh token rejected; the account must be linked again')
       await store.markReauthRequired(account, grant.version,
         lastError('REFRESH_TOKEN_INVALID', `the provider rejected the refresh token (${error.reason})`, clock()), clock())
+      events.emit({ ...ctx, event: 'account.reauth_required', account, provider, detail: 'REFRESH_TOKEN_INVALID' })
       throw new ReauthenticationRequiredError(account)
     }
     if (error.failure === 'client') {

@@ -60,7 +60,7 @@ export class RefreshScheduler {
       const inUse = this.active.get(grant.provider) ?? 0
       if (inUse >= this.options.perProviderConcurrency) continue
       this.active.set(grant.provider, inUse + 1)
-      const work = this.refresher.refreshIfIdle(account, { force: true, seenVersion: grant.version, minTtlMs: 0 })
+      const work = this.refresher.refreshIfIdle(account, { force: true, seenVersion: grant.version, minTtlMs: 0, ctx: { sub: 'scheduler' } })
         .catch(async (error: unknown) => {
           const code = (error as { code?: string }).code
           if (code === 'REAUTHENTICATION_REQUIRED' || code === 'ACCOUNT_NOT_FOUND') return store.setRefreshDue(account, null)

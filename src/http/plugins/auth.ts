@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import buildGetJwks from 'get-jwks'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../../config.js'
+import type { EventSink } from '../../events/events.js'
 import { ForbiddenError, UnauthorizedError } from '../../errors.js'
 import { accountMatcher, type Caller } from '../caller.js'
 
@@ -27,7 +28,7 @@ const ASYMMETRIC = ['RS256', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
  * iss/aud when configured; verified tokens cached until exp) and enforces each
  * route's scopes and the `accounts` claim.
  */
-export default fp<{ config: Config }>(async (app, { config }) => {
+export default fp<{ config: Config; events: EventSink }>(async (app, { config, events }) => {
   app.register(fastifyJwt, jwtOptions(config))
   app.decorateRequest('caller', null)
 
@@ -40,6 +41,17 @@ export default fp<{ config: Config }>(async (app, { config }) => {
     if (!scopes.some((s) => caller.scopes.has(s))) {
       throw new ForbiddenError(`this route needs scope ${scopes.join(' or ')}`)
     }
+  })
+
+  app.addHook('onError', async (request, _reply, error) => {
+    const code = (error as { code?: string }).code
+    if (code !== 'UNAUTHORIZED' && code !== 'FORBIDDEN') return
+    const account = (request.params as { account?: unknown } | undefined)?.account
+    events.emit({
+      event: 'caller.denied', sub: request.caller?.sub, requestId: request.id,
+      account: typeof account === 'string' ? account.slice(0, 128) : undefined,
+      outcome: code === 'UNAUTHORIZED' ? '401' : '403', detail: request.routeOptions.url,
+    })
   })
 
   // After validation, so a malformed id is a 400 for everyone.

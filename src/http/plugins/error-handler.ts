@@ -48,7 +48,22 @@ function safeClientMessage(error: FastifyError): string {
   return error.message.length <= 200 ? error.message : 'bad request'
 }
 
+/**
+ * Router errors (a bad %-escape, a path parameter over maxParamLength) never reach the error
+ * handler: Fastify answers them itself, in its own shape, unless the app is built with this
+ * as its `frameworkErrors` option. The message never echoes the URL.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid'
+  const body = toErrorBody(new ValidationError(message))
+  reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
+}
+
 export default fp(async (app) => {
+  // Bodies are JSON only: without this, Fastify's built-in text/plain parser lets a text body
+  // through to validation (a 400) where the contract says 415.
+  app.removeContentTypeParser('text/plain')
+
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const body = toErrorBody(error)
     if (body.statusCode >= 500) {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { eventContext } from '../caller.js'
 import { ValidationError } from '../../errors.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 import { AccessQuery } from '../schemas/tokens.js'
@@ -19,8 +20,7 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const minTtl = Number(request.query.min_ttl)
     if (minTtl > MAX_MIN_TTL) throw new ValidationError(`querystring/min_ttl must be at most ${MAX_MIN_TTL}`)
-    const token = await app.broker.getAccess(request.params.account, minTtl)
-    app.metrics.tokensIssued.inc({ provider: token.provider })
+    const token = await app.broker.getAccess(request.params.account, minTtl, eventContext(request))
     return reply.header('cache-control', 'no-store').send(token)
   })
 }

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { eventContext } from '../caller.js'
 import { linkPage, PAGE_HEADERS } from '../link-page.js'
 import { toErrorBody } from '../plugins/error-handler.js'
 import { ErrorRef, Nullable, Time } from '../schemas/common.js'
@@ -53,7 +54,7 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request, reply: FastifyReply) => {
     const { state, code, error, iss } = request.query
-    const { returnTo, ...linked } = await app.broker.completeLink({ state, code, error, iss })
+    const { returnTo, ...linked } = await app.broker.completeLink({ state, code, error, iss }, eventContext(request))
     if (wantsJson(request)) return reply.header('cache-control', 'no-store').send(linked)
     if (returnTo) {
       const target = new URL(returnTo)

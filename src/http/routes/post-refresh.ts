@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { eventContext } from '../caller.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 
 const RefreshBody = Type.Object({
@@ -20,8 +21,7 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
     // An empty body means "no rejected token", not a validation error.
     preValidation: async (request) => { request.body ??= {} },
   }, async (request, reply) => {
-    const token = await app.broker.forceRefresh(request.params.account, request.body.rejected_token)
-    app.metrics.tokensIssued.inc({ provider: token.provider })
+    const token = await app.broker.forceRefresh(request.params.account, request.body.rejected_token, eventContext(request))
     return reply.header('cache-control', 'no-store').send(token)
   })
 }
