@@ -1,0 +1,306 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { KeyRing } from '../../src/crypto/key-ring.js'
+import { createRedisClient } from '../../src/store/redis-client.js'
+import { RedisStore } from '../../src/store/redis-store.js'
+import type { Store } from '../../src/store/store.js'
+import { startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { grantWrite, refreshCommit, storeContract } from './store-contract.js'
+import { recordChanges, waitFor, within } from './wait.js'
+
+const server = await startRedis()
+after(() => server.dispose())
+
+let stores = 0
+
+/** A store on `redis` under its own key prefix, connected the way the app connects it. */
+async function connectStore(redis: RedisServer, prefix = `t${++stores}:`, commandTimeoutMs = 2_000) {
+  const client = createRedisClient({ kind: 'standalone', url: redis.url }, commandTimeoutMs)
+  const store = new RedisStore(client, prefix)
+  await store.connect()
+  return store as Store
+}
+
+/** A plain client for looking at what the store wrote. */
+async function rawClient(redis: RedisServer): Promise<Redis> {
+  const raw = new Redis(redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 })
+  await raw.connect()
+  return raw
+}
+
+storeContract('RedisStore', async () => {
+  const store = await connectStore(server)
+  return { store, cleanup: () => store.close() }
+})
+
+const T0 = 1_700_000_000_000
+
+/** Every value Redis holds, whatever the key's type. */
+async function everyValue(raw: Redis, keys: string[]): Promise<string[]> {
+  const values: string[] = []
+  for (const key of keys) {
+    const type = await raw.type(key)
+    if (type === 'string') values.push((await raw.get(key)) ?? '')
+    else if (type === 'hash') values.push(...Object.entries(await raw.hgetall(key)).flat())
+    else if (type === 'zset') values.push(...(await raw.zrange(key, 0, -1, 'WITHSCORES')))
+    else assert.fail(`unexpected key type ${type} for ${key}`)
+  }
+  return values
+}
+
+/** The hash tag Redis Cluster hashes: between the first `{` and the next `}`, when not empty. */
+function hashTag(key: string): string | null {
+  const open = key.indexOf('{')
+  if (open < 0) return null
+  const close = key.indexOf('}', open + 1)
+  return close > open + 1 ? key.slice(open + 1, close) : null
+}
+
+describe('RedisStore: key space', () => {
+  test('every key carries the prefix, and each account key its {account} hash tag', async () => {
+    const prefix = 'keyspace-test:'
+    const store = await connectStore(server, prefix)
+    const raw = await rawClient(server)
+    try {
+      const accounts = ['crm-prod', 'user@example.com', 'a:b.c_d-1']
+      for (const account of accounts) {
+        await store.writeGrant(account, grantWrite(), T0)
+        await store.commitRefresh(account, 1, refreshCommit(), T0 + 1)
+        await store.recordError(account, '{"code":"X","message":"x","at":"2024-01-01T00:00:00.000Z"}', T0 + 2)
+        await store.setRefreshDue(account, T0 + 3)
+        assert.equal(await store.acquireLock(account, 'owner', 60_000), true)
+      }
+      await store.markReauthRequired(accounts[0]!, null, '{"code":"X","message":"x","at":"2024-01-01T00:00:00.000Z"}', T0)
+      await store.putConnectState('state-abc', 'sealed-state', 600)
+
+      const keys = (await raw.keys('*')).filter((k) => !/^t\d+:/.test(k)).sort()
+      assert.ok(keys.length > 0)
+      for (const key of keys) assert.ok(key.startsWith(prefix), `${key} starts with the prefix ${prefix}`)
+
+      const shared = new Set([`${prefix}accounts`])
+      for (const key of keys) {
+        if (shared.has(key)) continue
+        if (/^keyspace-test:due:\{\d+\}$/.test(key)) continue
+        const tag = hashTag(key)
+        assert.ok(tag !== null, `${key} has a hash tag`)
+        assert.ok([...accounts, 'state-abc'].includes(tag), `${key}: its hash tag is an account or a link state`)
+        assert.equal(key, `${prefix}{${tag}}:${key.slice(`${prefix}{${tag}}:`.length)}`, `${key}: prefix then tag`)
+      }
+      for (const account of accounts) {
+        const own = keys.filter((k) => hashTag(k) === account)
+        assert.deepEqual(own.sort(), [`${prefix}{${account}}:grant`, `${prefix}{${account}}:lock`].sort())
+      }
+      assert.ok(keys.includes(`${prefix}{state-abc}:connect`))
+      assert.deepEqual(await raw.zrange(`${prefix}accounts`, 0, -1), [...accounts].sort())
+    } finally {
+      raw.disconnect()
+      await store.close()
+    }
+  })
+
+  test('two prefixes on one Redis do not see each other', async () => {
+    const one = await connectStore(server, 'tenant-one:')
+    const two = await connectStore(server, 'tenant-two:')
+    try {
+      await one.writeGrant('shared-id', grantWrite({ accessToken: 'one' }), T0)
+      assert.equal(await two.getGrant('shared-id'), null)
+      assert.deepEqual(await two.listAccounts(null, 10), [])
+      assert.equal(await two.writeGrant('shared-id', grantWrite({ provider: 'github' }), T0), 'created')
+      assert.equal((await one.getGrant('shared-id'))?.provider, 'acme')
+    } finally {
+      await one.close()
+      await two.close()
+    }
+  })
+})
+
+describe('RedisStore: at rest', () => {
+  test('Redis never holds a token in plaintext', async () => {
+    const prefix = 'at-rest:'
+    const store = await connectStore(server, prefix)
+    const raw = await rawClient(server)
+    const ring = KeyRing.ephemeral()
+    const account = 'crm-prod'
+    const secrets = {
+      at1: `ya29.access-${randomBytes(12).toString('hex')}`,
+      rt1: `1//refresh-${randomBytes(12).toString('hex')}`,
+      at2: `ya29.rotated-access-${randomBytes(12).toString('hex')}`,
+      rt2: `1//rotated-refresh-${randomBytes(12).toString('hex')}`,
+      verifier: `pkce-verifier-${randomBytes(24).toString('base64url')}`,
+    }
+    try {
+      const sealed = {
+        at1: ring.seal(account, 'at', secrets.at1),
+        rt1: ring.seal(account, 'rt', secrets.rt1),
+        at2: ring.seal(account, 'at', secrets.at2),
+        rt2: ring.seal(account, 'rt', secrets.rt2),
+      }
+      await store.writeGrant(account, grantWrite({ accessToken: sealed.at1, refreshToken: sealed.rt1 }), T0)
+      await store.writeGrant('other', grantWrite({ accessToken: ring.seal('other', 'at', secrets.at1), refreshToken: null }), T0)
+      await store.commitRefresh(account, 1, refreshCommit({ accessToken: sealed.at2, refreshToken: sealed.rt2 }), T0 + 1)
+      await store.putConnectState('st', ring.seal('st', 'connect', JSON.stringify({ account, verifier: secrets.verifier })), 600)
+
+      const keys = (await raw.keys(`${prefix}*`)).sort()
+      const values = (await everyValue(raw, keys)).join('\n')
+      for (const [name, plaintext] of Object.entries(secrets)) {
+        for (const form of [plaintext, Buffer.from(plaintext).toString('base64'), Buffer.from(plaintext).toString('base64url')]) {
+          assert.ok(!values.includes(form), `${name} (${form.slice(0, 12)}...) must not be stored in the clear`)
+        }
+      }
+      // The check above only means something if the sealed values are really there.
+      const grant = await raw.hgetall(`${prefix}{${account}}:grant`)
+      assert.equal(grant.at, sealed.at2)
+      assert.equal(grant.rt, sealed.rt2)
+      assert.equal(ring.open(account, 'at', grant.at!), secrets.at2)
+      assert.equal(ring.open(account, 'rt', grant.rt!), secrets.rt2)
+    } finally {
+      raw.disconnect()
+      await store.close()
+    }
+  })
+})
+
+describe('RedisStore: outages', () => {
+  let outage: RedisServer
+  before(async () => { outage = await startRedis() })
+  after(async () => {
+    outage.resume()
+    await outage.dispose()
+  })
+
+  const isStoreUnavailable = (error: unknown) => {
+    assert.equal((error as { code?: string }).code, 'STORE_UNAVAILABLE', `got ${String(error)}`)
+    assert.equal((error as { statusCode?: number }).statusCode, 503)
+    assert.ok((error as { cause?: unknown }).cause, 'the Redis error is kept as the cause')
+    return true
+  }
+
+  test('an outage writes nothing to stderr behind the logger\'s back', async () => {
+    const client = createRedisClient({ kind: 'standalone', url: outage.url }, 300)
+    const store = new RedisStore(client, 'quiet:')
+    await store.connect()
+    let reconnects = 0
+    client.on('reconnecting', () => { reconnects++ })
+    const written: string[] = []
+    const realWrite = process.stderr.write
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      written.push(String(chunk))
+      return (realWrite as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest)
+    }) as typeof process.stderr.write
+    try {
+      await outage.stop()
+      await assert.rejects(store.ping(), isStoreUnavailable)
+      // Each failed reconnect emits 'error' before the next 'reconnecting'.
+      await waitFor('two reconnect attempts', () => (reconnects >= 2 ? true : undefined))
+      assert.deepEqual(written.filter((w) => w.includes('ioredis')), [])
+    } finally {
+      process.stderr.write = realWrite
+      await outage.start()
+      await store.close()
+    }
+  })
+
+  test('calls fail with STORE_UNAVAILABLE while Redis is down, and work again once it is back', async () => {
+    const store = await connectStore(outage, 'down:', 300)
+    try {
+      await store.writeGrant('acct', grantWrite(), T0)
+      await outage.stop()
+
+      await within('getGrant while Redis is down', assert.rejects(store.getGrant('acct'), isStoreUnavailable))
+      await within('writeGrant while Redis is down', assert.rejects(store.writeGrant('acct', grantWrite(), T0), isStoreUnavailable))
+      await within('commitRefresh while Redis is down', assert.rejects(store.commitRefresh('acct', 1, refreshCommit(), T0), isStoreUnavailable))
+      await within('acquireLock while Redis is down', assert.rejects(store.acquireLock('acct', 'o', 1000), isStoreUnavailable))
+      await within('listAccounts while Redis is down', assert.rejects(store.listAccounts(null, 10), isStoreUnavailable))
+      await within('ping while Redis is down', assert.rejects(store.ping(), isStoreUnavailable))
+
+      await outage.start()
+      // The same store object reconnects by itself (the restarted Redis kept nothing).
+      await waitFor('the store to answer again', async () => {
+        await store.ping()
+        return true
+      }, { timeoutMs: 15_000, intervalMs: 50 })
+      assert.equal(await store.getGrant('acct'), null)
+      assert.equal(await store.writeGrant('acct', grantWrite(), T0), 'created')
+      assert.equal(await store.commitRefresh('acct', 1, refreshCommit(), T0 + 1), true)
+      assert.equal((await store.getGrant('acct'))?.version, 2)
+    } finally {
+      await outage.start()
+      await store.close()
+    }
+  })
+
+  test('change events flow again after Redis comes back', async () => {
+    const store = await connectStore(outage, 'resub:', 300)
+    const changes = recordChanges(store)
+    try {
+      await store.writeGrant('acct', grantWrite(), T0)
+      await changes.until('acct', 1)
+      await outage.stop()
+      await outage.start()
+      await waitFor('the store to answer again', async () => {
+        await store.ping()
+        return true
+      }, { timeoutMs: 15_000, intervalMs: 50 })
+      // The subscriber reconnects on its own schedule: write until an event comes through.
+      let version = 0
+      await waitFor('a change event after the restart', async () => {
+        const outcome = await store.writeGrant('acct', grantWrite(), T0)
+        version = outcome === 'created' ? 1 : version + 1
+        await changes.until('acct', version, 250).catch(() => undefined)
+        return changes.seen.length > 1 ? true : undefined
+      }, { timeoutMs: 15_000, intervalMs: 50 })
+      assert.deepEqual(changes.seen.at(-1), ['acct', version])
+    } finally {
+      changes.stop()
+      await outage.start()
+      await store.close()
+    }
+  })
+
+  test('a paused Redis makes calls fail with STORE_UNAVAILABLE instead of hanging', async () => {
+    const store = await connectStore(outage, 'paused:', 300)
+    try {
+      await store.writeGrant('acct', grantWrite(), T0)
+      outage.pause()
+      try {
+        await within('getGrant on a paused Redis', assert.rejects(store.getGrant('acct'), isStoreUnavailable))
+        await within('acquireLock on a paused Redis', assert.rejects(store.acquireLock('acct', 'o', 1000), isStoreUnavailable))
+      } finally {
+        outage.resume()
+      }
+      const grant = await waitFor('the store to answer again', () => store.getGrant('acct'), { timeoutMs: 15_000, intervalMs: 50 })
+      assert.equal(grant?.version, 1)
+    } finally {
+      outage.resume()
+      await store.close()
+    }
+  })
+
+  test('a commit that timed out but was applied succeeds when retried (no false reuse)', async () => {
+    const store = await connectStore(outage, 'lost-reply:', 300)
+    try {
+      await store.writeGrant('acct', grantWrite(), T0)
+      const commit = refreshCommit({ accessToken: 'sealed-at-after-pause', refreshToken: 'sealed-rt-after-pause' })
+      outage.pause()
+      try {
+        // The command reaches the paused server's socket; its reply is what gets lost.
+        await within('commitRefresh on a paused Redis', assert.rejects(store.commitRefresh('acct', 1, commit, T0 + 1), isStoreUnavailable))
+      } finally {
+        outage.resume()
+      }
+      const applied = await waitFor('the commit sent during the pause to be applied', async () => {
+        const grant = await store.getGrant('acct')
+        return grant?.version === 2 ? grant : undefined
+      }, { timeoutMs: 15_000, intervalMs: 50 })
+      assert.equal(applied.accessToken, 'sealed-at-after-pause')
+      // The broker retries the commit it could not confirm: that is not a reuse.
+      assert.equal(await store.commitRefresh('acct', 1, commit, T0 + 2), true)
+      assert.deepEqual(await store.getGrant('acct'), applied)
+    } finally {
+      outage.resume()
+      await store.close()
+    }
+  })
+})
