@@ -8,6 +8,7 @@ import { KeyRing } from './crypto/key-ring.js'
 import authPlugin from './http/plugins/auth.js'
 import errorHandler from './http/plugins/error-handler.js'
 import metricsPlugin from './http/plugins/http-metrics.js'
+import rateLimitPlugin from './http/plugins/rate-limit.js'
 import getAccess from './http/routes/get-access.js'
 import getCallback from './http/routes/get-callback.js'
 import postConnect from './http/routes/post-connect.js'
@@ -26,6 +27,7 @@ import { createMetrics } from './metrics.js'
 import { EndpointResolver } from './providers/endpoints.js'
 import { noEvents, type EventSink } from './events/events.js'
 import { createStore, type Store } from './store/index.js'
+import { RedisStore } from './store/redis-store.js'
 import type { SchedulerOptions } from './broker/refresh/scheduler.js'
 
 declare module 'fastify' {
@@ -100,6 +102,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(errorHandler)
   await app.register(metricsPlugin, { metrics })
   await app.register(authPlugin, { config, events })
+  await app.register(rateLimitPlugin, {
+    limits: config.rateLimits, redis: store instanceof RedisStore ? store.client : null, prefix: config.keyPrefix,
+  })
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })

@@ -39,6 +39,7 @@ export const EnvSchema = Type.Object({
   PROVIDER_TIMEOUT_MS: Int(100, 120_000, 10_000),
   RETURN_TO_ALLOWLIST: Type.Optional(Str({ maxLength: 16_384 })),
   PROACTIVE_REFRESH: Bool(true),
+  RATE_LIMIT_PER_MINUTE: Str({ maxLength: 1024, default: 'tokens:read=6000,*=600' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -77,6 +78,8 @@ export interface Config {
   providerTimeoutMs: number
   returnToAllowlist: string[]
   proactiveRefresh: boolean
+  /** Requests per minute per caller, by route scope; `*` for the rest; 0 = unlimited. */
+  rateLimits: Record<string, number>
   logLevel: Env['LOG_LEVEL']
 }
 
@@ -136,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     returnToAllowlist: returnToAllowlist(e.RETURN_TO_ALLOWLIST),
     proactiveRefresh: e.PROACTIVE_REFRESH,
+    rateLimits: rateLimits(e.RATE_LIMIT_PER_MINUTE),
     logLevel: e.LOG_LEVEL,
   }
 }
@@ -189,6 +193,21 @@ function publicKeyConfig(pem: string): CallerAuthConfig {
   const algorithm = type === 'rsa' ? 'RS256' : type === 'ed25519' ? 'EdDSA' : type === 'ec' && curve ? EC_ALGORITHMS[curve] : undefined
   if (!algorithm) throw new ConfigError('AUTH_JWT_PUBLIC_KEY', `unsupported key type ${type ?? 'unknown'}`)
   return { kind: 'public-key', pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm }
+}
+
+const SCOPES = ['tokens:read', 'tokens:revoke', 'accounts:read', 'accounts:write', '*']
+
+/** `600` (every scope) or `tokens:read=6000,accounts:write=60,*=600`. */
+function rateLimits(value: string): Record<string, number> {
+  const bad = () => new ConfigError('RATE_LIMIT_PER_MINUTE', 'must be a number or scope=number pairs (scope or *)')
+  if (/^\d{1,9}$/.test(value)) return { '*': Number(value) }
+  const limits: Record<string, number> = { '*': 0 }
+  for (const pair of value.split(',')) {
+    const [scope, n] = pair.trim().split('=') as [string, string | undefined]
+    if (!SCOPES.includes(scope) || n === undefined || !/^\d{1,9}$/.test(n)) throw bad()
+    limits[scope] = Number(n)
+  }
+  return limits
 }
 
 function returnToAllowlist(value: string | undefined): string[] {

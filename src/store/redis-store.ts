@@ -20,7 +20,7 @@ export class RedisStore implements Store {
   private readonly changes = new EventEmitter().setMaxListeners(0)
   private subscriber: RedisClient | null = null
 
-  constructor(private readonly client: RedisClient, prefix: string) {
+  constructor(readonly client: RedisClient, prefix: string) {
     this.keys = keySpace(prefix)
     // Without a listener ioredis prints every failed reconnect, stack included, to stderr.
     // Calls fail with STORE_UNAVAILABLE and readiness reports the outage instead.

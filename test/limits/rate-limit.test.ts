@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { connectStore } from '../../src/store/index.js'
+import { TEST_KEYS, bearer, testApp, testConfig } from '../helpers/app.js'
+import { startRedis, type RedisServer } from '../helpers/redis-server.js'
+
+let redis: RedisServer
+before(async () => { redis = await startRedis() })
+after(async () => { await redis.stop() })
+
+async function instance(limits: string) {
+  const { app } = await testApp(testConfig({
+    REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: 'rl:', RATE_LIMIT_PER_MINUTE: limits,
+  }))
+  await connectStore(app.broker.deps.store)
+  return app
+}
+
+test('the limit is per caller and shared by every instance; 429 has the contract shape and Retry-After', async (t) => {
+  const a = await instance('accounts:read=5,*=100')
+  const b = await instance('accounts:read=5,*=100')
+  t.after(() => Promise.all([a.close(), b.close()]))
+  const alice = bearer({ sub: 'alice' })
+  const statuses: number[] = []
+  for (let i = 0; i < 6; i++) {
+    statuses.push((await (i % 2 ? a : b).inject({ method: 'GET', url: '/accounts', headers: alice })).statusCode)
+  }
+  assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429])
+  const limited = await a.inject({ method: 'GET', url: '/accounts', headers: alice })
+  assert.equal(limited.statusCode, 429)
+  assert.deepEqual(limited.json(), { statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests', message: 'Too many requests' })
+  assert.match(String(limited.headers['retry-after']), /^\d+$/)
+  assert.ok(Number(limited.headers['retry-after']) >= 1 && Number(limited.headers['retry-after']) <= 60)
+
+  // Another caller, and another scope of the same caller, have their own budgets.
+  assert.equal((await b.inject({ method: 'GET', url: '/accounts', headers: bearer({ sub: 'bob' }) })).statusCode, 200)
+  assert.equal((await b.inject({ method: 'GET', url: '/tokens/x/access', headers: alice })).statusCode, 404)
+  // Health, readiness and metrics are never limited.
+  for (let i = 0; i < 10; i++) {
+    for (const url of ['/healthz', '/readyz', '/metrics']) assert.equal((await a.inject({ method: 'GET', url })).statusCode, 200)
+  }
+})
+
+test('RATE_LIMIT_PER_MINUTE=0 turns limiting off', async (t) => {
+  const app = await instance('0')
+  t.after(() => app.close())
+  for (let i = 0; i < 30; i++) assert.equal((await app.inject({ method: 'GET', url: '/accounts', headers: bearer() })).statusCode, 200)
+})
