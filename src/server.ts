@@ -33,7 +33,11 @@ if (config.proactiveRefresh) app.broker.scheduler.start()
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'shutting down after an error')
   else log.info({ signal }, 'shutting down')
+  // Keep-alive connections that finish an in-flight request become idle only after close
+  // began; sweep them so close does not wait for the clients' keep-alive timeout.
+  const sweeper = setInterval(() => app.server.closeIdleConnections(), 100)
   await app.close()
+  clearInterval(sweeper)
 })
 
 await app.listen({ port: config.port, host: config.host })
