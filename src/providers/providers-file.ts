@@ -24,7 +24,7 @@ const ProviderEntry = Type.Object({
   scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100 })),
   pkce: Type.Optional(Type.Boolean()),
   authorize_params: Type.Optional(Params),
-  /** Values substituted into `{name}` placeholders of the template's URLs (Microsoft's tenant). */
+  /** Values substituted into `{name}` placeholders of the URLs (Microsoft's tenant), over the template's defaults. */
   params: Type.Optional(Params),
 }, { additionalProperties: false })
 
@@ -87,7 +87,9 @@ function resolveProvider(name: string, entry: ProviderEntry): ProviderConfig {
   const templateName = entry.template ?? 'oauth2'
   const template = TEMPLATES[templateName]
   if (!template) throw new ConfigError('PROVIDERS_FILE', `provider "${name}": unknown template "${templateName}"`)
-  const fill = (url: string | undefined) => (url ? fillParams(url, entry.params ?? {}, name) : undefined)
+  // `{client_id}` is always known (GitHub's revocation URL); the template's defaults yield to the entry's params.
+  const params = { ...template.urlParams, ...entry.params, client_id: entry.client_id }
+  const fill = (url: string | undefined) => (url ? fillParams(url, params, name) : undefined)
   const provider: ProviderConfig = {
     ...template,
     name,

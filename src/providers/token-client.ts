@@ -1,3 +1,4 @@
+import { clientRequest } from './client-auth.js'
 import type { ProviderConfig } from './providers-file.js'
 import { ProviderNetworkError, providerFetch, type ProviderResponse } from './http.js'
 import { parseTokenResponse, type TokenSet } from './token-response.js'
@@ -26,8 +27,6 @@ export class ProviderCallError extends Error {
   }
 }
 
-const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client'])
-
 /**
  * One token-endpoint request (code exchange or refresh), with the provider's quirks:
  * client auth method, form or JSON body, errors hidden in HTTP 200, nested tokens.
@@ -54,19 +53,11 @@ async function callTokenEndpoint(
   provider: ProviderConfig, tokenUrl: string, params: Record<string, string>, secret: string | null, timeoutMs: number,
 ): Promise<ProviderResponse> {
   const fields: Record<string, string> = { ...params }
-  const headers: Record<string, string> = { accept: 'application/json' }
-  if (secret !== null && provider.tokenAuthMethod === 'client_secret_basic') {
-    // RFC 6749 §2.3.1: both parts are form-encoded before base64.
-    const id = encodeURIComponent(provider.clientId).replace(/%20/g, '+')
-    const pass = encodeURIComponent(secret).replace(/%20/g, '+')
-    headers.authorization = `Basic ${Buffer.from(`${id}:${pass}`).toString('base64')}`
-  } else {
-    fields.client_id = provider.clientId
-    if (secret !== null) fields.client_secret = secret
+  if (fields.grant_type === 'refresh_token' && provider.refreshScope && fields.scope === undefined && provider.scopes.length > 0) {
+    fields.scope = provider.scopes.join(provider.scopeSeparator)
   }
-  const json = provider.bodyFormat === 'json'
-  headers['content-type'] = json ? 'application/json' : 'application/x-www-form-urlencoded'
-  const body = json ? JSON.stringify(fields) : new URLSearchParams(fields).toString()
+  // Accept: JSON always (GitHub answers form-encoded without it).
+  const { headers, body } = clientRequest(provider, fields, secret)
   try {
     return await providerFetch(tokenUrl, { method: 'POST', headers, body }, timeoutMs)
   } catch (error) {
@@ -86,7 +77,7 @@ function interpret(provider: ProviderConfig, response: ProviderResponse): TokenS
   if (error !== null) {
     const failure: FailureClass = provider.invalidGrantErrors.includes(error)
       ? 'invalid_grant'
-      : CLIENT_ERRORS.has(error) ? 'client' : error === 'temporarily_unavailable' ? 'transient' : 'unexpected'
+      : provider.clientErrors.includes(error) ? 'client' : error === 'temporarily_unavailable' ? 'transient' : 'unexpected'
     throw new ProviderCallError(failure, error, status)
   }
   if (status !== 200) throw new ProviderCallError('unexpected', `http_${status}`, status)
@@ -98,7 +89,8 @@ function interpret(provider: ProviderConfig, response: ProviderResponse): TokenS
 /** The OAuth error code of a response, wherever the template says it hides; null when none. */
 function errorCode(provider: ProviderConfig, body: unknown, status: number): string | null {
   const record = body && typeof body === 'object' ? (body as Record<string, unknown>) : {}
-  const code = typeof record.error === 'string' ? record.error.slice(0, 64) : null
+  const field = provider.errorFields.find((name) => typeof record[name] === 'string' && record[name] !== '')
+  const code = field === undefined ? null : (record[field] as string).slice(0, 64)
   if (status >= 400) return code ?? `http_${status}`
   if (provider.errorIn200 === 'ok-false' && record.ok === false) return code ?? 'unknown_error'
   if (provider.errorIn200 === 'error-field' && code !== null) return code

@@ -16,7 +16,8 @@ const MAX_TOKEN = 16_384
 
 /**
  * Parses defensively: expires_in as number or numeric string, token_type defaulting to
- * Bearer, unknown fields ignored, tokens taken from the template's path (Slack's authed_user).
+ * Bearer, unknown fields ignored, tokens taken from the template's path (Slack's authed_user),
+ * scope normalized to space-separated whatever separator (or array) the provider uses.
  * Returns null when no usable access token is present.
  */
 export function parseTokenResponse(provider: ProviderConfig, body: unknown): TokenSet | null {
@@ -37,8 +38,8 @@ export function parseTokenResponse(provider: ProviderConfig, body: unknown): Tok
     accessToken,
     refreshToken: refreshToken && refreshToken.length <= MAX_TOKEN ? refreshToken : null,
     expiresIn: lifetime(source.expires_in ?? root.expires_in),
-    tokenType: normalizeTokenType(str(source.token_type) ?? str(root.token_type)),
-    scope: Array.isArray(scopeValue) ? scopeValue.filter((s) => typeof s === 'string').join(' ') : str(scopeValue),
+    tokenType: provider.fixedTokenType ?? normalizeTokenType(str(source.token_type) ?? str(root.token_type)),
+    scope: normalizeScope(scopeValue, provider.responseScopeSeparator),
     meta: Object.keys(meta).length > 0 ? meta : null,
   }
 }
@@ -46,6 +47,15 @@ export function parseTokenResponse(provider: ProviderConfig, body: unknown): Tok
 function lifetime(value: unknown): number | null {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN
   return Number.isFinite(n) && n > 0 ? Math.floor(n) : null
+}
+
+/** Space-separated scopes, from an array or a string split on the template's separator (GitHub's commas). */
+function normalizeScope(value: unknown, separator: string): string | null {
+  const parts = Array.isArray(value)
+    ? value.filter((s): s is string => typeof s === 'string')
+    : typeof value === 'string' ? value.split(separator === ' ' ? /\s+/ : separator) : []
+  const scope = parts.map((s) => s.trim()).filter(Boolean).join(' ')
+  return scope === '' ? null : scope
 }
 
 function normalizeTokenType(value: string | null): string {

@@ -1,0 +1,84 @@
+/**
+ * A template that declares a reuse grace window (Xero: 30 minutes) keeps the newer grant
+ * when a holder that lost its lock comes back with a result from the same refresh token.
+ * (Without a grace window the grant is wiped: test/refresh/multi-instance.test.ts.)
+ */
+import assert from 'node:assert/strict'
+import type { AddressInfo } from 'node:net'
+import { after, before, test } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import { bearer } from '../helpers/app.js'
+import { startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
+
+let redis: RedisServer
+let stub: StubProvider
+before(async () => { redis = await startRedis(); stub = await startStubProvider() })
+after(async () => { await stub.close(); await redis.stop() })
+
+test('xero: a lost lock within the reuse grace window keeps the newer grant and hands it to the late caller', async (t) => {
+  let releaseFirst!: () => void
+  const gate = new Promise<void>((resolve) => { releaseFirst = resolve })
+  let calls = 0
+  stub.handle('/token', async (_req, res) => {
+    const n = ++calls
+    if (n === 1) await gate
+    json(res, 200, { access_token: `xero-at-${n}`, refresh_token: `xero-rt-${n}`, expires_in: 1800, token_type: 'Bearer' })
+  })
+  const prefix = 'grace1:'
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < 2; i++) {
+    const { app } = await brokerFor(stub, {
+      redisUrl: redis.url,
+      env: { REDIS_KEY_PREFIX: prefix },
+      provider: { template: 'xero', authorization_url: `${stub.url}/authorize`, token_url: `${stub.url}/token` },
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    apps.push(app)
+    t.after(() => app.close())
+  }
+  const [a, b] = apps as [FastifyInstance, FastifyInstance]
+  assert.equal(a.broker.deps.providers.get('stub')?.reuseGraceSeconds, 1800)
+  await importGrant(a, 'graced', { access_token: 'old', refresh_token: 'xero-rt-0', expires_in: 30 })
+
+  const slow = getAccess(a, 'graced') // takes the lock, then waits at the provider
+  await waitFor(() => calls === 1)
+  const raw = new Redis(redis.url)
+  t.after(() => raw.quit())
+  assert.equal(await raw.del(`${prefix}{graced}:lock`), 1) // the lock is lost (expiry under a pause, failover)
+
+  const fast = await getAccess(b, 'graced')
+  assert.equal(fast.statusCode, 200, fast.body)
+  assert.equal(fast.json().access_token, 'xero-at-2')
+
+  releaseFirst()
+  const late = await slow
+  assert.equal(late.statusCode, 200, late.body)
+  assert.equal(late.json().access_token, 'xero-at-2', 'the late caller gets the newer token, not its own fenced-off one')
+  assert.deepEqual(stub.requests.filter((r) => r.path === '/token').map((r) => r.body.refresh_token), ['xero-rt-0', 'xero-rt-0'])
+
+  const grant = await a.broker.deps.store.getGrant('graced')
+  assert.equal(grant?.status, 'active')
+  assert.equal(grant?.lastError, null)
+  const meta = (await a.inject({ method: 'GET', url: '/accounts/graced', headers: bearer() })).json()
+  assert.equal(meta.status, 'active')
+  // The newer grant's refresh token is the one used next.
+  const next = await a.inject({ method: 'POST', url: '/tokens/graced/refresh', headers: bearer() })
+  assert.equal(next.statusCode, 200, next.body)
+  assert.equal(next.json().access_token, 'xero-at-3')
+  assert.equal(stub.requests.filter((r) => r.path === '/token')[2]!.body.refresh_token, 'xero-rt-2')
+  // The reuse is still recorded.
+  const metrics = (await a.inject({ method: 'GET', url: '/metrics' })).body
+  assert.match(metrics, /refresh_token_reuse_detected_total\{[^}]*action="kept_newer"[^}]*\} 1/)
+  assert.doesNotMatch(metrics, /refresh_token_reuse_detected_total\{[^}]*action="wiped"[^}]*\} [1-9]/)
+})
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
