@@ -40,6 +40,10 @@ export const EnvSchema = Type.Object({
   RETURN_TO_ALLOWLIST: Type.Optional(Str({ maxLength: 16_384 })),
   PROACTIVE_REFRESH: Bool(true),
   RATE_LIMIT_PER_MINUTE: Str({ maxLength: 1024, default: 'tokens:read=6000,*=600' }),
+  WEBHOOK_URLS: Type.Optional(Str({ maxLength: 16_384 })),
+  WEBHOOK_SECRET: Type.Optional(Str({ minLength: 16 })),
+  AUDIT_ACCESS: Bool(false),
+  AUDIT_MAX_ENTRIES: Int(1000, 10_000_000, 100_000),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -80,6 +84,14 @@ export interface Config {
   proactiveRefresh: boolean
   /** Requests per minute per caller, by route scope; `*` for the rest; 0 = unlimited. */
   rateLimits: Record<string, number>
+  /** Where account.* webhooks are POSTed; empty = no webhooks. */
+  webhookUrls: string[]
+  /** HMAC-SHA256 key of the webhook signature; set whenever webhookUrls is not empty. */
+  webhookSecret: string | null
+  /** Also audit every access token handed out (token.issued); it is always counted in metrics. */
+  auditAccess: boolean
+  /** The audit stream is trimmed to about this many entries (MAXLEN ~). */
+  auditMaxEntries: number
   logLevel: Env['LOG_LEVEL']
 }
 
@@ -140,6 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     returnToAllowlist: returnToAllowlist(e.RETURN_TO_ALLOWLIST),
     proactiveRefresh: e.PROACTIVE_REFRESH,
     rateLimits: rateLimits(e.RATE_LIMIT_PER_MINUTE),
+    ...webhookConfig(e),
+    auditAccess: e.AUDIT_ACCESS,
+    auditMaxEntries: e.AUDIT_MAX_ENTRIES,
     logLevel: e.LOG_LEVEL,
   }
 }
@@ -208,6 +223,18 @@ function rateLimits(value: string): Record<string, number> {
     limits[scope] = Number(n)
   }
   return limits
+}
+
+function webhookConfig(e: Env): { webhookUrls: string[]; webhookSecret: string | null } {
+  const urls = [...new Set((e.WEBHOOK_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean))]
+  for (const url of urls) {
+    // The URL itself may carry a secret (a path token): never echo it back.
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+      throw new ConfigError('WEBHOOK_URLS', `entry ${urls.indexOf(url) + 1} is not an http(s) URL`)
+    }
+  }
+  if (urls.length > 0 && !e.WEBHOOK_SECRET) throw new ConfigError('WEBHOOK_SECRET', 'is required with WEBHOOK_URLS')
+  return { webhookUrls: urls, webhookSecret: e.WEBHOOK_SECRET ?? null }
 }
 
 function returnToAllowlist(value: string | undefined): string[] {

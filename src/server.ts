@@ -29,6 +29,8 @@ const storeError = await connectStore(app.broker.deps.store)
 if (storeError) log.error({ err: { message: storeError.message } }, 'store not reachable yet; retrying in the background')
 
 if (config.proactiveRefresh) app.broker.scheduler.start()
+// Delivers queued webhooks (from before a restart too); app.close() stops it.
+if (config.webhookUrls.length > 0) app.webhooks?.start()
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'shutting down after an error')
