@@ -6,10 +6,12 @@ import { AccessLog } from './http/access-log.js'
 import type { Config } from './config.js'
 import { KeyRing } from './crypto/key-ring.js'
 import authPlugin from './http/plugins/auth.js'
-import errorHandler from './http/plugins/error-handler.js'
+import errorHandler, { frameworkErrors } from './http/plugins/error-handler.js'
 import metricsPlugin from './http/plugins/http-metrics.js'
 import rateLimitPlugin from './http/plugins/rate-limit.js'
+import deleteToken from './http/routes/delete-token.js'
 import getAccess from './http/routes/get-access.js'
+import getAudit from './http/routes/get-audit.js'
 import getCallback from './http/routes/get-callback.js'
 import postConnect from './http/routes/post-connect.js'
 import getAccount from './http/routes/get-account.js'
@@ -25,7 +27,10 @@ import { AccessBody } from './http/schemas/tokens.js'
 import { loggerOptions, type LogDestination } from './logger.js'
 import { createMetrics } from './metrics.js'
 import { EndpointResolver } from './providers/endpoints.js'
-import { noEvents, type EventSink } from './events/events.js'
+import type { AuditLog } from './events/audit-log.js'
+import type { EventSink } from './events/events.js'
+import { createEventing } from './events/eventing.js'
+import type { WebhookWorker, WebhookWorkerOptions } from './events/webhook-worker.js'
 import { createStore, type Store } from './store/index.js'
 import { RedisStore } from './store/redis-store.js'
 import type { SchedulerOptions } from './broker/refresh/scheduler.js'
@@ -33,6 +38,9 @@ import type { SchedulerOptions } from './broker/refresh/scheduler.js'
 declare module 'fastify' {
   interface FastifyInstance {
     broker: Broker
+    audit: AuditLog
+    /** Sends queued webhooks; null without WEBHOOK_URLS. server.ts starts it, close() stops it. */
+    webhooks: WebhookWorker | null
   }
 }
 
@@ -44,6 +52,8 @@ export interface AppDeps {
   logStream?: LogDestination
   /** Where audit events go (the audit stream and webhooks by default). */
   events?: EventSink
+  /** Webhook worker timing (tests shorten the backoff). */
+  webhooks?: Partial<WebhookWorkerOptions>
   /** Proactive refresh timing (tests shorten it). */
   scheduler?: SchedulerOptions
   /** Register @fastify/swagger before the routes (the openapi script). */
@@ -67,12 +77,19 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     routerOptions: { maxParamLength: 256 },
+    // Router errors (an overlong or malformed URL) in the contract's shape, not Fastify's.
+    frameworkErrors,
+  })
+  // First of all hooks, so every answer (401s from auth included) carries the request id.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
   })
 
   const store = deps.store ?? createStore(config)
   const keyRing = deps.keyRing ?? (config.encryptionKeys ? new KeyRing(config.encryptionKeys) : KeyRing.ephemeral())
   const metrics = createMetrics()
-  const events = deps.events ?? noEvents
+  const eventing = createEventing({ store, config, log: loggerInstance, clock: deps.clock, webhooks: deps.webhooks })
+  const events = deps.events ?? eventing.sink
   const broker = createBroker({
     store,
     keyRing,
@@ -91,8 +108,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
   }, deps.scheduler)
   app.decorate('broker', broker)
+  app.decorate('audit', eventing.audit)
+  app.decorate('webhooks', eventing.worker)
   app.addHook('onClose', async () => {
     await broker.scheduler.stop()
+    await eventing.worker?.stop()
+    await eventing.sink.drain() // the last events reach the store before it closes
     await store.close()
   })
 
@@ -105,11 +126,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(rateLimitPlugin, {
     limits: config.rateLimits, redis: store instanceof RedisStore ? store.client : null, prefix: config.keyPrefix,
   })
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id)
-  })
 
-  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, putAccount, getAccess, postRefresh, postConnect, getCallback]) {
+  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, getAudit, putAccount, getAccess, postRefresh, postConnect, getCallback, deleteToken]) {
     await app.register(route)
   }
   return app

@@ -7,6 +7,7 @@ import { completeLink, type CallbackQuery } from './link/complete-link.js'
 import { startLink, type StartLinkRequest } from './link/start-link.js'
 import { listAccounts, type ListQuery } from './list-accounts.js'
 import { Refresher } from './refresh/refresher.js'
+import { revokeAccount } from './revoke.js'
 import { DEFAULT_SCHEDULER, RefreshScheduler, type SchedulerOptions } from './refresh/scheduler.js'
 import { accountView } from './views.js'
 
@@ -27,6 +28,7 @@ export function createBroker(deps: BrokerDeps, schedulerOptions: SchedulerOption
     importAccount: (account: string, req: ImportRequest, ctx: EventContext) => importAccount(deps, account, req, ctx),
     listAccounts: (q: ListQuery) => listAccounts(deps, q),
     startLink: (req: StartLinkRequest) => startLink(deps, req),
+    revokeAccount: (account: string, ctx: EventContext) => revokeAccount(deps, refresher, account, ctx),
     completeLink: (q: CallbackQuery, ctx: EventContext) => completeLink(deps, q, ctx),
     async getAccess(account: string, minTtlSeconds: number, ctx: EventContext) {
       return issued(await getAccess(deps, refresher, account, minTtlSeconds, ctx), ctx)

@@ -14,7 +14,7 @@ const CHROMIUM = '/usr/bin/chromium'
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic']
 
-test('an admin links an account in a real browser and sees the success page', { skip: !existsSync(CHROMIUM) && 'Chromium is not installed' }, async (t) => {
+test('an admin links an account in a real browser and sees the success page', { timeout: 90_000, skip: !existsSync(CHROMIUM) && 'Chromium is not installed' }, async (t) => {
   const port = await freePort()
   const publicUrl = `http://127.0.0.1:${port}`
   const op = await startOidcProvider({ redirectUri: `${publicUrl}/connect/callback` })
@@ -31,9 +31,11 @@ test('an admin links an account in a real browser and sees the success page', { 
   assert.equal(started.statusCode, 201)
 
   const profile = mkdtempSync(join(tmpdir(), 'tb-chromium-'))
-  t.after(() => rmSync(profile, { recursive: true, force: true }))
   const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: FLAGS })
-  t.after(() => browser.close())
+  t.after(async () => {
+    await browser.close()
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5 })
+  })
   const page = await browser.newPage()
   await page.goto(started.json().authorization_url)
 

@@ -65,6 +65,34 @@ export class Refresher {
     return work
   }
 
+  /**
+   * Runs `work` holding the account's refresh lock, so no refresh runs meanwhile (revocation).
+   * Waits for a holder up to the request budget; past it, `work` runs anyway, because
+   * the fenced commit still keeps a late refresh from bringing a deleted grant back.
+   */
+  async withLock<T>(account: string, work: () => Promise<T>): Promise<T> {
+    const { store, log, settings } = this.deps
+    const deadline = performance.now() + this.budgetMs
+    for (;;) {
+      const owner = randomUUID()
+      if (await store.acquireLock(account, owner, settings.refreshLockTtlMs)) {
+        const lock = holdLock(store, log, account, owner, settings.refreshLockTtlMs)
+        try {
+          return await work()
+        } finally {
+          await lock.release()
+        }
+      }
+      if (performance.now() >= deadline) {
+        log.warn({ account }, 'refresh lock still held at the deadline; proceeding without it')
+        return work()
+      }
+      const waiter = this.waiters.register(account)
+      await waiter.wait(POLL_MS)
+      waiter.dispose()
+    }
+  }
+
   private async run(account: string, want: Want): Promise<AccessView> {
     const { store, settings, metrics } = this.deps
     const deadline = performance.now() + this.budgetMs

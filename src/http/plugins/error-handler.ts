@@ -53,10 +53,10 @@ function safeClientMessage(error: FastifyError): string {
  * handler: Fastify answers them itself, in its own shape, unless the app is built with this
  * as its `frameworkErrors` option. The message never echoes the URL.
  */
-export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid'
   const body = toErrorBody(new ValidationError(message))
-  reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
+  reply.code(body.statusCode).header('x-request-id', request.id).type('application/json; charset=utf-8').send(body)
 }
 
 export default fp(async (app) => {
