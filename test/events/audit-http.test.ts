@@ -51,8 +51,8 @@ for (const kind of ['memory', 'redis'] as const) {
       await importAccount(app, secrets, 'acct-dead', { refresh_token: secrets.token('rt-new') }, 'req-recover')
       // account.reuse_detected and account.reauth_required
       await reuse(app, secrets, stub, 'acct-reuse', provider.open)
-      // account.revoked: DELETE /tokens/:account is not wired to the events yet, so it is emitted as the broker will.
-      app.broker.deps.events.emit({ event: 'account.revoked', account: 'acct-link', provider: 'stub', outcome: 'succeeded', sub: 'svc-audit' })
+      // account.revoked (the stub has no revocation endpoint: not_supported)
+      assert.equal((await app.inject({ method: 'DELETE', url: '/tokens/acct-link', headers: secrets.caller() })).statusCode, 200)
       // caller.denied: no JWT, a forged JWT, a missing scope, an account outside the caller's claim
       assert.equal((await app.inject({ method: 'GET', url: '/accounts' })).statusCode, 401)
       const forged = secrets.add(callerToken({ secret: 'not-the-broker-secret-0123456789' }))
@@ -95,7 +95,7 @@ for (const kind of ['memory', 'redis'] as const) {
         ['account.reuse_detected', 'wiped', null],
         ['account.reauth_required', null, 'TOKEN_REUSE_DETECTED'],
       ])
-      assert.deepEqual(of('acct-link').map((e) => [e.event, e.outcome]), [['account.linked', 'created'], ['account.revoked', 'succeeded']])
+      assert.deepEqual(of('acct-link').map((e) => [e.event, e.outcome]), [['account.linked', 'created'], ['account.revoked', 'not_supported']])
       const denied = entries.filter((e) => e.event === 'caller.denied').map(strip)
       assert.deepEqual(denied, [
         row('caller.denied', { provider: null, sub: null, request_id: denied[0]!.request_id, outcome: '401', detail: '/accounts' }),

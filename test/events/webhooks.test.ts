@@ -83,7 +83,7 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.equal((await access(app, secrets, 'acct-dead')).statusCode, 409) // account.reauth_required
       await importAccount(app, secrets, 'acct-dead', { refresh_token: secrets.token('rt-new') }) // account.recovered
       await reuse(app, secrets, stub, 'acct-reuse', provider.open) // account.reuse_detected, account.reauth_required
-      app.broker.deps.events.emit({ event: 'account.revoked', account: 'acct-link', provider: 'stub', outcome: 'succeeded' })
+      assert.equal((await app.inject({ method: 'DELETE', url: '/tokens/acct-link', headers: secrets.caller() })).statusCode, 200) // account.revoked
       // A denied consent changes nothing: audited, not sent.
       const started = await app.inject({ method: 'POST', url: '/connect/stub', headers: secrets.caller(), payload: { account: 'acct-denied' } })
       const state = secrets.add(started.json().state)
@@ -102,7 +102,7 @@ for (const kind of ['memory', 'redis'] as const) {
           ['account.reauth_required', 'acct-reuse', null, 'TOKEN_REUSE_DETECTED'],
           ['account.recovered', 'acct-dead', 'imported', null],
           ['account.reuse_detected', 'acct-reuse', 'wiped', null],
-          ['account.revoked', 'acct-link', 'succeeded', null],
+          ['account.revoked', 'acct-link', 'not_supported', null],
         ].sort())
         for (const [i, d] of receiver.accepted().entries()) {
           const body = bodies[i]!

@@ -71,9 +71,9 @@ export class Refresher {
    * the fenced commit still keeps a late refresh from bringing a deleted grant back.
    */
   async withLock<T>(account: string, work: () => Promise<T>): Promise<T> {
-    const { store, log, settings } = this.deps
+    const { store, log, settings, metrics } = this.deps
     const deadline = performance.now() + this.budgetMs
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const owner = randomUUID()
       if (await store.acquireLock(account, owner, settings.refreshLockTtlMs)) {
         const lock = holdLock(store, log, account, owner, settings.refreshLockTtlMs)
@@ -87,6 +87,7 @@ export class Refresher {
         log.warn({ account }, 'refresh lock still held at the deadline; proceeding without it')
         return work()
       }
+      if (attempt === 0) metrics.lockWaits.inc()
       const waiter = this.waiters.register(account)
       await waiter.wait(POLL_MS)
       waiter.dispose()
