@@ -222,6 +222,16 @@ describe('microsoft', () => {
   })
 })
 
+describe('microsoft, a grant linked with a narrower scope', () => {
+  test('a refresh asks for the grant\'s own scope, not the configured default', async (t) => {
+    const { app, stub } = await broker(t, 'microsoft')
+    stub.handle('/token', rotatingTokens('ms-'))
+    await importGrant(app, 'narrow', { access_token: 'old', refresh_token: 'rt', expires_at: expired(), scope: 'offline_access Mail.Read' })
+    assert.equal((await getAccess(app, 'narrow')).statusCode, 200)
+    assert.equal(stub.requests[0]!.body.scope, 'offline_access Mail.Read')
+  })
+})
+
 describe('any provider', () => {
   test('expires_in as a string, and a missing token_type, are understood', async (t) => {
     const { app, stub } = await broker(t, 'oauth2')

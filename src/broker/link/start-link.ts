@@ -48,7 +48,7 @@ export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
     state,
     ...provider.authorizeParams,
   }
-  if (scope) params.scope = scope.split(/\s+/).filter(Boolean).join(provider.scopeSeparator)
+  if (scope) params[provider.scopeParam] = scope.split(/\s+/).filter(Boolean).join(provider.scopeSeparator)
   if (link.verifier) Object.assign(params, { code_challenge: challengeOf(link.verifier), code_challenge_method: 'S256' })
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
   return {

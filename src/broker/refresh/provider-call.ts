@@ -31,6 +31,8 @@ export async function callRefresh(c: RefreshCall): Promise<TokenSet> {
   const params: Record<string, string> = {
     grant_type: 'refresh_token', refresh_token: c.refreshToken, ...c.provider.refreshParams,
   }
+  // Providers that want the scope on refresh get the grant's own, not the configured default (Microsoft).
+  if (c.provider.refreshScope && c.scope) params.scope = c.scope.split(' ').join(c.provider.scopeSeparator)
   for (let attempt = 1; ; attempt++) {
     if (!c.breaker.allow()) {
       throw new ProviderCallError('transient', 'circuit_open', null, c.breaker.retryAfterSeconds())

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { TEST_JWT_SECRET, TEST_KEYS, bearer } from '../helpers/app.js'
+import { spawnBroker } from '../helpers/broker-process.js'
+import { writeProvidersFile } from '../helpers/providers-file.js'
+import { startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { brokerFor, getAccess, importGrant } from './setup.js'
+
+let redis: RedisServer
+let stub: StubProvider
+before(async () => { redis = await startRedis(); stub = await startStubProvider() })
+after(async () => { await stub.close(); await redis.stop() })
+
+async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: reuse is detected, the grant wiped', async (t) => {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let calls = 0
+  stub.handle('/token', async (_req, res) => {
+    const n = ++calls
+    if (n === 1) await gate
+    json(res, 200, { access_token: `paused-at-${n}`, refresh_token: `paused-rt-${n}`, expires_in: 3600 })
+  })
+  const prefix = 'pause:'
+  const providersFile = writeProvidersFile({
+    stub: { template: 'oauth2', authorization_url: `${stub.url}/a`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
+  })
+  const paused = await spawnBroker({
+    REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, AUTH_JWT_SECRET: TEST_JWT_SECRET, REDIS_KEY_PREFIX: prefix,
+    PROVIDERS_FILE: providersFile, REFRESH_LOCK_TTL_MS: '1000', PROVIDER_TIMEOUT_MS: '30000', PROACTIVE_REFRESH: 'false',
+  })
+  t.after(async () => { paused.child.kill('SIGCONT'); await paused.kill('SIGKILL') })
+  const { app: other } = await brokerFor(stub, { redisUrl: redis.url, env: { REDIS_KEY_PREFIX: prefix, REFRESH_LOCK_TTL_MS: '1000' } })
+  t.after(() => other.close())
+  await importGrant(other, 'paused', { access_token: 'old', refresh_token: 'paused-rt-0', expires_in: 30 })
+  const raw = new Redis(redis.url)
+  t.after(() => raw.quit())
+
+  const late = fetch(`${paused.url}/tokens/paused/access`, { headers: bearer() })
+  await until(() => calls === 1, 'the first refresh to reach the provider')
+  paused.child.kill('SIGSTOP')
+  await until(async () => (await raw.exists(`${prefix}{paused}:lock`)) === 0, 'the paused holder\'s lock to expire')
+
+  const fresh = await getAccess(other, 'paused')
+  assert.equal(fresh.statusCode, 200)
+  assert.equal(fresh.json().access_token, 'paused-at-2')
+  assert.equal(stub.requests[1]!.body.refresh_token, 'paused-rt-0', 'both refreshes used the same refresh token')
+
+  release()
+  paused.child.kill('SIGCONT')
+  const res = await late
+  assert.equal(res.status, 409)
+  assert.equal((await res.json() as { code: string }).code, 'REAUTHENTICATION_REQUIRED')
+  const grant = await raw.hgetall(`${prefix}{paused}:grant`)
+  assert.equal(grant.status, 'reauth_required')
+  assert.equal(JSON.parse(grant.last_error!).code, 'TOKEN_REUSE_DETECTED')
+  assert.equal(grant.at, undefined)
+  assert.equal(grant.rt, undefined)
+  assert.match(paused.output(), /refresh token reuse detected/)
+  assert.ok(!paused.output().includes('paused-rt-'), 'no token in the paused instance\'s logs')
+})
