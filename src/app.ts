@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { createBroker, type Broker } from './broker/index.js'
 import { AccessLog } from './http/access-log.js'
+import { validatorCompiler } from './http/validation.js'
 import type { Config } from './config.js'
 import { KeyRing } from './crypto/key-ring.js'
 import authPlugin from './http/plugins/auth.js'
@@ -75,7 +76,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     routerOptions: { maxParamLength: 256 },
     // Router errors (an overlong or malformed URL) in the contract's shape, not Fastify's.
     frameworkErrors,
@@ -118,7 +118,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   })
 
   // Plugins in a fixed order: framework, app-wide, then routes.
-  for (const schema of [ErrorBody, AccountBody, AccessBody]) app.addSchema(schema)
+  const shared = [ErrorBody, AccountBody, AccessBody]
+  for (const schema of shared) app.addSchema(schema)
+  app.setValidatorCompiler(validatorCompiler(shared))
   if (deps.openapi) await deps.openapi(app)
   await app.register(errorHandler)
   await app.register(metricsPlugin, { metrics })
