@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { AuditEntry } from '../../src/events/audit-log.js'
 import { verifyWebhookSignature } from '../../src/events/webhook-signature.js'
 
-export { waitFor } from '../store/wait.js'
+export { waitFor } from '../helpers/wait.js'
 
 export const WEBHOOK_SECRET = 'whsec-test-0123456789abcdef'
 

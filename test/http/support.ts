@@ -14,6 +14,7 @@ import type { Config } from '../../src/config.js'
 import { TEST_KEYS, testApp, testConfig, type TestApp } from '../helpers/app.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { waitFor } from '../helpers/wait.js'
 
 export type StoreKind = 'memory' | 'redis'
 export const STORE_KINDS: StoreKind[] = ['memory', 'redis']
@@ -204,25 +205,10 @@ export async function importGrant(
   return res
 }
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Polls until `probe` returns a value other than undefined, or fails at the deadline. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`)
-    }
-    await pause(25)
-  }
-}
+export const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> =>
+  waitFor(what, probe, { timeoutMs })
 
 /** Rejects when the work has not settled by the deadline (a guard against hangs, not a timing assertion). */
 export async function within<T>(what: string, work: Promise<T>, timeoutMs: number): Promise<T> {

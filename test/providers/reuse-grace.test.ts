@@ -12,6 +12,7 @@ import { bearer } from '../helpers/app.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
+import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 let stub: StubProvider
@@ -44,7 +45,7 @@ test('xero: a lost lock within the reuse grace window keeps the newer grant and 
   await importGrant(a, 'graced', { access_token: 'old', refresh_token: 'xero-rt-0', expires_in: 30 })
 
   const slow = getAccess(a, 'graced') // takes the lock, then waits at the provider
-  await waitFor(() => calls === 1)
+  await waitUntil('the provider call', () => calls === 1)
   const raw = new Redis(redis.url)
   t.after(() => raw.quit())
   assert.equal(await raw.del(`${prefix}{graced}:lock`), 1) // the lock is lost (expiry under a pause, failover)
@@ -75,10 +76,3 @@ test('xero: a lost lock within the reuse grace window keeps the newer grant and 
   assert.doesNotMatch(metrics, /refresh_token_reuse_detected_total\{[^}]*action="wiped"[^}]*\} [1-9]/)
 })
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}

@@ -8,6 +8,7 @@ import { spawnBroker } from '../helpers/broker-process.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { waitUntil } from '../helpers/wait.js'
 import { brokerFor, getAccess, importGrant } from './setup.js'
 
 let redis: RedisServer
@@ -80,7 +81,7 @@ test('a holder that lost its lock cannot overwrite the newer grant: reuse is det
   await importGrant(a, 'fenced', { access_token: 'old', refresh_token: 'rt-0', expires_in: 30 })
 
   const slow = getAccess(a, 'fenced') // takes the lock, then waits at the provider
-  await waitFor(() => calls === 1)
+  await waitUntil('the first refresh to reach the provider', () => calls === 1)
   const raw = new Redis(redis.url)
   t.after(() => raw.quit())
   assert.equal(await raw.del('mi3:{fenced}:lock'), 1) // the lock is lost (expiry under a pause, failover)
@@ -125,7 +126,7 @@ test('an instance killed mid-refresh: the lock expires and another instance refr
   await importGrant(survivor, 'crash', { access_token: 'old', refresh_token: 'rt-0', expires_in: 30 })
 
   const doomed = fetch(`${victim.url}/tokens/crash/access`, { headers }).catch(() => null)
-  await waitFor(() => calls === 1)
+  await waitUntil('the first refresh to reach the provider', () => calls === 1)
   const raw = new Redis(redis.url)
   t.after(() => raw.quit())
   assert.ok(await raw.get('mi4:{crash}:lock'), 'the victim holds the lock')
@@ -139,10 +140,3 @@ test('an instance killed mid-refresh: the lock expires and another instance refr
   assert.equal((await raw.hgetall('mi4:{crash}:grant')).status, 'active')
 })
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}

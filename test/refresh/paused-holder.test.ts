@@ -6,6 +6,7 @@ import { spawnBroker } from '../helpers/broker-process.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { waitUntil } from '../helpers/wait.js'
 import { brokerFor, getAccess, importGrant } from './setup.js'
 
 let redis: RedisServer
@@ -13,13 +14,6 @@ let stub: StubProvider
 before(async () => { redis = await startRedis(); stub = await startStubProvider() })
 after(async () => { await stub.close(); await redis.stop() })
 
-async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: reuse is detected, the grant wiped', async (t) => {
   let release!: () => void
@@ -46,9 +40,9 @@ test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: 
   t.after(() => raw.quit())
 
   const late = fetch(`${paused.url}/tokens/paused/access`, { headers: bearer() })
-  await until(() => calls === 1, 'the first refresh to reach the provider')
+  await waitUntil('the first refresh to reach the provider', () => calls === 1)
   paused.child.kill('SIGSTOP')
-  await until(async () => (await raw.exists(`${prefix}{paused}:lock`)) === 0, 'the paused holder\'s lock to expire')
+  await waitUntil('the paused holder\'s lock to expire', async () => (await raw.exists(`${prefix}{paused}:lock`)) === 0)
 
   const fresh = await getAccess(other, 'paused')
   assert.equal(fresh.statusCode, 200)

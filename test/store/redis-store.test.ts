@@ -8,7 +8,7 @@ import { RedisStore } from '../../src/store/redis-store.js'
 import type { Store } from '../../src/store/store.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { grantWrite, refreshCommit, storeContract } from './store-contract.js'
-import { recordChanges, waitFor, within } from './wait.js'
+import { recordChanges, waitFor, within } from '../helpers/wait.js'
 
 const server = await startRedis()
 after(() => server.dispose())

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { GrantRecord, GrantWrite, RefreshCommit, Store } from '../../src/store/store.js'
-import { realTimePassed, recordChanges, tick, waitFor } from './wait.js'
+import { realTimePassed, recordChanges, tick, waitFor } from '../helpers/wait.js'
 
 /** A fresh, empty store for one test. */
 export interface StoreHarness {

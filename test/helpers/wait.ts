@@ -75,3 +75,8 @@ export function recordChanges(store: Store) {
 export async function realTimePassed(since: number, ms: number): Promise<void> {
   while (Date.now() < since + ms) await pause(Math.max(1, since + ms - Date.now()))
 }
+
+/** Polls a yes/no condition until it holds, or fails at the deadline with `what`. */
+export async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  await waitFor(what, async () => ((await condition()) ? true : undefined), { timeoutMs })
+}
