@@ -39,7 +39,7 @@ export const EnvSchema = Type.Object({
   PROVIDER_TIMEOUT_MS: Int(100, 120_000, 10_000),
   RETURN_TO_ALLOWLIST: Type.Optional(Str({ maxLength: 16_384 })),
   PROACTIVE_REFRESH: Bool(true),
-  RATE_LIMIT_PER_MINUTE: Str({ maxLength: 1024, default: 'tokens:read=6000,*=600' }),
+  RATE_LIMIT_PER_MINUTE: Str({ maxLength: 1024, default: 'tokens:read=0,*=600' }),
   WEBHOOK_URLS: Type.Optional(Str({ maxLength: 16_384 })),
   WEBHOOK_SECRET: Type.Optional(Str({ minLength: 16 })),
   AUDIT_ACCESS: Bool(false),

@@ -46,3 +46,15 @@ test('RATE_LIMIT_PER_MINUTE=0 turns limiting off', async (t) => {
   t.after(() => app.close())
   for (let i = 0; i < 30; i++) assert.equal((await app.inject({ method: 'GET', url: '/accounts', headers: bearer() })).statusCode, 200)
 })
+
+test('RATE_LIMIT_PER_MINUTE: a number, scope pairs, the default, and bad values', async () => {
+  const { ConfigError } = await import('../../src/config.js')
+  assert.deepEqual(testConfig().rateLimits, { '*': 600, 'tokens:read': 0 })
+  assert.deepEqual(testConfig({ RATE_LIMIT_PER_MINUTE: '120' }).rateLimits, { '*': 120 })
+  assert.deepEqual(testConfig({ RATE_LIMIT_PER_MINUTE: 'tokens:read=10,accounts:write=2' }).rateLimits,
+    { '*': 0, 'tokens:read': 10, 'accounts:write': 2 })
+  for (const bad of ['many', 'tokens:read', 'nope=3', 'tokens:read=-1', '1.5']) {
+    assert.throws(() => testConfig({ RATE_LIMIT_PER_MINUTE: bad }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'RATE_LIMIT_PER_MINUTE', bad)
+  }
+})
