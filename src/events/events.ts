@@ -32,5 +32,3 @@ export interface BrokerEvent extends EventContext {
 export interface EventSink {
   emit(event: BrokerEvent): void
 }
-
-export const noEvents: EventSink = { emit: () => {} }

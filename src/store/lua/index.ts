@@ -7,4 +7,3 @@ import { writeGrant } from './write-grant.js'
 
 /** Every script, registered once per client with defineCommand. */
 export const scripts = { writeGrant, commitRefresh, markReauth, recordError, deleteGrant, releaseLock, extendLock }
-export type ScriptName = keyof typeof scripts
