@@ -1,18 +1,10 @@
 import { timingSafeEqual } from 'node:crypto'
-import { AccountNotFoundError, ReauthenticationRequiredError } from '../errors.js'
 import type { EventContext } from '../events/events.js'
-import type { GrantRecord } from '../store/store.js'
 import type { BrokerDeps } from './deps.js'
+import { freshFor, readLive, usable, viewOf } from './grant-state.js'
 import type { Refresher } from './refresh/refresher.js'
 import { ACCESS_FIELD, openSealed } from './secrets.js'
 import { accessView, type AccessView } from './views.js'
-
-async function readGrant(deps: BrokerDeps, account: string): Promise<GrantRecord> {
-  const grant = await deps.store.getGrant(account)
-  if (!grant) throw new AccountNotFoundError(account)
-  if (grant.status === 'reauth_required') throw new ReauthenticationRequiredError(account)
-  return grant
-}
 
 /**
  * The hot path: one store read, and the stored token when it has more than
@@ -21,12 +13,10 @@ async function readGrant(deps: BrokerDeps, account: string): Promise<GrantRecord
 export async function getAccess(
   deps: BrokerDeps, refresher: Refresher, account: string, minTtlSeconds: number, ctx: EventContext,
 ): Promise<AccessView> {
-  const grant = await readGrant(deps, account)
+  const grant = await readLive(deps, account)
   const now = deps.clock()
   const minTtlMs = Math.max(minTtlSeconds, deps.settings.refreshSkewSeconds) * 1000
-  if (grant.accessToken !== null && (grant.expiresAt === null || grant.expiresAt - now > minTtlMs)) {
-    return accessView(account, grant, openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken), now)
-  }
+  if (freshFor(grant, now, minTtlMs)) return viewOf(deps, account, grant)
   return refresher.refresh(account, { minTtlMs, seenVersion: grant.version, force: false, ctx })
 }
 
@@ -38,10 +28,10 @@ export async function getAccess(
 export async function forceRefresh(
   deps: BrokerDeps, refresher: Refresher, account: string, rejectedToken: string | undefined, ctx: EventContext,
 ): Promise<AccessView> {
-  const grant = await readGrant(deps, account)
+  const grant = await readLive(deps, account)
   if (rejectedToken !== undefined && grant.accessToken !== null) {
     const current = openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken)
-    if (!sameSecret(current, rejectedToken) && (grant.expiresAt === null || grant.expiresAt > deps.clock())) {
+    if (!sameSecret(current, rejectedToken) && usable(grant, deps.clock())) {
       return accessView(account, grant, current, deps.clock())
     }
   }
