@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs'
-import { createPublicKey } from 'node:crypto'
 import { Type, type Static, type StringOptions } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ConfigError } from './config-error.js'
+import { hostPorts, httpUrls, publicKeyConfig, rateLimits, type HostPort, type PublicKeyAuth } from './config-values.js'
 import { parseKeyRingSpec, type KeyRingSpec } from './crypto/key-ring.js'
 import { loadProvidersFile, type ProviderConfig } from './providers/providers-file.js'
 
@@ -56,11 +56,11 @@ export type StoreConfig =
   | { kind: 'standalone'; url: string }
   | { kind: 'cluster'; nodes: HostPort[] }
   | { kind: 'sentinel'; sentinels: HostPort[]; name: string }
-export interface HostPort { host: string; port: number }
+export type { HostPort } from './config-values.js'
 
 export type CallerAuthConfig =
   | { kind: 'secret'; secret: string }
-  | { kind: 'public-key'; pem: string; algorithm: 'RS256' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' }
+  | PublicKeyAuth
   | { kind: 'jwks'; url: string }
 
 export interface Config {
@@ -149,7 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshSkewSeconds: e.REFRESH_SKEW_SECONDS,
     refreshLockTtlMs: e.REFRESH_LOCK_TTL_MS,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
-    returnToAllowlist: returnToAllowlist(e.RETURN_TO_ALLOWLIST),
+    returnToAllowlist: httpUrls(e.RETURN_TO_ALLOWLIST, 'RETURN_TO_ALLOWLIST'),
     proactiveRefresh: e.PROACTIVE_REFRESH,
     rateLimits: rateLimits(e.RATE_LIMIT_PER_MINUTE),
     ...webhookConfig(e),
@@ -171,15 +171,6 @@ function storeConfig(e: Env): StoreConfig {
   return { kind: 'memory' }
 }
 
-function hostPorts(list: string, variable: string): HostPort[] {
-  return list.split(',').map((entry) => {
-    const [host, port] = entry.split(':') as [string, string]
-    const n = Number(port)
-    if (n < 1 || n > 65535) throw new ConfigError(variable, `invalid port in "${entry}"`)
-    return { host, port: n }
-  })
-}
-
 function callerAuthConfig(e: Env): CallerAuthConfig {
   const given = (['AUTH_JWT_SECRET', 'AUTH_JWT_PUBLIC_KEY', 'AUTH_JWKS_URL'] as const).filter((k) => e[k] !== undefined)
   if (given.length === 0) {
@@ -191,58 +182,8 @@ function callerAuthConfig(e: Env): CallerAuthConfig {
   return { kind: 'jwks', url: e.AUTH_JWKS_URL! }
 }
 
-const EC_ALGORITHMS: Record<string, 'ES256' | 'ES384' | 'ES512'> = {
-  prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512',
-}
-
-/** One key, one algorithm: pinning it rules out alg confusion (an HS256 token signed with the PEM). */
-function publicKeyConfig(pem: string): CallerAuthConfig {
-  let key
-  try {
-    key = createPublicKey(pem)
-  } catch {
-    throw new ConfigError('AUTH_JWT_PUBLIC_KEY', 'is not a PEM public key')
-  }
-  const type = key.asymmetricKeyType
-  const curve = key.asymmetricKeyDetails?.namedCurve
-  const algorithm = type === 'rsa' ? 'RS256' : type === 'ed25519' ? 'EdDSA' : type === 'ec' && curve ? EC_ALGORITHMS[curve] : undefined
-  if (!algorithm) throw new ConfigError('AUTH_JWT_PUBLIC_KEY', `unsupported key type ${type ?? 'unknown'}`)
-  return { kind: 'public-key', pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm }
-}
-
-const SCOPES = ['tokens:read', 'tokens:revoke', 'accounts:read', 'accounts:write', '*']
-
-/** `600` (every scope) or `tokens:read=6000,accounts:write=60,*=600`. */
-function rateLimits(value: string): Record<string, number> {
-  const bad = () => new ConfigError('RATE_LIMIT_PER_MINUTE', 'must be a number or scope=number pairs (scope or *)')
-  if (/^\d{1,9}$/.test(value)) return { '*': Number(value) }
-  const limits: Record<string, number> = { '*': 0 }
-  for (const pair of value.split(',')) {
-    const [scope, n] = pair.trim().split('=') as [string, string | undefined]
-    if (!SCOPES.includes(scope) || n === undefined || !/^\d{1,9}$/.test(n)) throw bad()
-    limits[scope] = Number(n)
-  }
-  return limits
-}
-
 function webhookConfig(e: Env): { webhookUrls: string[]; webhookSecret: string | null } {
-  const urls = [...new Set((e.WEBHOOK_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean))]
-  for (const url of urls) {
-    // The URL itself may carry a secret (a path token): never echo it back.
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-      throw new ConfigError('WEBHOOK_URLS', `entry ${urls.indexOf(url) + 1} is not an http(s) URL`)
-    }
-  }
+  const urls = httpUrls(e.WEBHOOK_URLS, 'WEBHOOK_URLS')
   if (urls.length > 0 && !e.WEBHOOK_SECRET) throw new ConfigError('WEBHOOK_SECRET', 'is required with WEBHOOK_URLS')
   return { webhookUrls: urls, webhookSecret: e.WEBHOOK_SECRET ?? null }
-}
-
-function returnToAllowlist(value: string | undefined): string[] {
-  if (!value) return []
-  return value.split(',').map((p) => p.trim()).filter(Boolean).map((prefix) => {
-    if (!URL.canParse(prefix) || !/^https?:$/.test(new URL(prefix).protocol)) {
-      throw new ConfigError('RETURN_TO_ALLOWLIST', `"${prefix}" is not an http(s) URL prefix`)
-    }
-    return prefix
-  })
 }

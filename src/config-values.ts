@@ -1,0 +1,64 @@
+import { createPublicKey } from 'node:crypto'
+import { ConfigError } from './config-error.js'
+
+/** Parsers of single settings: text in, value out, or a ConfigError naming the variable. */
+
+export interface HostPort { host: string; port: number }
+export interface PublicKeyAuth { kind: 'public-key'; pem: string; algorithm: 'RS256' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' }
+
+export function hostPorts(list: string, variable: string): HostPort[] {
+  return list.split(',').map((entry) => {
+    const [host, port] = entry.split(':') as [string, string]
+    const n = Number(port)
+    if (n < 1 || n > 65535) throw new ConfigError(variable, `invalid port in "${entry}"`)
+    return { host, port: n }
+  })
+}
+
+const EC_ALGORITHMS: Record<string, 'ES256' | 'ES384' | 'ES512'> = {
+  prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512',
+}
+
+/** One key, one algorithm: pinning it rules out alg confusion (an HS256 token signed with the PEM). */
+export function publicKeyConfig(pem: string): PublicKeyAuth {
+  let key
+  try {
+    key = createPublicKey(pem)
+  } catch {
+    throw new ConfigError('AUTH_JWT_PUBLIC_KEY', 'is not a PEM public key')
+  }
+  const type = key.asymmetricKeyType
+  const curve = key.asymmetricKeyDetails?.namedCurve
+  const algorithm = type === 'rsa' ? 'RS256' : type === 'ed25519' ? 'EdDSA' : type === 'ec' && curve ? EC_ALGORITHMS[curve] : undefined
+  if (!algorithm) throw new ConfigError('AUTH_JWT_PUBLIC_KEY', `unsupported key type ${type ?? 'unknown'}`)
+  return { kind: 'public-key', pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm }
+}
+
+const SCOPES = ['tokens:read', 'tokens:revoke', 'accounts:read', 'accounts:write', '*']
+
+/** `600` (every scope) or `tokens:read=6000,accounts:write=60,*=600`. */
+export function rateLimits(value: string): Record<string, number> {
+  const bad = () => new ConfigError('RATE_LIMIT_PER_MINUTE', 'must be a number or scope=number pairs (scope or *)')
+  if (/^\d{1,9}$/.test(value)) return { '*': Number(value) }
+  const limits: Record<string, number> = { '*': 0 }
+  for (const pair of value.split(',')) {
+    const [scope, n] = pair.trim().split('=') as [string, string | undefined]
+    if (!SCOPES.includes(scope) || n === undefined || !/^\d{1,9}$/.test(n)) throw bad()
+    limits[scope] = Number(n)
+  }
+  return limits
+}
+
+/**
+ * A comma-separated list of distinct http(s) URLs. An entry is named by its position, never
+ * echoed: a webhook URL may carry a secret in its path.
+ */
+export function httpUrls(value: string | undefined, variable: string): string[] {
+  const urls = [...new Set((value ?? '').split(',').map((u) => u.trim()).filter(Boolean))]
+  urls.forEach((url, i) => {
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+      throw new ConfigError(variable, `entry ${i + 1} is not an http(s) URL`)
+    }
+  })
+  return urls
+}
