@@ -67,3 +67,13 @@ test('the template decides the authorization request: Slack user scopes, Google 
   assert.equal(g.searchParams.get('prompt'), 'consent')
   assert.equal(g.searchParams.get('code_challenge'), null)
 })
+
+test('a callback without a state, or with one the broker never issued, is INVALID_STATE', async (t) => {
+  const { app } = await brokerFor(stub)
+  t.after(() => app.close())
+  for (const query of ['code=abc', 'state=&code=abc', 'state=not%20ours!&code=abc', `state=${'x'.repeat(300)}&code=abc`, 'state=AAAA&error=access_denied']) {
+    const res = await app.inject({ method: 'GET', url: `/connect/callback?${query}` })
+    assert.equal(res.statusCode, 400, query)
+    assert.deepEqual(res.json(), { statusCode: 400, code: 'INVALID_STATE', error: 'Bad Request', message: 'The state is unknown, expired or already used' })
+  }
+})

@@ -12,7 +12,7 @@ import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from '../secrets.js'
 import { STATE_FIELD, type LinkState } from './link-state.js'
 
 export interface CallbackQuery {
-  state: string
+  state?: string
   code?: string
   error?: string
   iss?: string
@@ -96,7 +96,8 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   }
 }
 
-async function takeState(deps: BrokerDeps, state: string): Promise<LinkState> {
+async function takeState(deps: BrokerDeps, state: string | undefined): Promise<LinkState> {
+  if (!state || !/^[A-Za-z0-9_-]{1,128}$/.test(state)) throw new InvalidStateError()
   const sealed = await deps.store.takeConnectState(state)
   if (!sealed) throw new InvalidStateError()
   try {

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { eventContext } from '../caller.js'
-import { linkPage, PAGE_HEADERS } from '../link-page.js'
+import { linkPage, PAGE_HEADERS, PAGE_HELMET } from '../link-page.js'
 import { toErrorBody } from '../plugins/error-handler.js'
 import { ErrorRef, Nullable, Time } from '../schemas/common.js'
 
@@ -13,7 +13,8 @@ const Param = Type.String({ minLength: 1, maxLength: 4096 })
  * so unknown parameters are allowed here, bounded in size, and ignored.
  */
 const CallbackQuery = Type.Object({
-  state: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' }),
+  // Any state we did not issue, malformed or absent, is simply unknown: INVALID_STATE.
+  state: Type.Optional(Type.String({ maxLength: 512 })),
   code: Type.Optional(Param),
   error: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   error_description: Type.Optional(Param),
@@ -34,6 +35,8 @@ const wantsHtml = (request: FastifyRequest) => /\btext\/html\b/.test(request.hea
 /** GET /connect/callback — the provider's redirect target; the state authenticates it. */
 const route: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/connect/callback', {
+    // Security headers on every answer of this route (the HTML pages, and the JSON ones alike).
+    helmet: PAGE_HELMET,
     schema: {
       summary: 'OAuth redirect target: exchanges the code and stores the grant',
       tags: ['connect'],
