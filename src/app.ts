@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import helmet from '@fastify/helmet'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { createBroker, type Broker } from './broker/index.js'
@@ -123,6 +124,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setValidatorCompiler(validatorCompiler(shared))
   if (deps.openapi) await deps.openapi(app)
   await app.register(errorHandler)
+  // Security headers only where a route asks for them (the HTML pages); HSTS only over https.
+  await app.register(helmet, {
+    global: false,
+    strictTransportSecurity: new URL(config.publicUrl).protocol === 'https:' ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  })
   await app.register(metricsPlugin, { metrics })
   await app.register(authPlugin, { config, events })
   await app.register(rateLimitPlugin, {

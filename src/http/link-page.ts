@@ -1,15 +1,31 @@
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
 
-/** Headers of every HTML page: nothing loads, nothing is cached, nothing leaks via Referer. */
+/** Headers of every HTML page that @fastify/helmet does not set: the type, and nothing is cached. */
 export const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'cache-control': 'no-store',
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
 }
+
+/**
+ * @fastify/helmet route options of every HTML page (the app registers helmet with
+ * `global: false`; HSTS is decided there, from PUBLIC_URL). Nothing loads but the page's
+ * inline style, nothing frames it, nothing leaks via Referer.
+ */
+export const PAGE_HELMET = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      'default-src': ["'none'"],
+      'style-src': ["'unsafe-inline'"],
+      'base-uri': ["'none'"],
+      'form-action': ["'none'"],
+      'frame-ancestors': ["'none'"],
+    },
+  },
+  referrerPolicy: { policy: 'no-referrer' },
+  frameguard: { action: 'deny' },
+} as const
 
 /** The small page a person sees after the provider sends them back. Never shows a token. */
 export function linkPage(o: { ok: boolean; title: string; lines: string[] }): string {

@@ -1,11 +1,11 @@
 import fastifyJwt, { type FastifyJWTOptions } from '@fastify/jwt'
 import fp from 'fastify-plugin'
-import buildGetJwks from 'get-jwks'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../../config.js'
 import type { EventSink } from '../../events/events.js'
 import { ForbiddenError, UnauthorizedError } from '../../errors.js'
 import { accountMatcher, type Caller } from '../caller.js'
+import { JwksKeySet } from '../jwks.js'
 
 export type Scope = 'tokens:read' | 'tokens:revoke' | 'accounts:read' | 'accounts:write'
 
@@ -29,7 +29,7 @@ const ASYMMETRIC = ['RS256', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
  * route's scopes and the `accounts` claim.
  */
 export default fp<{ config: Config; events: EventSink }>(async (app, { config, events }) => {
-  app.register(fastifyJwt, jwtOptions(config))
+  app.register(fastifyJwt, jwtOptions(config, app.log))
   app.decorateRequest('caller', null)
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
@@ -92,7 +92,7 @@ function toCaller(claims: Claims): Caller {
   }
 }
 
-function jwtOptions(config: Config): FastifyJWTOptions {
+function jwtOptions(config: Config, log: FastifyBaseLogger): FastifyJWTOptions {
   const verify = {
     // fast-jwt checks allowedIss/allowedAud only when the claim is present: a configured one is also required.
     requiredClaims: ['sub', 'exp', ...(config.issuer ? ['iss'] : []), ...(config.audience ? ['aud'] : [])],
@@ -107,12 +107,14 @@ function jwtOptions(config: Config): FastifyJWTOptions {
     case 'public-key':
       return { secret: { public: auth.pem }, verify: { ...verify, algorithms: [auth.algorithm] } }
     case 'jwks': {
-      // The key set comes only from the configured URL, never from anything in the token.
+      // The key set comes only from the configured URL, never from anything in the token
+      // (jku, x5u and jwk headers are ignored); an unknown kid refetches at most once per interval.
       const url = new URL(auth.url)
-      const jwks = buildGetJwks({ jwksPath: url.pathname + url.search, max: 50, ttl: 10 * 60_000 })
+      const where = url.origin + url.pathname // the query may carry a credential: not logged
+      const keys = new JwksKeySet(url, (message) => log.warn({ jwks: where, reason: message }, 'fetching the JWKS failed'))
       return {
-        secret: (_request: FastifyRequest, token: { header: { kid?: string; alg?: string } }) =>
-          jwks.getPublicKey({ domain: url.origin, kid: token.header.kid, alg: token.header.alg }),
+        secret: (_request: FastifyRequest, token: { header: { kid?: unknown; alg?: unknown } }) =>
+          keys.keyFor(token.header.kid, token.header.alg),
         decode: { complete: true },
         verify: { ...verify, algorithms: [...ASYMMETRIC] },
       } as unknown as FastifyJWTOptions

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AccountId, ErrorRef, ProviderName, Time, authErrors } from '../schemas/common.js'
+import { SMALL_BODY_LIMIT } from '../body-limits.js'
 
 const ConnectBody = Type.Object({
   account: AccountId,
@@ -17,6 +18,7 @@ const ConnectResponse = Type.Object({
 /** POST /connect/:provider — start linking an account (state + PKCE). */
 const route: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/connect/:provider', {
+    bodyLimit: SMALL_BODY_LIMIT,
     config: { scopes: ['accounts:write'] },
     schema: {
       summary: 'Start linking an account; returns the provider authorization URL',

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { eventContext } from '../caller.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
+import { SMALL_BODY_LIMIT } from '../body-limits.js'
 
 const RefreshBody = Type.Object({
   rejected_token: Type.Optional(Type.String({ minLength: 1, maxLength: 16_384 })),
@@ -10,6 +11,7 @@ const RefreshBody = Type.Object({
 /** POST /tokens/:account/refresh — force a refresh (or get the newer token a peer already fetched). */
 const route: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/tokens/:account/refresh', {
+    bodyLimit: SMALL_BODY_LIMIT,
     config: { scopes: ['tokens:read'] },
     schema: {
       summary: 'Force a refresh; with rejected_token, only when that token is still current',
