@@ -4,6 +4,9 @@ import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
  * One access-log line per request: route pattern, status, duration. Never the URL:
  * the OAuth callback carries `code` and `state` in its query string.
  */
+/** Probed every few seconds by orchestrators and scrapers: logged at debug only. */
+const PROBES = new Set(['/healthz', '/readyz', '/metrics'])
+
 export class AccessLog extends LogController {
   override incomingRequest(): void {}
 
@@ -15,6 +18,7 @@ export class AccessLog extends LogController {
       ms: Math.round(reply.elapsedTime * 10) / 10,
     }
     if (error) request.log.error({ ...line, err: { type: error.name, message: error.message } }, 'request errored')
+    else if (PROBES.has(line.route) && reply.statusCode < 500) request.log.debug(line, 'request')
     else request.log.info(line, 'request')
   }
 
