@@ -29,19 +29,34 @@ export class RedisStore implements Store {
     this.run = client as unknown as Scripted
   }
 
-  /** Connects both the command client and the change subscriber; resolves when ready or failed. */
+  /**
+   * Connects the command client; resolves when it is ready, rejects when Redis is away (it
+   * keeps reconnecting). The change subscriber starts first and on its own: it subscribes
+   * whenever Redis is reachable, so an instance started during an outage still hears every
+   * change once Redis is back.
+   */
   async connect(): Promise<void> {
+    const subscribed = this.startSubscriber()
     await this.client.connect()
+    if (this.client instanceof Cluster) await openNodeConnections(this.client)
+    await subscribed // Redis is up: no change is missed from here on
+  }
+
+  private startSubscriber(): Promise<unknown> {
+    if (this.subscriber) return Promise.resolve()
+    // Queue and retry the SUBSCRIBE until it goes through; ioredis re-subscribes after reconnects.
     const subscriber = this.client instanceof Cluster
-      ? this.client.duplicate(undefined, { enableOfflineQueue: true })
-      : this.client.duplicate({ enableOfflineQueue: true })
+      ? this.client.duplicate(undefined, {
+        enableOfflineQueue: true, redisOptions: { ...this.client.options.redisOptions, maxRetriesPerRequest: null },
+      })
+      : this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null })
     this.subscriber = subscriber
     subscriber.on('error', () => { /* reconnects by itself; readiness reports the outage */ })
     subscriber.on('message', (_channel: string, message: string) => {
       const space = message.lastIndexOf(' ')
       this.changes.emit('change', message.slice(0, space), Number(message.slice(space + 1)))
     })
-    await subscriber.subscribe(this.keys.changedChannel)
+    return subscriber.subscribe(this.keys.changedChannel).catch(() => { /* closed before it went through */ })
   }
 
   getGrant(account: string): Promise<GrantRecord | null> {
@@ -137,10 +152,22 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.changes.removeAllListeners()
-    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()])
-    this.client.disconnect()
+    // The subscriber queues commands while Redis is away, so a QUIT could wait forever: just drop it.
     this.subscriber?.disconnect()
+    await this.client.quit().catch(() => {})
+    this.client.disconnect()
   }
+}
+
+/**
+ * ioredis opens a Cluster's node connections lazily, on first use. Without the offline queue
+ * (fail fast) it refuses a command for a node whose connection is still opening ("Connection
+ * is closed.") and retries it 100 ms later through another node and a MOVED: the first calls
+ * after start-up would be slow and could apply out of call order. So every node's connection
+ * is opened before the store is used. A node that cannot be reached fails its own calls later.
+ */
+async function openNodeConnections(cluster: Cluster): Promise<void> {
+  await Promise.all(cluster.nodes('master').map((node) => (node.status === 'wait' ? node.connect().catch(() => {}) : undefined)))
 }
 
 /** Any failure to talk to Redis becomes STORE_UNAVAILABLE; the original stays as `cause`. */

@@ -43,8 +43,8 @@ export interface RedisServer {
 export interface StartRedisOptions {
   /** `--appendonly yes` (AOF, fsync everysec by default). Default false. */
   appendonly?: boolean;
-  /** Extra redis-server arguments, appended after the defaults. */
-  args?: string[];
+  /** Extra redis-server arguments, appended after the defaults (a function gets the chosen port). */
+  args?: string[] | ((port: number) => string[]);
   /** Binary to run. Default: `redis-server` from PATH. */
   bin?: string;
 }
@@ -374,7 +374,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     '--dir', dir,
     '--daemonize', 'no',
     '--protected-mode', 'no',
-    ...(opts.args ?? []),
+    ...(typeof opts.args === 'function' ? opts.args(port) : opts.args ?? []),
   ];
 
   let lastError: unknown;

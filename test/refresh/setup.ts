@@ -7,6 +7,8 @@ import type { StubProvider } from '../helpers/stub-provider.js'
 
 export interface BrokerOptions {
   redisUrl?: string
+  /** REDIS_CLUSTER_NODES (`host:port,...`): a Redis Cluster instead of REDIS_URL. */
+  redisClusterNodes?: string
   env?: Record<string, string>
   provider?: Record<string, unknown>
 }
@@ -23,9 +25,11 @@ export async function brokerFor(stub: StubProvider, o: BrokerOptions = {}): Prom
       ...o.provider,
     },
   })
+  const redis: Record<string, string> | null = o.redisUrl ? { REDIS_URL: o.redisUrl }
+    : o.redisClusterNodes ? { REDIS_CLUSTER_NODES: o.redisClusterNodes } : null
   const env: Record<string, string> = {
     PROVIDERS_FILE: providersFile, PROVIDER_TIMEOUT_MS: '500',
-    ...(o.redisUrl ? { REDIS_URL: o.redisUrl, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${randomUUID()}:` } : {}),
+    ...(redis ? { ...redis, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${randomUUID()}:` } : {}),
     ...o.env,
   }
   const t = await testApp(testConfig(env))

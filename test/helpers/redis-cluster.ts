@@ -1,0 +1,214 @@
+/**
+ * Test harness: a REAL Redis Cluster of `masters` redis-server processes (no replicas) on
+ * free loopback ports, each in its own temp dir.
+ *
+ * - Every node is started through the standalone harness (startRedis): free port, its own
+ *   temp dir, readiness by PING, the answering process checked to be ours, SIGKILL and
+ *   temp dir removal on process exit.
+ * - The cluster bus port is chosen freely too (`--cluster-port`, Redis 7): the default
+ *   port + 10000 may be taken, or beyond 65535 for an ephemeral port.
+ * - The slots are handed out by `redis-cli --cluster create`; readiness is polling
+ *   `CLUSTER INFO` on every node until each one sees `cluster_state:ok`, all 16384 slots
+ *   assigned and every master (no fixed sleeps).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { Redis } from 'ioredis'
+import { freePort, startRedis, type RedisServer } from './redis-server.js'
+
+export interface ClusterNode {
+  host: string
+  port: number
+}
+
+export interface RedisCluster {
+  nodes: ClusterNode[]
+  /** `host:port,host:port`, the form REDIS_CLUSTER_NODES takes. */
+  envValue: string
+  /** The node processes, for diagnostics (output()). */
+  servers: RedisServer[]
+  /** The port of the master serving `key`'s slot (CLUSTER KEYSLOT, CLUSTER SLOTS). */
+  ownerOf(key: string): Promise<number>
+  /** The keys matching `pattern` that the node on `port` itself holds (KEYS on that node alone). */
+  keysOn(port: number, pattern: string): Promise<string[]>
+  /** `perNode` ids (`stem-0`, `stem-1`, ...) for every master, by port: ids whose hash tag `{id}` is in that node's slots. */
+  idsOnEveryNode(stem: string, perNode: number): Promise<Map<number, string[]>>
+  /** Kills every node and removes its temp dir. Idempotent. */
+  stop(): Promise<void>
+}
+
+export interface StartRedisClusterOptions {
+  /** Number of masters (Redis Cluster needs at least 3). Default 3. */
+  masters?: number
+  /** Deadline for `--cluster create` and for the cluster to become ready. Default 30 s. */
+  timeoutMs?: number
+}
+
+const HOST = '127.0.0.1'
+const TOTAL_SLOTS = 16384
+const POLL_INTERVAL_MS = 50
+const MAX_NODE_ATTEMPTS = 5
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+// redis-cli children still running when the process exits are killed with it.
+const liveCli = new Set<ChildProcess>()
+let cleanupInstalled = false
+function installCleanup(): void {
+  if (cleanupInstalled) return
+  cleanupInstalled = true
+  process.on('exit', () => {
+    for (const child of liveCli) {
+      try {
+        child.kill('SIGKILL')
+      } catch {
+        /* already gone */
+      }
+    }
+  })
+}
+
+/** One cluster-enabled node; a bus port that turned out to be taken is retried with another. */
+async function startNode(taken: Set<number>): Promise<RedisServer> {
+  let lastError: unknown
+  for (let attempt = 0; attempt < MAX_NODE_ATTEMPTS; attempt++) {
+    let bus = await freePort()
+    while (taken.has(bus)) bus = await freePort()
+    try {
+      const server = await startRedis({
+        args: (port) => [
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', `nodes-${port}.conf`,
+          '--cluster-node-timeout', '2000',
+          '--cluster-port', String(bus),
+        ],
+      })
+      taken.add(server.port)
+      taken.add(bus)
+      return server
+    } catch (error) {
+      lastError = error
+      if (!/already in use|served by another process/i.test(String(error))) break
+    }
+  }
+  throw lastError
+}
+
+/** Runs `redis-cli` to completion; rejects on a non-zero exit or at the deadline. */
+function redisCli(args: string[], timeoutMs: number): Promise<string> {
+  installCleanup()
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    liveCli.add(child)
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { out += c.toString() })
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.once('error', (error) => {
+      clearTimeout(timer)
+      liveCli.delete(child)
+      reject(new Error(`could not run redis-cli: ${error.message}`))
+    })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      liveCli.delete(child)
+      if (code === 0) resolve(out)
+      else reject(new Error(`redis-cli ${args.join(' ')} failed (${signal ?? `code ${code}`}):\n${out}`))
+    })
+  })
+}
+
+/** Runs `work` on a short-lived plain connection to one node (no redirections). */
+async function onNode<T>(port: number, work: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis(port, HOST, {
+    lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1_000, commandTimeout: 2_000,
+    retryStrategy: () => null, enableOfflineQueue: false,
+  })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    return await work(client)
+  } finally {
+    client.disconnect()
+  }
+}
+
+/** CLUSTER INFO as a map. */
+async function clusterInfo(port: number): Promise<Map<string, string>> {
+  const text = await onNode(port, (c) => c.cluster('INFO') as Promise<string>)
+  return new Map(text.split(/\r?\n/).filter((l) => l.includes(':')).map((l) => {
+    const i = l.indexOf(':')
+    return [l.slice(0, i), l.slice(i + 1).trim()] as [string, string]
+  }))
+}
+
+async function ownerOf(port: number, key: string): Promise<number> {
+  return onNode(port, async (c) => {
+    const slot = await c.cluster('KEYSLOT', key) as number
+    const ranges = await c.cluster('SLOTS') as unknown as [number, number, [string, number, ...unknown[]]][]
+    const range = ranges.find(([from, to]) => slot >= from && slot <= to)
+    if (!range) throw new Error(`slot ${slot} (key ${key}) is served by no node`)
+    return Number(range[2][1])
+  })
+}
+
+export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Promise<RedisCluster> {
+  const masters = opts.masters ?? 3
+  const timeoutMs = opts.timeoutMs ?? 30_000
+  if (masters < 3) throw new Error('Redis Cluster needs at least 3 masters')
+
+  const servers: RedisServer[] = []
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    await Promise.allSettled(servers.map((s) => s.dispose()))
+  }
+
+  try {
+    const taken = new Set<number>()
+    // One at a time: ports chosen by freePort are only free until someone binds them.
+    for (let i = 0; i < masters; i++) servers.push(await startNode(taken))
+    const nodes = servers.map((s) => ({ host: HOST, port: s.port }))
+    const addresses = nodes.map((n) => `${n.host}:${n.port}`)
+
+    const deadline = Date.now() + timeoutMs
+    await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], timeoutMs)
+
+    let last = ''
+    for (;;) {
+      const views = await Promise.all(nodes.map((n) => clusterInfo(n.port).catch((e: Error) => e)))
+      const notReady = views.flatMap((v, i) => {
+        if (v instanceof Error) return [`${addresses[i]}: ${v.message}`]
+        const ok = v.get('cluster_state') === 'ok'
+          && Number(v.get('cluster_slots_assigned')) === TOTAL_SLOTS
+          && Number(v.get('cluster_slots_ok')) === TOTAL_SLOTS
+          && Number(v.get('cluster_known_nodes')) === masters
+          && Number(v.get('cluster_size')) === masters
+        return ok ? [] : [`${addresses[i]}: state ${v.get('cluster_state')}, slots ${v.get('cluster_slots_assigned')}, known nodes ${v.get('cluster_known_nodes')}`]
+      })
+      if (notReady.length === 0) break
+      last = notReady.join('; ')
+      if (Date.now() > deadline) throw new Error(`Redis Cluster not ready within ${timeoutMs} ms: ${last}`)
+      await sleep(POLL_INTERVAL_MS)
+    }
+
+    const idsOnEveryNode = async (stem: string, perNode: number) => {
+      const byNode = new Map<number, string[]>(nodes.map((n) => [n.port, []]))
+      for (let i = 0; [...byNode.values()].some((ids) => ids.length < perNode); i++) {
+        if (i >= 10_000) throw new Error(`no ${perNode} ids per node among ${stem}-0..${i - 1}`)
+        const id = `${stem}-${i}`
+        const ids = byNode.get(await ownerOf(nodes[0]!.port, `{${id}}`))!
+        if (ids.length < perNode) ids.push(id)
+      }
+      return byNode
+    }
+    return {
+      nodes, envValue: addresses.join(','), servers, stop, idsOnEveryNode,
+      ownerOf: (key) => ownerOf(nodes[0]!.port, key),
+      keysOn: (port, pattern) => onNode(port, (c) => c.keys(pattern)),
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
