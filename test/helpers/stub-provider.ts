@@ -80,3 +80,19 @@ export function rotatingTokens(prefix = '', opts: { expiresIn?: number; rotate?:
     })
   }
 }
+
+/**
+ * A token endpoint whose first call is held until `release()` (a holder stuck at the
+ * provider); later calls answer at once. Tokens are `${prefix}at-N` / `${prefix}rt-N`.
+ */
+export function gatedTokens(prefix: string, expiresIn = 3600) {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let calls = 0
+  const handler: StubHandler = async (_req, res) => {
+    const n = ++calls
+    if (n === 1) await gate
+    json(res, 200, { access_token: `${prefix}at-${n}`, refresh_token: `${prefix}rt-${n}`, expires_in: expiresIn, token_type: 'Bearer' })
+  }
+  return { handler, release, calls: () => calls }
+}

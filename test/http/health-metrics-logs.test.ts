@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { after, describe, test, type TestContext } from 'node:test'
+import { after, describe, test } from 'node:test'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { TEST_JWT_SECRET, TEST_KEYS, bearer, callerToken } from '../helpers/app.js'
 import { json, startStubProvider } from '../helpers/stub-provider.js'

@@ -4,13 +4,12 @@
  * (Without a grace window the grant is wiped: test/refresh/multi-instance.test.ts.)
  */
 import assert from 'node:assert/strict'
-import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { bearer } from '../helpers/app.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
-import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { gatedTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
 import { waitUntil } from '../helpers/wait.js'
 
@@ -20,14 +19,8 @@ before(async () => { redis = await startRedis(); stub = await startStubProvider(
 after(async () => { await stub.close(); await redis.stop() })
 
 test('xero: a lost lock within the reuse grace window keeps the newer grant and hands it to the late caller', async (t) => {
-  let releaseFirst!: () => void
-  const gate = new Promise<void>((resolve) => { releaseFirst = resolve })
-  let calls = 0
-  stub.handle('/token', async (_req, res) => {
-    const n = ++calls
-    if (n === 1) await gate
-    json(res, 200, { access_token: `xero-at-${n}`, refresh_token: `xero-rt-${n}`, expires_in: 1800, token_type: 'Bearer' })
-  })
+  const provider = gatedTokens('xero-', 1800)
+  stub.handle('/token', provider.handler)
   const prefix = 'grace1:'
   const apps: FastifyInstance[] = []
   for (let i = 0; i < 2; i++) {
@@ -45,7 +38,7 @@ test('xero: a lost lock within the reuse grace window keeps the newer grant and 
   await importGrant(a, 'graced', { access_token: 'old', refresh_token: 'xero-rt-0', expires_in: 30 })
 
   const slow = getAccess(a, 'graced') // takes the lock, then waits at the provider
-  await waitUntil('the provider call', () => calls === 1)
+  await waitUntil('the provider call', () => provider.calls() === 1)
   const raw = new Redis(redis.url)
   t.after(() => raw.quit())
   assert.equal(await raw.del(`${prefix}{graced}:lock`), 1) // the lock is lost (expiry under a pause, failover)
@@ -54,7 +47,7 @@ test('xero: a lost lock within the reuse grace window keeps the newer grant and 
   assert.equal(fast.statusCode, 200, fast.body)
   assert.equal(fast.json().access_token, 'xero-at-2')
 
-  releaseFirst()
+  provider.release()
   const late = await slow
   assert.equal(late.statusCode, 200, late.body)
   assert.equal(late.json().access_token, 'xero-at-2', 'the late caller gets the newer token, not its own fenced-off one')

@@ -7,7 +7,7 @@ import { TEST_JWT_SECRET, TEST_KEYS, bearer } from '../helpers/app.js'
 import { spawnBroker } from '../helpers/broker-process.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
-import { json, rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { gatedTokens, json, rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitUntil } from '../helpers/wait.js'
 import { brokerFor, getAccess, importGrant } from './setup.js'
 
@@ -67,21 +67,15 @@ test('300 concurrent POST /refresh with the same rejected token on 3 instances: 
 
 test('a holder that lost its lock cannot overwrite the newer grant: reuse is detected and the grant wiped', async (t) => {
   stub.requests.length = 0
-  let releaseFirst!: () => void
-  const gate = new Promise<void>((resolve) => { releaseFirst = resolve })
-  let calls = 0
-  stub.handle('/token', async (_req, res) => {
-    const n = ++calls
-    if (n === 1) await gate
-    json(res, 200, { access_token: `fence-at-${n}`, refresh_token: `fence-rt-${n}`, expires_in: 3600 })
-  })
+  const provider = gatedTokens('fence-')
+  stub.handle('/token', provider.handler)
   const cluster = await instances(2, 'mi3:')
   t.after(() => cluster.close())
   const [a, b] = cluster.apps as [FastifyInstance, FastifyInstance]
   await importGrant(a, 'fenced', { access_token: 'old', refresh_token: 'rt-0', expires_in: 30 })
 
   const slow = getAccess(a, 'fenced') // takes the lock, then waits at the provider
-  await waitUntil('the first refresh to reach the provider', () => calls === 1)
+  await waitUntil('the first refresh to reach the provider', () => provider.calls() === 1)
   const raw = new Redis(redis.url)
   t.after(() => raw.quit())
   assert.equal(await raw.del('mi3:{fenced}:lock'), 1) // the lock is lost (expiry under a pause, failover)
@@ -90,7 +84,7 @@ test('a holder that lost its lock cannot overwrite the newer grant: reuse is det
   assert.equal(fast.statusCode, 200)
   assert.equal(fast.json().access_token, 'fence-at-2')
 
-  releaseFirst()
+  provider.release()
   const late = await slow
   assert.equal(late.statusCode, 409)
   assert.equal(late.json().code, 'REAUTHENTICATION_REQUIRED')
@@ -100,7 +94,7 @@ test('a holder that lost its lock cannot overwrite the newer grant: reuse is det
   assert.equal(grant.at, undefined)
   assert.equal(grant.rt, undefined)
   assert.equal((await getAccess(b, 'fenced')).statusCode, 409)
-  assert.equal(calls, 2)
+  assert.equal(provider.calls(), 2)
 })
 
 test('an instance killed mid-refresh: the lock expires and another instance refreshes', async (t) => {

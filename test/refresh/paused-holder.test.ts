@@ -5,7 +5,7 @@ import { TEST_JWT_SECRET, TEST_KEYS, bearer } from '../helpers/app.js'
 import { spawnBroker } from '../helpers/broker-process.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
-import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { gatedTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitUntil } from '../helpers/wait.js'
 import { brokerFor, getAccess, importGrant } from './setup.js'
 
@@ -16,14 +16,8 @@ after(async () => { await stub.close(); await redis.stop() })
 
 
 test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: reuse is detected, the grant wiped', async (t) => {
-  let release!: () => void
-  const gate = new Promise<void>((resolve) => { release = resolve })
-  let calls = 0
-  stub.handle('/token', async (_req, res) => {
-    const n = ++calls
-    if (n === 1) await gate
-    json(res, 200, { access_token: `paused-at-${n}`, refresh_token: `paused-rt-${n}`, expires_in: 3600 })
-  })
+  const provider = gatedTokens('paused-')
+  stub.handle('/token', provider.handler)
   const prefix = 'pause:'
   const providersFile = writeProvidersFile({
     stub: { template: 'oauth2', authorization_url: `${stub.url}/a`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
@@ -40,7 +34,7 @@ test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: 
   t.after(() => raw.quit())
 
   const late = fetch(`${paused.url}/tokens/paused/access`, { headers: bearer() })
-  await waitUntil('the first refresh to reach the provider', () => calls === 1)
+  await waitUntil('the first refresh to reach the provider', () => provider.calls() === 1)
   paused.child.kill('SIGSTOP')
   await waitUntil('the paused holder\'s lock to expire', async () => (await raw.exists(`${prefix}{paused}:lock`)) === 0)
 
@@ -49,7 +43,7 @@ test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: 
   assert.equal(fresh.json().access_token, 'paused-at-2')
   assert.equal(stub.requests[1]!.body.refresh_token, 'paused-rt-0', 'both refreshes used the same refresh token')
 
-  release()
+  provider.release()
   paused.child.kill('SIGCONT')
   const res = await late
   assert.equal(res.status, 409)
