@@ -24,7 +24,11 @@ export function createRedisClient(
     case 'standalone':
       return new Redis(store.url, options)
     case 'sentinel':
-      return new Redis({ ...options, sentinels: store.sentinels, name: store.name })
+      // failoverDetector: drop the master connection as soon as a Sentinel announces
+      // +switch-master. Without it, after a SENTINEL FAILOVER the client stays on the demoted
+      // master (still writable until Sentinel reconfigures it, ~10 s later) and every write
+      // acknowledged there is discarded when it resyncs from the new master.
+      return new Redis({ ...options, sentinels: store.sentinels, name: store.name, failoverDetector: true })
     case 'cluster':
       return new Cluster(store.nodes, { redisOptions: options, enableOfflineQueue: false, lazyConnect: true })
   }

@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +45,12 @@ export interface StartRedisOptions {
   appendonly?: boolean;
   /** Extra redis-server arguments, appended after the defaults (a function gets the chosen port). */
   args?: string[] | ((port: number) => string[]);
+  /**
+   * A config file's text (a function gets the chosen port and the temp dir), written to the temp dir as
+   * `redis-<port>.conf` and passed first (`redis-server <conf> ...`), as Sentinel needs. It is
+   * written once per port: a restart keeps what the server rewrote in it.
+   */
+  config?: string | ((port: number, dir: string) => string);
   /** Binary to run. Default: `redis-server` from PATH. */
   bin?: string;
 }
@@ -366,7 +372,14 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
   installCleanup();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tb-redis-'));
   tempDirs.add(dir);
+  const configFile = (port: number): string[] => {
+    if (opts.config === undefined) return [];
+    const file = path.join(dir, `redis-${port}.conf`);
+    if (!existsSync(file)) writeFileSync(file, typeof opts.config === 'function' ? opts.config(port, dir) : opts.config);
+    return [file];
+  };
   const baseArgs = (port: number): string[] => [
+    ...configFile(port),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--save', '',

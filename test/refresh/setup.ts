@@ -9,6 +9,8 @@ export interface BrokerOptions {
   redisUrl?: string
   /** REDIS_CLUSTER_NODES (`host:port,...`): a Redis Cluster instead of REDIS_URL. */
   redisClusterNodes?: string
+  /** REDIS_SENTINELS (`host:port,...`) with REDIS_SENTINEL_NAME `mymaster` (env may override it). */
+  redisSentinels?: string
   env?: Record<string, string>
   provider?: Record<string, unknown>
 }
@@ -26,7 +28,8 @@ export async function brokerFor(stub: StubProvider, o: BrokerOptions = {}): Prom
     },
   })
   const redis: Record<string, string> | null = o.redisUrl ? { REDIS_URL: o.redisUrl }
-    : o.redisClusterNodes ? { REDIS_CLUSTER_NODES: o.redisClusterNodes } : null
+    : o.redisClusterNodes ? { REDIS_CLUSTER_NODES: o.redisClusterNodes }
+    : o.redisSentinels ? { REDIS_SENTINELS: o.redisSentinels, REDIS_SENTINEL_NAME: 'mymaster' } : null
   const env: Record<string, string> = {
     PROVIDERS_FILE: providersFile, PROVIDER_TIMEOUT_MS: '500',
     ...(redis ? { ...redis, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${randomUUID()}:` } : {}),
