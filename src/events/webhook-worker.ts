@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { ClaimedJob, WebhookQueue } from './webhook-queue.js'
 import { signWebhook } from './webhook-signature.js'
+import { throttled } from '../log-throttle.js'
 
 export interface WebhookWorkerOptions {
   /** Pause between polls of the queue. */
@@ -43,6 +44,7 @@ export class WebhookWorker {
   private readonly options: WebhookWorkerOptions
   private timer: NodeJS.Timeout | null = null
   private running = false
+  private readonly warnThrottled = throttled(60_000)
   private current: Promise<TickResult> | null = null
 
   constructor(
@@ -86,7 +88,8 @@ export class WebhookWorker {
       this.tick().then(
         (r) => this.schedule(r.delivered + r.retried + r.dropped >= this.options.batchSize ? 0 : this.pause()),
         (error: unknown) => {
-          this.log.warn({ err: { message: (error as Error).message } }, 'webhook queue unavailable; retrying')
+          this.warnThrottled((suppressed) => this.log.warn(
+            { err: { message: (error as Error).message }, suppressed }, 'webhook queue unavailable; retrying'))
           this.schedule(this.pause())
         },
       )

@@ -1,3 +1,4 @@
+import { throttled } from '../../log-throttle.js'
 import type { BrokerDeps } from '../deps.js'
 import type { Refresher } from './refresher.js'
 import { refreshDueAt } from './schedule.js'
@@ -24,6 +25,7 @@ export class RefreshScheduler {
   private readonly active = new Map<string, number>()
   private readonly running = new Set<Promise<unknown>>()
   private stopped = false
+  private readonly warnThrottled = throttled(60_000)
 
   constructor(private readonly deps: BrokerDeps, private readonly refresher: Refresher,
     private readonly options: SchedulerOptions = DEFAULT_SCHEDULER) {}
@@ -82,7 +84,8 @@ export class RefreshScheduler {
     const jitter = Math.floor(this.options.intervalMs * 0.2 * ((Date.now() % 97) / 97))
     this.timer = setTimeout(() => {
       this.tick().catch((error: unknown) => {
-        this.deps.log.warn({ err: { message: (error as Error).message } }, 'proactive refresh tick failed')
+        this.warnThrottled((suppressed) => this.deps.log.warn(
+          { err: { message: (error as Error).message }, suppressed }, 'proactive refresh tick failed'))
       }).finally(() => this.schedule())
     }, this.options.intervalMs + jitter)
     this.timer.unref()
