@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { AuditLog } from './audit-log.js'
 import type { BrokerEvent, EventName, EventSink } from './events.js'
 import type { WebhookJob, WebhookQueue } from './webhook-queue.js'
+import { throttled } from '../log-throttle.js'
 
 /** The events receivers hear about: the ones that need a person (or tell that one is no longer needed). */
 export const WEBHOOK_EVENTS: ReadonlySet<EventName> = new Set<EventName>([
@@ -27,13 +28,16 @@ export interface EventSinkOptions {
 /**
  * Appends every event to the audit trail and queues webhooks for the ones receivers get.
  * Never throws and never makes a request wait: writes run in the background, and a store
- * outage costs a warning that names the event only.
+ * outage costs a warning a minute that names the event only.
  */
 export function createEventSink(o: EventSinkOptions): DrainableSink {
   const clock = o.clock ?? Date.now
   const pending = new Set<Promise<void>>()
+  const warn = throttled(60_000) // an outage fails every event: one warning a minute, with a count
   const track = (work: Promise<void>, event: EventName, what: string) => {
-    const tracked = work.catch(() => { o.log.warn({ event }, `${what} not written: the store is unavailable`) })
+    const tracked = work.catch(() => {
+      warn((suppressed) => o.log.warn({ event, suppressed }, `${what} not written: the store is unavailable`))
+    })
       .finally(() => pending.delete(tracked))
     pending.add(tracked)
   }
