@@ -12,8 +12,7 @@
  *   assigned and every master (no fixed sleeps).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { Redis } from 'ioredis'
-import { freePort, startRedis, type RedisServer } from './redis-server.js'
+import { freePort, startRedis, withConnection, type RedisServer } from './redis-server.js'
 
 export interface ClusterNode {
   host: string
@@ -117,24 +116,10 @@ function redisCli(args: string[], timeoutMs: number): Promise<string> {
   })
 }
 
-/** Runs `work` on a short-lived plain connection to one node (no redirections). */
-async function onNode<T>(port: number, work: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis(port, HOST, {
-    lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1_000, commandTimeout: 2_000,
-    retryStrategy: () => null, enableOfflineQueue: false,
-  })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    return await work(client)
-  } finally {
-    client.disconnect()
-  }
-}
 
 /** CLUSTER INFO as a map. */
 async function clusterInfo(port: number): Promise<Map<string, string>> {
-  const text = await onNode(port, (c) => c.cluster('INFO') as Promise<string>)
+  const text = await withConnection(port, (c) => c.cluster('INFO') as Promise<string>)
   return new Map(text.split(/\r?\n/).filter((l) => l.includes(':')).map((l) => {
     const i = l.indexOf(':')
     return [l.slice(0, i), l.slice(i + 1).trim()] as [string, string]
@@ -142,7 +127,7 @@ async function clusterInfo(port: number): Promise<Map<string, string>> {
 }
 
 async function ownerOf(port: number, key: string): Promise<number> {
-  return onNode(port, async (c) => {
+  return withConnection(port, async (c) => {
     const slot = await c.cluster('KEYSLOT', key) as number
     const ranges = await c.cluster('SLOTS') as unknown as [number, number, [string, number, ...unknown[]]][]
     const range = ranges.find(([from, to]) => slot >= from && slot <= to)
@@ -205,7 +190,7 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
     return {
       nodes, envValue: addresses.join(','), servers, stop, idsOnEveryNode,
       ownerOf: (key) => ownerOf(nodes[0]!.port, key),
-      keysOn: (port, pattern) => onNode(port, (c) => c.keys(pattern)),
+      keysOn: (port, pattern) => withConnection(port, (c) => c.keys(pattern)),
     }
   } catch (error) {
     await stop()

@@ -12,8 +12,7 @@
  *   (`SENTINEL get-master-addr-by-name`), knows the replica as a healthy replica (so a
  *   failover has a replica to promote) and, with several Sentinels, knows all the others.
  */
-import { Redis } from 'ioredis'
-import { startRedis, type RedisServer } from './redis-server.js'
+import { startRedis, withConnection, type RedisServer } from './redis-server.js'
 
 export interface SentinelAddress {
   host: string
@@ -60,20 +59,6 @@ const POLL_INTERVAL_MS = 50
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-/** Runs `work` on a short-lived plain connection to one process (data node or Sentinel). */
-async function on<T>(port: number, work: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis(port, HOST, {
-    lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1_000, commandTimeout: 2_000,
-    retryStrategy: () => null, enableOfflineQueue: false, enableReadyCheck: false,
-  })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    return await work(client)
-  } finally {
-    client.disconnect()
-  }
-}
 
 const fields = (text: string): Map<string, string> => new Map(text.split(/\r?\n/).filter((l) => l.includes(':')).map((l) => {
   const i = l.indexOf(':')
@@ -137,7 +122,7 @@ export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): 
     started.push(master)
     const replica = await startRedis({ args: ['--replicaof', HOST, String(master.port)] })
     started.push(replica)
-    const info = (port: number, section: string) => on(port, async (c) => fields(await c.info(section)))
+    const info = (port: number, section: string) => withConnection(port, async (c) => fields(await c.info(section)))
 
     // In sync before the Sentinels start: their first INFO of the master then lists the replica.
     await until('replica in sync', deadline, async () => {
@@ -152,17 +137,17 @@ export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): 
     }
     const sentinels = sentinelServers.map((s) => ({ host: HOST, port: s.port }))
 
-    const reported = (port: number) => on(port, (c) => c.call('SENTINEL', 'get-master-addr-by-name', NAME) as Promise<[string, string] | null>)
+    const reported = (port: number) => withConnection(port, (c) => c.call('SENTINEL', 'get-master-addr-by-name', NAME) as Promise<[string, string] | null>)
     await until('Sentinels', deadline, async () => {
       for (const { port } of sentinels) {
         const addr = await reported(port)
         if (!addr || addr[0] !== HOST || Number(addr[1]) !== master.port) return `sentinel ${port} reports ${JSON.stringify(addr)}`
-        const replicas = (await on(port, (c) => c.call('SENTINEL', 'replicas', NAME) as Promise<unknown[]>)).map(pairs)
+        const replicas = (await withConnection(port, (c) => c.call('SENTINEL', 'replicas', NAME) as Promise<unknown[]>)).map(pairs)
         const known = replicas.find((r) => Number(r.get('port')) === replica.port)
         if (!known || known.get('flags') !== 'slave' || known.get('master-link-status') !== 'ok') {
           return `sentinel ${port} sees replica ${replica.port} as ${known ? `${known.get('flags')}, link ${known.get('master-link-status')}` : 'unknown'}`
         }
-        const others = Number(pairs(await on(port, (c) => c.call('SENTINEL', 'master', NAME))).get('num-other-sentinels'))
+        const others = Number(pairs(await withConnection(port, (c) => c.call('SENTINEL', 'master', NAME))).get('num-other-sentinels'))
         if (others !== count - 1) return `sentinel ${port} knows ${others} of ${count - 1} other sentinels`
       }
       return null
@@ -181,7 +166,7 @@ export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): 
     }
     const failover = async (failoverTimeoutMs = 20_000): Promise<RedisServer> => {
       const old = await masterPort()
-      await on(sentinels[0]!.port, (c) => c.call('SENTINEL', 'failover', NAME))
+      await withConnection(sentinels[0]!.port, (c) => c.call('SENTINEL', 'failover', NAME))
       let promoted: RedisServer | undefined
       await until('failover', Date.now() + failoverTimeoutMs, async () => {
         const now = await currentMaster()

@@ -112,6 +112,24 @@ function installCleanup(): void {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A free loopback port: listen on port 0, read it, close. */
+/**
+ * Runs `work` on a short-lived plain connection to one process on loopback (a data node or
+ * a Sentinel): no retries, no redirections, no ready check.
+ */
+export async function withConnection<T>(port: number, work: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis(port, '127.0.0.1', {
+    lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 5_000,
+    retryStrategy: () => null, enableOfflineQueue: false, enableReadyCheck: false,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await work(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -342,21 +360,7 @@ class RedisServerImpl implements RedisServer {
   }
 
   async flush(): Promise<void> {
-    const client = new Redis(this.port, '127.0.0.1', {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 2_000,
-      commandTimeout: 5_000,
-      retryStrategy: () => null,
-      enableOfflineQueue: false,
-    });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.flushall();
-    } finally {
-      client.disconnect();
-    }
+    await withConnection(this.port, (client) => client.flushall());
   }
 
   async dispose(): Promise<void> {

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import { createRedisClient } from '../../src/store/redis-client.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { bearer } from '../helpers/app.js'
+import { withConnection } from '../helpers/redis-server.js'
 import { startRedisSentinel, type RedisSentinel } from '../helpers/redis-sentinel.js'
 import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { recordChanges, waitFor } from '../helpers/wait.js'
@@ -34,17 +35,6 @@ async function connectStore(prefix = `s${randomUUID()}:`): Promise<RedisStore> {
 /** The port the store's command connection is really connected to. */
 const connectedPort = (store: RedisStore) => ((store.client as Redis).stream as Socket).remotePort
 
-/** Runs `work` on a plain connection to one data node. */
-async function onNode<T>(port: number, work: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    return await work(client)
-  } finally {
-    client.disconnect()
-  }
-}
 
 storeContract('RedisStore through Redis Sentinel', async () => {
   const store = await connectStore()
@@ -86,8 +76,8 @@ describe('RedisStore through Redis Sentinel', () => {
 
       // Written on the master, replicated to the replica.
       const key = `${prefix}{acct}:grant`
-      assert.equal(await onNode(rs.master.port, (c) => c.hget(key, 'version')), '2')
-      await waitFor('the grant on the replica', () => onNode(rs.replica.port, async (c) => (await c.hget(key, 'version')) === '2' || undefined))
+      assert.equal(await withConnection(rs.master.port, (c) => c.hget(key, 'version')), '2')
+      await waitFor('the grant on the replica', () => withConnection(rs.replica.port, async (c) => (await c.hget(key, 'version')) === '2' || undefined))
       assert.equal(await one.deleteGrant('acct'), true)
       await heardByTwo.until('acct', 3)
     } finally {
@@ -124,7 +114,7 @@ describe('the broker through Redis Sentinel', () => {
     assert.equal(stub.requests[0]!.body.refresh_token, 'rt-0')
 
     // Stored on the master, and served from the store afterwards.
-    assert.equal(await onNode(rs.master.port, (c) => c.hget(`${prefix}{acct-1}:grant`, 'version')), '2')
+    assert.equal(await withConnection(rs.master.port, (c) => c.hget(`${prefix}{acct-1}:grant`, 'version')), '2')
     assert.equal((await getAccess(b, 'acct-1')).json().access_token, 'sn-at-1')
     assert.equal((await b.inject({ method: 'GET', url: '/accounts/acct-1', headers })).json().status, 'active')
     assert.equal(stub.count('/token'), 1)
@@ -144,7 +134,7 @@ describe('a Sentinel failover (SENTINEL FAILOVER)', () => {
 
     await importGrant(app, 'imported', { access_token: 'imported-at', refresh_token: 'rt-0', expires_in: 3600 })
     assert.equal(await store.writeGrant('before', grantWrite({ accessToken: 'sealed-before' }), T0), 'created')
-    await waitFor('both grants on the replica', () => onNode(rs.replica.port, async (c) =>
+    await waitFor('both grants on the replica', () => withConnection(rs.replica.port, async (c) =>
       (await c.exists(`${prefix}{imported}:grant`, `${prefix}{before}:grant`)) === 2 || undefined))
 
     const promoted = await rs.failover()
@@ -157,13 +147,13 @@ describe('a Sentinel failover (SENTINEL FAILOVER)', () => {
     await waitFor('a write through the store that lands on the new master', async () => {
       const account = `after-${n++}`
       await store.writeGrant(account, grantWrite(), T0)
-      return (await onNode(promoted.port, (c) => c.exists(`${prefix}{${account}}:grant`))) === 1 || undefined
+      return (await withConnection(promoted.port, (c) => c.exists(`${prefix}{${account}}:grant`))) === 1 || undefined
     }, { timeoutMs: 5_000, intervalMs: 50 })
     assert.equal(connectedPort(store), promoted.port)
 
     assert.equal((await store.getGrant('before'))?.accessToken, 'sealed-before', 'what was written before is read')
     assert.equal(await store.commitRefresh('before', 1, refreshCommit({ accessToken: 'sealed-after' }), T0 + 1), true)
-    assert.equal(await onNode(promoted.port, (c) => c.hget(`${prefix}{before}:grant`, 'version')), '2')
+    assert.equal(await withConnection(promoted.port, (c) => c.hget(`${prefix}{before}:grant`, 'version')), '2')
     await heard.until('before', 2)
     assert.equal(await store.acquireLock('before', 'owner', 60_000), true)
 
@@ -181,7 +171,7 @@ describe('a Sentinel failover (SENTINEL FAILOVER)', () => {
     }, { timeoutMs: 5_000 })
     assert.equal(refreshed.access_token, 'fo-at-1')
     assert.equal(stub.count('/token'), 1)
-    assert.equal(await onNode(promoted.port, (c) => c.hget(`${prefix}{imported}:grant`, 'version')), '2', 'the refresh is on the new master')
+    assert.equal(await withConnection(promoted.port, (c) => c.hget(`${prefix}{imported}:grant`, 'version')), '2', 'the refresh is on the new master')
     assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
   })
 })
