@@ -49,7 +49,7 @@ function mintToken(args: string[]): void {
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > 31 * 86400) fail('--ttl must be whole seconds, 1 to 2678400')
   let env
   try {
-    env = readEnv(process.env)
+    env = readEnv()
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message)
     throw error

@@ -96,7 +96,7 @@ export interface Config {
 }
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
-export function readEnv(env: NodeJS.ProcessEnv): Env {
+export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
   const raw: Record<string, unknown> = {}
   for (const key of Object.keys(EnvSchema.properties)) {
     const value = env[key]
