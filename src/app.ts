@@ -104,6 +104,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       refreshSkewSeconds: config.refreshSkewSeconds,
       refreshLockTtlMs: config.refreshLockTtlMs,
       providerTimeoutMs: config.providerTimeoutMs,
+      providerConcurrency: config.providerConcurrency,
+      backoffMaxMs: config.refreshBackoffMaxSeconds * 1000,
       redirectUri: `${config.publicUrl}/connect/callback`,
       returnToAllowlist: config.returnToAllowlist,
     },

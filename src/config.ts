@@ -37,6 +37,8 @@ export const EnvSchema = Type.Object({
   REFRESH_SKEW_SECONDS: Int(0, 86_400, 300),
   REFRESH_LOCK_TTL_MS: Int(1000, 600_000, 30_000),
   PROVIDER_TIMEOUT_MS: Int(100, 120_000, 10_000),
+  PROVIDER_CONCURRENCY: Int(1, 1000, 32),
+  REFRESH_BACKOFF_MAX_SECONDS: Int(1, 86_400, 300),
   RETURN_TO_ALLOWLIST: Type.Optional(Str({ maxLength: 16_384 })),
   PROACTIVE_REFRESH: Bool(true),
   RATE_LIMIT_PER_MINUTE: Str({ maxLength: 1024, default: 'tokens:read=0,*=600' }),
@@ -80,6 +82,10 @@ export interface Config {
   refreshSkewSeconds: number
   refreshLockTtlMs: number
   providerTimeoutMs: number
+  /** Concurrent refresh calls per token endpoint, per instance; more wait in a bounded queue. */
+  providerConcurrency: number
+  /** Ceiling of the shared backoff after failed refreshes (doubling from 1 s). */
+  refreshBackoffMaxSeconds: number
   returnToAllowlist: string[]
   proactiveRefresh: boolean
   /** Requests per minute per caller, by route scope; `*` for the rest; 0 = unlimited. */
@@ -149,6 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshSkewSeconds: e.REFRESH_SKEW_SECONDS,
     refreshLockTtlMs: e.REFRESH_LOCK_TTL_MS,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
+    providerConcurrency: e.PROVIDER_CONCURRENCY,
+    refreshBackoffMaxSeconds: e.REFRESH_BACKOFF_MAX_SECONDS,
     returnToAllowlist: httpUrls(e.RETURN_TO_ALLOWLIST, 'RETURN_TO_ALLOWLIST'),
     proactiveRefresh: e.PROACTIVE_REFRESH,
     rateLimits: rateLimits(e.RATE_LIMIT_PER_MINUTE),

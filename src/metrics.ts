@@ -41,6 +41,17 @@ export function createMetrics() {
       name: 'provider_client_errors_total', help: 'invalid_client / unauthorized_client answers: an operator must act',
       labelNames: ['provider'] as const, registers,
     }),
+    lifetimeAnomalies: new Counter({
+      name: 'token_lifetime_anomalies_total', help: 'Token lifetimes that were absurd (not a number, not positive, over a year) and were sanitized',
+      labelNames: ['provider', 'anomaly'] as const, registers,
+    }),
+    refreshesDeferred: new Counter({
+      name: 'refreshes_deferred_total', help: 'Refreshes not attempted: shared backoff, open circuit or a full provider queue',
+      labelNames: ['provider', 'reason'] as const, registers,
+    }),
+    corruptRecords: new Counter({
+      name: 'corrupt_records_total', help: 'Stored grants with a field that could not be read (served with the field as null)', registers,
+    }),
     schedulerLag: new Gauge({
       name: 'scheduler_lag_seconds', help: 'How late the oldest due proactive refresh was at the last tick', registers,
     }),

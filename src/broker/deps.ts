@@ -20,6 +20,10 @@ export interface BrokerDeps {
     refreshSkewSeconds: number
     refreshLockTtlMs: number
     providerTimeoutMs: number
+    /** Concurrent refresh calls per token endpoint from this process. */
+    providerConcurrency: number
+    /** Ceiling of the shared failure backoff. */
+    backoffMaxMs: number
     /** `${PUBLIC_URL}/connect/callback` */
     redirectUri: string
     returnToAllowlist: readonly string[]

@@ -2,7 +2,7 @@ import { AccountNotFoundError, ReauthenticationRequiredError } from '../errors.j
 import type { GrantRecord } from '../store/store.js'
 import type { BrokerDeps } from './deps.js'
 import { ACCESS_FIELD, openSealed } from './secrets.js'
-import { accessView, type AccessView } from './views.js'
+import { accessView, accountView, hasUnreadableField, type AccessView, type AccountView } from './views.js'
 
 /** The grant, if it exists and can serve tokens; 404 and 409 otherwise. */
 export async function readLive(deps: BrokerDeps, account: string): Promise<GrantRecord> {
@@ -12,15 +12,16 @@ export async function readLive(deps: BrokerDeps, account: string): Promise<Grant
   return grant
 }
 
-/** Whether the access token has more than `minTtlMs` left (a token without lifetime always has). */
-export function freshFor(grant: GrantRecord, now: number, minTtlMs: number): boolean {
-  return grant.accessToken !== null && (grant.expiresAt === null || grant.expiresAt - now > minTtlMs)
-}
-
-/** Whether the access token has not expired yet. */
-export const usable = (grant: GrantRecord, now: number) => freshFor(grant, now, 0)
-
 /** The caller's answer: the grant with its access token opened. */
 export function viewOf(deps: BrokerDeps, account: string, grant: GrantRecord): AccessView {
   return accessView(account, grant, openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken!), deps.clock())
+}
+
+/** Account metadata; a stored field that cannot be read is reported (logged, counted) and shown as null. */
+export function accountViewOf(deps: BrokerDeps, account: string, grant: GrantRecord): AccountView {
+  if (hasUnreadableField(grant)) {
+    deps.metrics.corruptRecords.inc()
+    deps.log.warn({ account }, 'stored grant has an unreadable field; shown as null')
+  }
+  return accountView(account, grant)
 }

@@ -3,7 +3,9 @@ import type { EventContext } from '../events/events.js'
 import { AccountConflictError, AccountNotFoundError, ProviderNotFoundError, ValidationError } from '../errors.js'
 import type { BrokerDeps } from './deps.js'
 import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from './secrets.js'
-import { refreshDueAt } from './refresh/schedule.js'
+import { MAX_LIFETIME_SECONDS, sanitizeLifetime, type Lifetime } from '../providers/lifetime.js'
+import { dueAtFor } from './refresh/policy.js'
+import { expiryOf } from './token-expiry.js'
 import { accountView, type AccountView } from './views.js'
 
 export interface ImportRequest {
@@ -26,7 +28,8 @@ export async function importAccount(
     throw new ValidationError('body must not have both expires_at and expires_in')
   }
   const now = deps.clock()
-  const expiresAt = req.expires_in !== undefined ? now + req.expires_in * 1000 : parseInstant(req.expires_at)
+  const lifetime = req.expires_in !== undefined ? sanitizeLifetime(req.expires_in) : lifetimeUntil(req.expires_at, now)
+  const expiresAt = expiryOf(deps, req.provider, lifetime.seconds, lifetime.anomaly, now)
   const { keyRing, store } = deps
   const previous = await store.getGrant(account)
   const outcome = await store.writeGrant(account, {
@@ -38,13 +41,13 @@ export async function importAccount(
     accessToken: sealOptional(keyRing, account, ACCESS_FIELD, req.access_token),
     refreshToken: sealOptional(keyRing, account, REFRESH_FIELD, req.refresh_token),
     meta: null,
+    fromProvider: false,
     keepRefreshToken: false,
   }, now)
   if (outcome === 'conflict') throw new AccountConflictError(account)
   const grant = await store.getGrant(account)
   if (!grant) throw new AccountNotFoundError(account) // deleted in between
-  const dueAt = grant.refreshToken ? refreshDueAt(grant.expiresAt, deps.settings.refreshSkewSeconds, now, account) : null
-  await store.setRefreshDue(account, dueAt)
+  await store.setRefreshDue(account, dueAtFor(deps, grant))
   deps.log.info({ account, provider: req.provider, outcome }, 'account imported')
   deps.events.emit({ ...ctx, event: 'account.imported', account, provider: req.provider, outcome })
   if (previous?.status === 'reauth_required') {
@@ -53,9 +56,18 @@ export async function importAccount(
   return { created: outcome === 'created', view: accountView(account, grant) }
 }
 
-function parseInstant(value: string | undefined): number | null {
-  if (value === undefined) return null
+/** The earliest and latest instants an `expires_at` may name (years 1970 to 9999, after its offset). */
+const EARLIEST = 0
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
+/** An `expires_at` as a lifetime from now: in the past is expired now, beyond a year is clamped. */
+function lifetimeUntil(value: string | undefined, now: number): Lifetime {
+  if (value === undefined) return { seconds: null, anomaly: null }
   const ms = Date.parse(value)
-  if (Number.isNaN(ms)) throw new ValidationError('body/expires_at must be an ISO 8601 date-time')
-  return ms
+  if (Number.isNaN(ms) || ms < EARLIEST || ms > LATEST) {
+    throw new ValidationError('body/expires_at must be an ISO 8601 date-time between 1970 and 9999')
+  }
+  if (ms - now > MAX_LIFETIME_SECONDS * 1000) return { seconds: MAX_LIFETIME_SECONDS, anomaly: 'too_long' }
+  // A past expiry is a fact, not an anomaly: the token is refreshed on first use.
+  return { seconds: Math.max(0, Math.ceil((ms - now) / 1000)), anomaly: null }
 }

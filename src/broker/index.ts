@@ -9,7 +9,7 @@ import { listAccounts, type ListQuery } from './list-accounts.js'
 import { Refresher } from './refresh/refresher.js'
 import { revokeAccount } from './revoke.js'
 import { DEFAULT_SCHEDULER, RefreshScheduler, type SchedulerOptions } from './refresh/scheduler.js'
-import { accountView } from './views.js'
+import { accountViewOf } from './grant-state.js'
 
 export type { BrokerDeps } from './deps.js'
 
@@ -39,7 +39,7 @@ export function createBroker(deps: BrokerDeps, schedulerOptions: SchedulerOption
     async getAccount(account: string) {
       const grant = await deps.store.getGrant(account)
       if (!grant) throw new AccountNotFoundError(account)
-      return accountView(account, grant)
+      return accountViewOf(deps, account, grant)
     },
     listProviders() {
       return [...deps.providers.values()].map((p) => ({

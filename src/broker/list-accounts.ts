@@ -1,6 +1,7 @@
 import type { GrantStatus } from '../store/store.js'
 import type { BrokerDeps } from './deps.js'
-import { accountView, type AccountView } from './views.js'
+import { accountViewOf } from './grant-state.js'
+import type { AccountView } from './views.js'
 
 export interface ListQuery {
   provider?: string
@@ -32,7 +33,7 @@ export async function listAccounts(deps: BrokerDeps, q: ListQuery) {
       const g = grants[i]
       after = candidates[i]!
       if (!g || (q.provider && g.provider !== q.provider) || (q.status && g.status !== q.status)) continue
-      accounts.push(accountView(after, g))
+      accounts.push(accountViewOf(deps, after, g))
     }
     if (accounts.length < q.limit) after = ids[ids.length - 1]!
     scanned += ids.length

@@ -24,6 +24,10 @@ const ProviderEntry = Type.Object({
   scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100 })),
   pkce: Type.Optional(Type.Boolean()),
   authorize_params: Type.Optional(Params),
+  /** Seconds a token lives when the provider's response has no expires_in (overrides the template). */
+  default_expires_in: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 * 86_400 })),
+  /** Seconds after which the provider drops an unused refresh token (overrides the template). */
+  refresh_token_idle_ttl: Type.Optional(Type.Integer({ minimum: 60, maximum: 10 * 365 * 86_400 })),
   /** Values substituted into `{name}` placeholders of the URLs (Microsoft's tenant), over the template's defaults. */
   params: Type.Optional(Params),
 }, { additionalProperties: false })
@@ -104,6 +108,8 @@ function resolveProvider(name: string, entry: ProviderEntry): ProviderConfig {
     scopes: entry.scopes ?? template.scopes,
     pkce: entry.pkce ?? template.pkce,
     authorizeParams: { ...template.authorizeParams, ...entry.authorize_params },
+    defaultExpiresIn: entry.default_expires_in ?? template.defaultExpiresIn,
+    refreshTokenIdleTtl: entry.refresh_token_idle_ttl ?? template.refreshTokenIdleTtl,
   }
   if (!provider.issuer && !(provider.authorizationUrl && provider.tokenUrl)) {
     throw new ConfigError('PROVIDERS_FILE', `provider "${name}" needs issuer, or authorization_url and token_url`)

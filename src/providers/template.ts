@@ -54,6 +54,17 @@ export interface ProviderTemplate {
   revocationTokenTypeHint: boolean
   /** Token response fields kept as non-secret metadata (Salesforce's instance_url). */
   metadataFields: string[]
+  /**
+   * Seconds an access token lives when the token response has no `expires_in` (Salesforce's
+   * session timeout), so such tokens are still refreshed instead of served until they die.
+   * null: a token without `expires_in` never expires (Notion).
+   */
+  defaultExpiresIn: number | null
+  /**
+   * Seconds after which the provider expires a refresh token left unused (Microsoft's 90
+   * days): the scheduler refreshes grants not refreshed for half of it. null: none known.
+   */
+  refreshTokenIdleTtl: number | null
 }
 
 export type TokenAuthMethod = 'client_secret_basic' | 'client_secret_post'
@@ -105,4 +116,6 @@ export const OAUTH2_DEFAULTS: ProviderTemplate = {
   revocation: 'rfc7009',
   revocationTokenTypeHint: true,
   metadataFields: [],
+  defaultExpiresIn: null,
+  refreshTokenIdleTtl: null,
 }

@@ -1,11 +1,17 @@
+import { sanitizeLifetime, type LifetimeAnomaly } from './lifetime.js'
 import type { ProviderConfig } from './providers-file.js'
 
 /** A token response, normalized. Secrets stay in memory only until they are sealed. */
 export interface TokenSet {
   accessToken: string
   refreshToken: string | null
-  /** Seconds, or null when the provider gave no lifetime (Salesforce). */
+  /**
+   * Seconds (0: expired now), or null when the provider gave no lifetime and its template
+   * has no `defaultExpiresIn` (Notion). Sanitized: see sanitizeLifetime.
+   */
   expiresIn: number | null
+  /** Set when the provider's `expires_in` was absurd and had to be sanitized. */
+  lifetimeAnomaly: LifetimeAnomaly | null
   tokenType: string
   scope: string | null
   /** Non-secret fields the template keeps (instance_url...). */
@@ -34,19 +40,16 @@ export function parseTokenResponse(provider: ProviderConfig, body: unknown): Tok
     const value = str(root[field]) ?? str(source[field])
     if (value !== null) meta[field] = value.slice(0, 2048)
   }
+  const lifetime = sanitizeLifetime(source.expires_in ?? root.expires_in)
   return {
     accessToken,
     refreshToken: refreshToken && refreshToken.length <= MAX_TOKEN ? refreshToken : null,
-    expiresIn: lifetime(source.expires_in ?? root.expires_in),
+    expiresIn: lifetime.seconds ?? provider.defaultExpiresIn,
+    lifetimeAnomaly: lifetime.anomaly,
     tokenType: provider.fixedTokenType ?? normalizeTokenType(str(source.token_type) ?? str(root.token_type)),
     scope: normalizeScope(scopeValue, provider.responseScopeSeparator),
     meta: Object.keys(meta).length > 0 ? meta : null,
   }
-}
-
-function lifetime(value: unknown): number | null {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : null
 }
 
 /** Space-separated scopes, from an array or a string split on the template's separator (GitHub's commas). */

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, Store } from './store.js'
+import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, Store } from './store.js'
 
 interface Expiring { value: string; expiresAt: number }
 
@@ -34,8 +34,8 @@ export class MemoryStore implements Store {
     this.grants.set(account, {
       provider: w.provider, status: 'active', version: (current?.version ?? 0) + 1, grantId: w.grantId, scope: w.scope,
       tokenType: w.tokenType, createdAt: current?.createdAt ?? now, updatedAt: now,
-      refreshedAt: current?.refreshedAt ?? null, expiresAt: w.expiresAt, accessToken: w.accessToken,
-      refreshToken, lastError: null, meta: w.meta,
+      refreshedAt: current?.refreshedAt ?? null, expiresAt: w.expiresAt, issuedAt: now, fromProvider: w.fromProvider,
+      retryAt: null, failures: 0, accessToken: w.accessToken, refreshToken, lastError: null, meta: w.meta,
     })
     this.announce(account)
     return current ? 'replaced' : 'created'
@@ -50,7 +50,7 @@ export class MemoryStore implements Store {
     Object.assign(g, {
       accessToken: c.accessToken, refreshToken: c.refreshToken ?? g.refreshToken, expiresAt: c.expiresAt,
       tokenType: c.tokenType, scope: c.scope ?? g.scope, meta: c.meta ?? g.meta, lastError: null,
-      updatedAt: now, refreshedAt: now, version: g.version + 1,
+      updatedAt: now, refreshedAt: now, issuedAt: now, fromProvider: true, retryAt: null, failures: 0, version: g.version + 1,
     })
     this.announce(account)
     return true
@@ -60,16 +60,19 @@ export class MemoryStore implements Store {
     const g = this.grants.get(account)
     if (!g || (expectedVersion !== null && g.version !== expectedVersion)) return false
     Object.assign(g, {
-      accessToken: null, refreshToken: null, expiresAt: null, status: 'reauth_required', lastError,
+      accessToken: null, refreshToken: null, expiresAt: null, retryAt: null, failures: 0, status: 'reauth_required', lastError,
       updatedAt: now, version: g.version + 1,
     })
     this.announce(account)
     return true
   }
 
-  async recordError(account: string, lastError: string): Promise<void> {
+  async recordFailure(account: string, expectedVersion: number, f: RefreshFailure): Promise<boolean> {
     const g = this.grants.get(account)
-    if (g) g.lastError = lastError
+    if (!g || g.version !== expectedVersion || g.status !== 'active') return false
+    Object.assign(g, { lastError: f.lastError, retryAt: f.retryAt, failures: f.failures })
+    this.announce(account)
+    return true
   }
 
   async deleteGrant(account: string): Promise<boolean> {

@@ -5,7 +5,7 @@ import { keySpace, type KeySpace } from './keys.js'
 import { scripts } from './lua/index.js'
 import { grantFromHash } from './record.js'
 import type { RedisClient } from './redis-client.js'
-import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, Store } from './store.js'
+import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, Store } from './store.js'
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>
 type Scripted = Record<keyof typeof scripts, ScriptFn>
@@ -71,7 +71,7 @@ export class RedisStore implements Store {
     const outcome = (await guard(this.run.writeGrant(
       this.keys.grant(account), w.provider, now, opt(w.scope), w.tokenType, opt(w.expiresAt),
       opt(w.accessToken), opt(w.refreshToken), opt(w.meta), w.keepRefreshToken ? '1' : '0',
-      this.keys.changedChannel, account, w.grantId,
+      this.keys.changedChannel, account, w.grantId, w.fromProvider ? 'p' : 'i',
     ))) as GrantWriteOutcome
     if (outcome !== 'conflict') await guard(this.client.zadd(this.keys.accounts, 0, account))
     return outcome
@@ -92,8 +92,11 @@ export class RedisStore implements Store {
     return marked === 1
   }
 
-  async recordError(account: string, lastError: string): Promise<void> {
-    await guard(this.run.recordError(this.keys.grant(account), lastError))
+  async recordFailure(account: string, expectedVersion: number, f: RefreshFailure): Promise<boolean> {
+    const recorded = await guard(this.run.recordFailure(
+      this.keys.grant(account), expectedVersion, f.lastError, f.retryAt, f.failures, this.keys.changedChannel, account,
+    ))
+    return recorded === 1
   }
 
   async deleteGrant(account: string): Promise<boolean> {

@@ -18,6 +18,14 @@ export interface GrantRecord {
   refreshedAt: number | null
   /** Expiry of the current access token, epoch ms; null when the provider gave none. */
   expiresAt: number | null
+  /** When the broker got the current access token (link, refresh or import), epoch ms: its lifetime starts here. */
+  issuedAt: number | null
+  /** Whether the current access token came from the provider to the broker (link, refresh), not from an import. */
+  fromProvider: boolean
+  /** Shared failure backoff: no instance calls the provider for this grant before this time (epoch ms). */
+  retryAt: number | null
+  /** Consecutive failed refresh rounds, the exponent of the backoff; 0 after a success. */
+  failures: number
   accessToken: string | null
   refreshToken: string | null
   /** JSON `{ code, message, at }` of the last failure, or null. */
@@ -36,6 +44,8 @@ export interface GrantWrite {
   accessToken: string | null
   refreshToken: string | null
   meta: string | null
+  /** The tokens came from the provider (link), not from an import. */
+  fromProvider: boolean
   /** Keep the stored refresh token when this write brings none (re-consent without one). */
   keepRefreshToken: boolean
 }
@@ -53,6 +63,14 @@ export interface RefreshCommit {
   meta: string | null
 }
 
+/** A failed refresh round: why, and when the grant may be tried again. */
+export interface RefreshFailure {
+  /** JSON `{ code, message, at }`. */
+  lastError: string
+  retryAt: number
+  failures: number
+}
+
 export interface Store {
   readonly kind: 'redis' | 'memory'
   getGrant(account: string): Promise<GrantRecord | null>
@@ -63,8 +81,11 @@ export interface Store {
   commitRefresh(account: string, expectedVersion: number, commit: RefreshCommit, now: number): Promise<boolean>
   /** Wipes the tokens and sets reauth_required; with an expected version, only if it still matches. */
   markReauthRequired(account: string, expectedVersion: number | null, lastError: string, now: number): Promise<boolean>
-  /** Records a failure that leaves the grant usable (transient provider trouble). */
-  recordError(account: string, lastError: string, now: number): Promise<void>
+  /**
+   * Records a failure that leaves the grant usable, with the backoff every instance honours;
+   * only while the grant is still at `expectedVersion` (and without moving it).
+   */
+  recordFailure(account: string, expectedVersion: number, failure: RefreshFailure): Promise<boolean>
   deleteGrant(account: string): Promise<boolean>
   /** Account ids in byte order, strictly after `after`. */
   listAccounts(after: string | null, limit: number): Promise<string[]>

@@ -28,6 +28,7 @@ describe('template catalog', () => {
     assert.equal(TEMPLATES.oauth2, OAUTH2_DEFAULTS)
   })
 
+  const NUMERIC_OPTIONAL = new Set<string>(['defaultExpiresIn', 'refreshTokenIdleTtl'])
   for (const [name, template] of Object.entries(TEMPLATES)) {
     test(`${name}: only known fields, each of the default's type`, () => {
       const known = new Set<string>([...Object.keys(OAUTH2_DEFAULTS), ...URL_FIELDS])
@@ -35,7 +36,8 @@ describe('template catalog', () => {
       for (const [key, value] of Object.entries(OAUTH2_DEFAULTS) as [keyof ProviderTemplate, unknown][]) {
         const actual = template[key]
         assert.ok(actual !== undefined, `${key} is set`)
-        if (value === null) assert.ok(actual === null || typeof actual === 'string', `${key}: string or null`)
+        if (value === null && NUMERIC_OPTIONAL.has(key)) assert.ok(actual === null || (Number.isInteger(actual) && (actual as number) > 0), `${key}: positive integer or null`)
+        else if (value === null) assert.ok(actual === null || typeof actual === 'string', `${key}: string or null`)
         else if (Array.isArray(value)) assert.ok(Array.isArray(actual) && actual.every((v) => typeof v === 'string'), `${key}: string[]`)
         else if (typeof value === 'object') {
           assert.ok(actual && typeof actual === 'object' && !Array.isArray(actual), `${key}: record`)

@@ -13,6 +13,8 @@ export interface BrokerOptions {
   redisSentinels?: string
   env?: Record<string, string>
   provider?: Record<string, unknown>
+  /** The broker's clock (token lifetimes, backoff, breaker); real time when absent. */
+  clock?: () => number
 }
 
 /** A broker app with one provider `stub` pointing at the stub's /token. */
@@ -35,7 +37,7 @@ export async function brokerFor(stub: StubProvider, o: BrokerOptions = {}): Prom
     ...(redis ? { ...redis, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${randomUUID()}:` } : {}),
     ...o.env,
   }
-  const t = await testApp(testConfig(env))
+  const t = await testApp(testConfig(env), o.clock ? { clock: o.clock } : {})
   await connectStore(t.app.broker.deps.store)
   return t
 }

@@ -68,7 +68,7 @@ describe('RedisStore on Redis Cluster: slots', () => {
         assert.equal(await store.commitRefresh(account, 2, refreshCommit({ accessToken: `at2-${account}` }), T0 + 2), true, account)
         assert.equal(await store.commitRefresh(account, 2, refreshCommit({ accessToken: `at2-${account}` }), T0 + 2), true, 'an applied commit retried')
         assert.equal(await store.commitRefresh(account, 2, refreshCommit({ accessToken: 'stale' }), T0 + 2), false, 'a fenced-off commit')
-        await store.recordError(account, lastError('PROVIDER_UNAVAILABLE'))
+        assert.equal(await store.recordFailure(account, 3, { lastError: lastError('PROVIDER_UNAVAILABLE'), retryAt: T0 + 9, failures: 1 }), true)
         assert.match((await store.getGrant(account))?.lastError ?? '', /PROVIDER_UNAVAILABLE/)
         await store.setRefreshDue(account, T0 + 4)
 

@@ -24,7 +24,7 @@ test('a store started while Redis is down serves and hears changes once Redis is
   await waitUntil('a change to be heard', async () => {
     await other.writeGrant('acct', {
       provider: 'p', grantId: 'g', scope: null, tokenType: 'Bearer', expiresAt: null,
-      accessToken: 'sealed', refreshToken: null, meta: null, keepRefreshToken: false,
+      accessToken: 'sealed', refreshToken: null, meta: null, fromProvider: false, keepRefreshToken: false,
     }, Date.now())
     return heard.some(([account]) => account === 'acct')
   })

@@ -68,7 +68,7 @@ describe('RedisStore: key space', () => {
       for (const account of accounts) {
         await store.writeGrant(account, grantWrite(), T0)
         await store.commitRefresh(account, 1, refreshCommit(), T0 + 1)
-        await store.recordError(account, '{"code":"X","message":"x","at":"2024-01-01T00:00:00.000Z"}', T0 + 2)
+        await store.recordFailure(account, 2, { lastError: '{"code":"X","message":"x","at":"2024-01-01T00:00:00.000Z"}', retryAt: T0 + 9, failures: 1 })
         await store.setRefreshDue(account, T0 + 3)
         assert.equal(await store.acquireLock(account, 'owner', 60_000), true)
       }

@@ -24,6 +24,7 @@ export function grantWrite(over: Partial<GrantWrite> = {}): GrantWrite {
     accessToken: 'sealed-at-1',
     refreshToken: 'sealed-rt-1',
     meta: '{"instance_url":"https://acme.test"}',
+    fromProvider: true,
     keepRefreshToken: false,
     ...over,
   }
@@ -40,6 +41,8 @@ export function refreshCommit(over: Partial<RefreshCommit> = {}): RefreshCommit 
     ...over,
   }
 }
+
+const failure = (code: string, retryAt = T0 + 60_000, failures = 1) => ({ lastError: lastError(code), retryAt, failures })
 
 const lastError = (code: string) => JSON.stringify({ code, message: `${code} happened`, at: new Date(T0).toISOString() })
 
@@ -81,7 +84,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         assert.deepEqual(await store.getGrant('crm-prod'), {
           provider: 'acme', status: 'active', version: 1, grantId: 'gid-1', scope: 'openid offline_access',
           tokenType: 'Bearer', createdAt: T0, updatedAt: T0, refreshedAt: null, expiresAt: T0 + HOUR,
-          accessToken: 'sealed-at-1', refreshToken: 'sealed-rt-1', lastError: null,
+          issuedAt: T0, fromProvider: true, retryAt: null, failures: 0, accessToken: 'sealed-at-1', refreshToken: 'sealed-rt-1', lastError: null,
           meta: '{"instance_url":"https://acme.test"}',
         } satisfies GrantRecord)
       }))
@@ -107,7 +110,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         assert.deepEqual(await store.getGrant('acct'), {
           provider: 'acme', status: 'active', version: 2, grantId: 'gid-2', scope: 'email', tokenType: 'Bearer',
           createdAt: T0, updatedAt: T0 + 5000, refreshedAt: null, expiresAt: null,
-          accessToken: 'sealed-at-9', refreshToken: 'sealed-rt-9', lastError: null, meta: null,
+          issuedAt: T0 + 5000, fromProvider: true, retryAt: null, failures: 0, accessToken: 'sealed-at-9', refreshToken: 'sealed-rt-9', lastError: null, meta: null,
         } satisfies GrantRecord)
       }))
 
@@ -127,7 +130,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
 
       test('replacing clears a recorded transient error', withStore(async ({ store }) => {
         await store.writeGrant('acct', grantWrite(), T0)
-        await store.recordError('acct', lastError('PROVIDER_UNAVAILABLE'), T0 + 1)
+        await store.recordFailure('acct', 1, failure('PROVIDER_UNAVAILABLE'))
         await store.writeGrant('acct', grantWrite(), T0 + 2)
         assert.equal((await mustGet(store, 'acct')).lastError, null)
       }))
@@ -176,12 +179,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
     describe('commitRefresh (compare-and-set on version)', () => {
       test('at the expected version it writes, bumps the version and clears last_error', withStore(async ({ store }) => {
         await store.writeGrant('acct', grantWrite(), T0)
-        await store.recordError('acct', lastError('PROVIDER_UNAVAILABLE'), T0 + 1)
+        await store.recordFailure('acct', 1, failure('PROVIDER_UNAVAILABLE'))
         assert.equal(await store.commitRefresh('acct', 1, refreshCommit(), T0 + 10), true)
         assert.deepEqual(await store.getGrant('acct'), {
           provider: 'acme', status: 'active', version: 2, grantId: 'gid-1', scope: 'openid', tokenType: 'Bearer',
           createdAt: T0, updatedAt: T0 + 10, refreshedAt: T0 + 10, expiresAt: T0 + 2 * HOUR,
-          accessToken: 'sealed-at-2', refreshToken: 'sealed-rt-2', lastError: null,
+          issuedAt: T0 + 10, fromProvider: true, retryAt: null, failures: 0, accessToken: 'sealed-at-2', refreshToken: 'sealed-rt-2', lastError: null,
           meta: '{"instance_url":"https://other.acme.test"}',
         } satisfies GrantRecord)
       }))
@@ -249,14 +252,14 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
           const applied = await mustGet(store, 'acct')
           assert.equal(await store.commitRefresh('acct', 1, commit, T0 + 2), true)
           assert.deepEqual(await store.getGrant('acct'), applied)
-          await store.recordError('acct', lastError('PROVIDER_UNAVAILABLE'), T0 + 3)
+          await store.recordFailure('acct', 2, failure('PROVIDER_UNAVAILABLE'))
           assert.equal(await store.commitRefresh('acct', 1, commit, T0 + 4), true, 'a recorded error does not move the grant')
           // ...but once anything replaced that token, the stale commit is refused again.
           await store.commitRefresh('acct', 2, refreshCommit({ accessToken: 'sealed-at-unique-2' }), T0 + 5)
           assert.equal(await store.commitRefresh('acct', 1, commit, T0 + 6), false)
           assert.equal((await mustGet(store, 'acct')).accessToken, 'sealed-at-unique-2')
           await changes.until('acct', 3)
-          assert.deepEqual(changes.of('acct').filter((v) => v > 1), [2, 3], 'the retries announced nothing')
+          assert.deepEqual(changes.of('acct').filter((v) => v > 1), [2, 2, 3], 'the retries announced nothing (the recorded failure did, at its version)')
         } finally {
           changes.stop()
         }
@@ -294,7 +297,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         assert.deepEqual(await store.getGrant('acct'), {
           provider: 'acme', status: 'reauth_required', version: 2, grantId: 'gid-1', scope: 'openid offline_access',
           tokenType: 'Bearer', createdAt: T0, updatedAt: T0 + 7, refreshedAt: null, expiresAt: null,
-          accessToken: null, refreshToken: null, lastError: why, meta: '{"instance_url":"https://acme.test"}',
+          issuedAt: T0, fromProvider: true, retryAt: null, failures: 0, accessToken: null, refreshToken: null, lastError: why, meta: '{"instance_url":"https://acme.test"}',
         } satisfies GrantRecord)
         assert.deepEqual(await store.listAccounts(null, 10), ['acct'], 'a dead grant is still listed')
       }))
@@ -328,21 +331,54 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       }))
     })
 
-    describe('recordError', () => {
-      test('records the error without touching tokens, status or version', withStore(async ({ store }) => {
+    describe('recordFailure (the shared backoff)', () => {
+      test('records why and until when, without touching tokens, status or version', withStore(async ({ store }) => {
         await store.writeGrant('acct', grantWrite(), T0)
         const before = await mustGet(store, 'acct')
         const why = lastError('PROVIDER_UNAVAILABLE')
-        await store.recordError('acct', why, T0 + 1)
+        assert.equal(await store.recordFailure('acct', 1, { lastError: why, retryAt: T0 + 4000, failures: 3 }), true)
         const after = await mustGet(store, 'acct')
-        assert.deepEqual({ ...after, lastError: null, updatedAt: before.updatedAt }, before)
-        assert.equal(after.lastError, why)
+        assert.deepEqual(after, { ...before, lastError: why, retryAt: T0 + 4000, failures: 3 })
         assert.equal(after.version, 1, 'a transient error must not move the version an in-flight refresh fences on')
         assert.equal(await store.commitRefresh('acct', 1, refreshCommit(), T0 + 2), true)
+        const committed = await mustGet(store, 'acct')
+        assert.deepEqual([committed.retryAt, committed.failures, committed.lastError], [null, 0, null], 'a success clears the backoff')
+      }))
+
+      test('is announced to every listener, at the unchanged version', withStore(async ({ store }) => {
+        const changes = recordChanges(store)
+        try {
+          await store.writeGrant('acct', grantWrite(), T0)
+          await changes.until('acct', 1)
+          await store.recordFailure('acct', 1, failure('PROVIDER_UNAVAILABLE'))
+          await waitFor('the failure to be announced', () => (changes.of('acct').filter((v) => v === 1).length >= 2 ? true : undefined))
+        } finally {
+          changes.stop()
+        }
+      }))
+
+      test('at a moved version, or on a dead grant, it records nothing', withStore(async ({ store }) => {
+        await store.writeGrant('acct', grantWrite(), T0)
+        await store.commitRefresh('acct', 1, refreshCommit(), T0 + 1)
+        const before = await mustGet(store, 'acct')
+        assert.equal(await store.recordFailure('acct', 1, failure('PROVIDER_UNAVAILABLE')), false)
+        assert.deepEqual(await store.getGrant('acct'), before)
+        await store.markReauthRequired('acct', null, lastError('REFRESH_TOKEN_INVALID'), T0 + 2)
+        const dead = await mustGet(store, 'acct')
+        assert.equal(await store.recordFailure('acct', dead.version, failure('PROVIDER_UNAVAILABLE')), false)
+        assert.deepEqual(await store.getGrant('acct'), dead)
+      }))
+
+      test('a relink or import clears the backoff', withStore(async ({ store }) => {
+        await store.writeGrant('acct', grantWrite(), T0)
+        await store.recordFailure('acct', 1, failure('PROVIDER_UNAVAILABLE', T0 + 9000, 4))
+        await store.writeGrant('acct', grantWrite({ fromProvider: false }), T0 + 2)
+        const grant = await mustGet(store, 'acct')
+        assert.deepEqual([grant.retryAt, grant.failures, grant.fromProvider, grant.issuedAt], [null, 0, false, T0 + 2])
       }))
 
       test('never creates a grant', withStore(async ({ store }) => {
-        await store.recordError('ghost', lastError('PROVIDER_UNAVAILABLE'), T0)
+        assert.equal(await store.recordFailure('ghost', 0, failure('PROVIDER_UNAVAILABLE')), false)
         assert.equal(await store.getGrant('ghost'), null)
         assert.deepEqual(await store.listAccounts(null, 10), [])
       }))

@@ -7,7 +7,8 @@ import { ProviderCallError, requestToken } from '../../providers/token-client.js
 import type { TokenSet } from '../../providers/token-response.js'
 import type { EventContext } from '../../events/events.js'
 import type { BrokerDeps } from '../deps.js'
-import { refreshDueAt } from '../refresh/schedule.js'
+import { dueAtFor } from '../refresh/policy.js'
+import { expiryOf } from '../token-expiry.js'
 import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from '../secrets.js'
 import { STATE_FIELD, type LinkState } from './link-state.js'
 
@@ -65,7 +66,7 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   const { account } = link
   const previous = await deps.store.getGrant(account)
   const now = deps.clock()
-  const expiresAt = tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000
+  const expiresAt = expiryOf(deps, provider.name, tokens.expiresIn, tokens.lifetimeAnomaly, now)
   const scope = tokens.scope ?? (link.scope || null)
   const outcome = await deps.store.writeGrant(account, {
     provider: provider.name,
@@ -76,11 +77,12 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
     accessToken: sealOptional(deps.keyRing, account, ACCESS_FIELD, tokens.accessToken),
     refreshToken: sealOptional(deps.keyRing, account, REFRESH_FIELD, tokens.refreshToken),
     meta: tokens.meta ? JSON.stringify(tokens.meta) : null,
+    fromProvider: true,
     keepRefreshToken: true,
   }, now)
   if (outcome === 'conflict') throw new AccountConflictError(account)
   const stored = await deps.store.getGrant(account)
-  await deps.store.setRefreshDue(account, stored?.refreshToken ? refreshDueAt(expiresAt, deps.settings.refreshSkewSeconds, now, account) : null)
+  await deps.store.setRefreshDue(account, stored ? dueAtFor(deps, stored) : null)
   deps.log.info({ account, provider: provider.name, outcome, sub: link.sub }, 'account linked')
   deps.events.emit({ ...ctx, event: 'account.linked', account, provider: provider.name, outcome })
   if (previous?.status === 'reauth_required') {

@@ -1,20 +1,29 @@
 /**
- * Per-provider circuit breaker: after `threshold` transient failures in a row the provider
- * is left alone for `coolDownMs`, then one trial call decides. Keeps an outage from
- * turning into a retry storm across every waiting request.
+ * Per token endpoint: trips when refreshes of several distinct accounts fail in a row (one
+ * account's 429 or hang must not deny the others; that account has its own backoff), then
+ * lets one trial call through after `baseMs`, doubling the wait while trials keep failing,
+ * up to `maxMs`. Any success closes it, so tokens flow again as soon as the provider answers.
  */
 export class CircuitBreaker {
-  private failures = 0
+  /** Accounts whose last call failed, with when; forgotten after a success or `windowMs`. */
+  private readonly failing = new Map<string, number>()
+  private openMs = 0
   private openUntil = 0
-  private trialInFlight = false
+  private trialAccount: string | null = null
 
-  constructor(private readonly clock: () => number, private readonly threshold = 5, private readonly coolDownMs = 15_000) {}
+  constructor(
+    private readonly clock: () => number,
+    private readonly threshold = 3,
+    private readonly baseMs = 1000,
+    private readonly maxMs = 30_000,
+    private readonly windowMs = 60_000,
+  ) {}
 
-  /** Whether a call may go out now; in half-open state only one trial at a time. */
-  allow(): boolean {
-    if (this.failures < this.threshold) return true
-    if (this.clock() < this.openUntil || this.trialInFlight) return false
-    this.trialInFlight = true
+  /** Whether a call for `account` may go out now; while open, one trial at a time. */
+  allow(account: string): boolean {
+    if (this.openMs === 0) return true
+    if (this.clock() < this.openUntil || this.trialAccount !== null) return false
+    this.trialAccount = account
     return true
   }
 
@@ -23,14 +32,30 @@ export class CircuitBreaker {
     return Math.max(1, Math.ceil((this.openUntil - this.clock()) / 1000))
   }
 
-  succeeded(): void {
-    this.failures = 0
-    this.trialInFlight = false
+  get isOpen(): boolean {
+    return this.openMs > 0
   }
 
-  failed(): void {
-    this.failures++
-    this.trialInFlight = false
-    if (this.failures >= this.threshold) this.openUntil = this.clock() + this.coolDownMs
+  succeeded(): void {
+    this.failing.clear()
+    this.openMs = 0
+    this.trialAccount = null
+  }
+
+  failed(account: string): void {
+    const now = this.clock()
+    if (this.openMs > 0) {
+      if (account !== this.trialAccount) return // a call that went out before the breaker opened
+      this.trialAccount = null
+      this.openMs = Math.min(this.maxMs, this.openMs * 2)
+      this.openUntil = now + this.openMs
+      return
+    }
+    for (const [key, at] of this.failing) if (now - at > this.windowMs) this.failing.delete(key)
+    this.failing.set(account, now)
+    if (this.failing.size >= this.threshold) {
+      this.openMs = this.baseMs
+      this.openUntil = now + this.openMs
+    }
   }
 }

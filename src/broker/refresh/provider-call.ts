@@ -1,31 +1,34 @@
 import { randomInt } from 'node:crypto'
 import type { AppMetrics } from '../../metrics.js'
-import type { Endpoints } from '../../providers/endpoints.js'
 import type { ProviderConfig } from '../../providers/providers-file.js'
 import { ProviderCallError, requestToken } from '../../providers/token-client.js'
 import type { TokenSet } from '../../providers/token-response.js'
-import type { CircuitBreaker } from './circuit-breaker.js'
+import type { ProviderGate } from './provider-gates.js'
 
-/** At most this many calls to the provider for one refresh (the contract's guarantee 5). */
+/** At most this many calls to the provider in one refresh round (the contract's guarantee 5). */
 export const MAX_ATTEMPTS = 3
 const BASE_BACKOFF_MS = 200
 
 export interface RefreshCall {
   provider: ProviderConfig
-  endpoints: Endpoints
+  tokenUrl: string
+  account: string
   refreshToken: string
   scope: string | null
   timeoutMs: number
   deadline: number
-  breaker: CircuitBreaker
+  gate: ProviderGate
   metrics: AppMetrics
+  /** Monotonic milliseconds. */
   clock: () => number
 }
 
 /**
- * The refresh-token grant with bounded retries: transient failures (timeout, network,
- * 5xx, 429) are retried with exponential backoff and full jitter, honouring Retry-After,
- * as long as the request's deadline allows. Anything else is thrown at once.
+ * One round of the refresh-token grant: transient failures (timeout, network, 5xx, 429)
+ * are retried with exponential backoff and full jitter, honouring Retry-After, as long as
+ * the deadline allows. Each call holds a slot of the endpoint's concurrency cap (a
+ * ProviderBusyError when none frees up in time) and asks its circuit breaker first.
+ * Anything else is thrown at once.
  */
 export async function callRefresh(c: RefreshCall): Promise<TokenSet> {
   const params: Record<string, string> = {
@@ -33,29 +36,35 @@ export async function callRefresh(c: RefreshCall): Promise<TokenSet> {
   }
   // Providers that want the scope on refresh get the grant's own, not the configured default (Microsoft).
   if (c.provider.refreshScope && c.scope) params.scope = c.scope.split(' ').join(c.provider.scopeSeparator)
+  const { breaker, limiter } = c.gate
   for (let attempt = 1; ; attempt++) {
-    if (!c.breaker.allow()) {
-      throw new ProviderCallError('transient', 'circuit_open', null, c.breaker.retryAfterSeconds())
+    const release = await limiter.acquire(c.deadline - c.clock() - c.timeoutMs)
+    if (!breaker.allow(c.account)) {
+      release()
+      throw new ProviderCallError('transient', 'circuit_open', null, breaker.retryAfterSeconds())
     }
     const started = c.clock()
     try {
-      const tokens = await requestToken(c.provider, c.endpoints.tokenUrl, params, c.timeoutMs)
-      c.breaker.succeeded()
+      const tokens = await requestToken(c.provider, c.tokenUrl, params, c.timeoutMs)
+      breaker.succeeded()
       observe(c, started, 'ok')
       return tokens
     } catch (error) {
       if (!(error instanceof ProviderCallError)) throw error
       observe(c, started, error.failure)
       if (error.failure !== 'transient') {
-        c.breaker.succeeded() // the provider answered; it is up
+        breaker.succeeded() // the provider answered; it is up
         throw error
       }
-      c.breaker.failed()
+      breaker.failed(c.account)
       const delay = error.retryAfterSeconds !== null
         ? error.retryAfterSeconds * 1000
         : randomInt(BASE_BACKOFF_MS * 2 ** (attempt - 1) + 1)
       if (attempt >= MAX_ATTEMPTS || c.clock() + delay + c.timeoutMs > c.deadline) throw error
+      release() // not held while backing off
       await new Promise((resolve) => setTimeout(resolve, delay))
+    } finally {
+      release()
     }
   }
 }

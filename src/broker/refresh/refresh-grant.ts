@@ -5,29 +5,39 @@ import { ProviderCallError } from '../../providers/token-client.js'
 import type { TokenSet } from '../../providers/token-response.js'
 import type { GrantRecord } from '../../store/store.js'
 import type { BrokerDeps } from '../deps.js'
-import { readLive, usable, viewOf } from '../grant-state.js'
+import { readLive, viewOf } from '../grant-state.js'
 import { ACCESS_FIELD, REFRESH_FIELD, openSealed } from '../secrets.js'
+import { expiryOf } from '../token-expiry.js'
 import { accessView, lastError, type AccessView } from '../views.js'
-import type { CircuitBreaker } from './circuit-breaker.js'
+import { ProviderBusyError } from './endpoint-limiter.js'
 import { callRefresh } from './provider-call.js'
-import { refreshDueAt } from './schedule.js'
+import { backoffMs, dueAtFor, usable } from './policy.js'
+import type { ProviderGates } from './provider-gates.js'
+import type { Want } from './want.js'
 
 const STORE_RETRY_MS = 100
+/**
+ * How long a commit keeps retrying while the store is away, counted from the provider's
+ * answer, not from the request: a rotated refresh token exists nowhere else, so it is not
+ * dropped because the provider call used up the request's time.
+ */
+export const COMMIT_BUDGET_MS = 15_000
 
 /**
  * One refresh of a grant, by the holder of its lock: the provider call, then the fenced
  * commit, and what each failure means for the account.
  */
 export async function refreshGrant(
-  deps: BrokerDeps, breaker: CircuitBreaker, account: string, grant: GrantRecord, deadline: number, ctx: EventContext,
+  deps: BrokerDeps, gates: ProviderGates, account: string, grant: GrantRecord, deadline: number, want: Want,
 ): Promise<AccessView> {
+  const { ctx } = want
   const provider = deps.providers.get(grant.provider)
   if (!provider) {
     deps.log.error({ account, provider: grant.provider }, 'account refers to a provider that is not configured')
-    return fallback(deps, account, grant, new ProviderError('the account\'s provider is not configured'))
+    return answerWithout(deps, account, grant, want, new ProviderError('the account\'s provider is not configured'))
   }
   if (!grant.refreshToken) {
-    if (usable(grant, deps.clock())) return viewOf(deps, account, grant)
+    if (usable(grant, deps.clock()) && !want.rejected) return viewOf(deps, account, grant)
     await deps.store.markReauthRequired(account, grant.version,
       lastError('REFRESH_TOKEN_MISSING', 'the access token expired and there is no refresh token', deps.clock()), deps.clock())
     deps.events.emit({ ...ctx, event: 'account.reauth_required', account, provider: grant.provider, detail: 'REFRESH_TOKEN_MISSING' })
@@ -35,32 +45,38 @@ export async function refreshGrant(
   }
   let tokens: TokenSet
   try {
+    const { tokenUrl } = await deps.endpoints.resolve(provider)
     tokens = await callRefresh({
       provider,
-      endpoints: await deps.endpoints.resolve(provider),
+      tokenUrl,
+      account,
       refreshToken: openSealed(deps.keyRing, account, REFRESH_FIELD, grant.refreshToken),
       scope: grant.scope,
       timeoutMs: deps.settings.providerTimeoutMs,
       deadline,
-      breaker,
+      gate: gates.for(tokenUrl),
       metrics: deps.metrics,
       clock: () => performance.now(),
     })
   } catch (error) {
-    if (error instanceof ProviderCallError) return onProviderFailure(deps, account, grant, error, ctx)
+    if (error instanceof ProviderCallError) return onProviderFailure(deps, account, grant, error, want)
+    if (error instanceof ProviderBusyError) {
+      deps.metrics.refreshesDeferred.inc({ provider: grant.provider, reason: 'queue_full' })
+      return answerWithout(deps, account, grant, want, withRetryAfter(new ProviderUnavailableError(), 1))
+    }
     throw error
   }
-  return commit(deps, account, grant, tokens, provider.reuseGraceSeconds, deadline, ctx)
+  return commit(deps, account, grant, tokens, provider.reuseGraceSeconds, ctx)
 }
 
 /** The fenced commit, before anyone sees the new token; retried while the store is away. */
 async function commit(
-  deps: BrokerDeps, account: string, grant: GrantRecord, tokens: TokenSet, reuseGraceSeconds: number, deadline: number, ctx: EventContext,
+  deps: BrokerDeps, account: string, grant: GrantRecord, tokens: TokenSet, reuseGraceSeconds: number, ctx: EventContext,
 ): Promise<AccessView> {
   const { store, keyRing, clock, log, metrics, events } = deps
   const now = clock()
-  const expiresAt = tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000
-  const commit = {
+  const expiresAt = expiryOf(deps, grant.provider, tokens.expiresIn, tokens.lifetimeAnomaly, now)
+  const sealed = {
     accessToken: keyRing.seal(account, ACCESS_FIELD, tokens.accessToken),
     refreshToken: tokens.refreshToken ? keyRing.seal(account, REFRESH_FIELD, tokens.refreshToken) : null,
     expiresAt,
@@ -68,13 +84,14 @@ async function commit(
     scope: tokens.scope,
     meta: tokens.meta ? JSON.stringify(tokens.meta) : null,
   }
+  const giveUpAt = performance.now() + COMMIT_BUDGET_MS
   let committed: boolean
   for (;;) {
     try {
-      committed = await store.commitRefresh(account, grant.version, commit, now)
+      committed = await store.commitRefresh(account, grant.version, sealed, now)
       break
     } catch (error) {
-      if (performance.now() + STORE_RETRY_MS > deadline) {
+      if (performance.now() + STORE_RETRY_MS > giveUpAt) {
         log.error({ account, provider: grant.provider }, 'refresh result could not be committed; the store is unreachable')
         throw error
       }
@@ -85,9 +102,12 @@ async function commit(
     metrics.refreshes.inc({ provider: grant.provider, outcome: 'success' })
     events.emit({ ...ctx, event: 'account.refreshed', account, provider: grant.provider, outcome: 'success',
       detail: tokens.refreshToken ? 'rotated' : 'kept_refresh_token' })
-    store.setRefreshDue(account, tokens.refreshToken || grant.refreshToken
-      ? refreshDueAt(expiresAt, deps.settings.refreshSkewSeconds, now, account) : null).catch(() => {})
-    const next = { ...grant, expiresAt, tokenType: tokens.tokenType, scope: tokens.scope ?? grant.scope }
+    const next: GrantRecord = {
+      ...grant, version: grant.version + 1, expiresAt, issuedAt: now, refreshedAt: now, fromProvider: true, retryAt: null,
+      failures: 0, tokenType: tokens.tokenType, scope: tokens.scope ?? grant.scope, lastError: null,
+      refreshToken: sealed.refreshToken ?? grant.refreshToken,
+    }
+    store.setRefreshDue(account, dueAtFor(deps, next)).catch(() => {})
     return accessView(account, next, tokens.accessToken, now)
   }
   return onFenceTripped(deps, account, grant, reuseGraceSeconds, ctx)
@@ -120,12 +140,17 @@ async function onFenceTripped(deps: BrokerDeps, account: string, grant: GrantRec
 }
 
 async function onProviderFailure(
-  deps: BrokerDeps, account: string, grant: GrantRecord, error: ProviderCallError, ctx: EventContext,
+  deps: BrokerDeps, account: string, grant: GrantRecord, error: ProviderCallError, want: Want,
 ): Promise<AccessView> {
   const { store, log, metrics, clock, events } = deps
   const provider = grant.provider
-  metrics.refreshes.inc({ provider, outcome: error.failure })
-  events.emit({ ...ctx, event: 'account.refresh_failed', account, provider, outcome: error.failure, detail: error.reason })
+  const { ctx } = want
+  if (error.reason === 'circuit_open') {
+    metrics.refreshesDeferred.inc({ provider, reason: 'circuit_open' })
+  } else {
+    metrics.refreshes.inc({ provider, outcome: error.failure })
+    events.emit({ ...ctx, event: 'account.refresh_failed', account, provider, outcome: error.failure, detail: error.reason })
+  }
   if (error.failure === 'invalid_grant') {
     const current = await readLive(deps, account)
     if (current.version !== grant.version && usable(current, deps.clock())) return viewOf(deps, account, current) // another refresh won
@@ -135,29 +160,50 @@ async function onProviderFailure(
     events.emit({ ...ctx, event: 'account.reauth_required', account, provider, detail: 'REFRESH_TOKEN_INVALID' })
     throw new ReauthenticationRequiredError(account)
   }
+  let failure: Error
   if (error.failure === 'client') {
     metrics.clientErrors.inc({ provider })
     log.error({ provider, reason: error.reason }, 'the provider rejected the broker\'s client credentials; check the providers file')
-    return fallback(deps, account, grant, new ProviderError('the provider rejected the broker\'s client credentials'), error)
+    failure = new ProviderError('the provider rejected the broker\'s client credentials')
+  } else if (error.failure === 'transient') {
+    if (error.reason !== 'circuit_open') log.warn({ account, provider, reason: error.reason, status: error.status }, 'refresh failed')
+    failure = new ProviderUnavailableError()
+  } else {
+    log.warn({ account, provider, reason: error.reason, status: error.status }, 'refresh failed')
+    failure = new ProviderError(`the provider answered the refresh with an error (${error.reason})`)
   }
-  log.warn({ account, provider, failure: error.failure, reason: error.reason, status: error.status }, 'refresh failed')
-  const failure = error.failure === 'transient'
-    ? withRetryAfter(new ProviderUnavailableError(), error.retryAfterSeconds ?? 5)
-    : new ProviderError(`the provider answered the refresh with an error (${error.reason})`)
-  return fallback(deps, account, grant, failure, error)
+  const retryAt = await recordBackoff(deps, account, grant, error, failure.message)
+  return answerWithout(deps, account, grant, want, withRetryAfter(failure, (retryAt - clock()) / 1000))
 }
 
-/** The current token while it has not expired; otherwise the failure (503 by default). */
-export async function fallback(
-  deps: BrokerDeps, account: string, grant: GrantRecord | null, failure: Error = withRetryAfter(new ProviderUnavailableError(), 5),
-  cause?: ProviderCallError,
+/**
+ * Every failure but a dead grant backs the account off for all instances: the next round
+ * waits for `retry_at`. An open circuit is not the account's fault and does not deepen its
+ * backoff; it only waits for the breaker's next trial.
+ */
+async function recordBackoff(deps: BrokerDeps, account: string, grant: GrantRecord, error: ProviderCallError, message: string): Promise<number> {
+  const now = deps.clock()
+  const circuitOpen = error.reason === 'circuit_open'
+  const failures = circuitOpen ? grant.failures : grant.failures + 1
+  const retryAfterMs = error.retryAfterSeconds === null ? null : error.retryAfterSeconds * 1000
+  const retryAt = now + (circuitOpen ? retryAfterMs ?? 1000 : backoffMs(failures, deps.settings.backoffMaxMs, retryAfterMs))
+  const code = error.failure === 'transient' ? 'PROVIDER_UNAVAILABLE' : 'PROVIDER_ERROR'
+  await deps.store.recordFailure(account, grant.version, { lastError: lastError(code, message, now), retryAt, failures })
+    .catch(() => { /* the store is away: this instance still answers; the backoff is best effort */ })
+  deps.store.setRefreshDue(account, retryAt).catch(() => {})
+  return retryAt
+}
+
+/**
+ * The answer when no new token comes: the current one if it has not expired and is not
+ * the one the caller reported rejected; otherwise `failure` (503 with Retry-After by default).
+ */
+export async function answerWithout(
+  deps: BrokerDeps, account: string, grant: GrantRecord | null, want: Want,
+  failure: Error = withRetryAfter(new ProviderUnavailableError(), 1),
 ): Promise<AccessView> {
   const current = grant ?? (await readLive(deps, account))
-  if (cause) {
-    const code = cause.failure === 'transient' ? 'PROVIDER_UNAVAILABLE' : 'PROVIDER_ERROR'
-    await deps.store.recordError(account, lastError(code, failure.message, deps.clock()), deps.clock())
-      .catch(() => {})
-  }
-  if (usable(current, deps.clock())) return viewOf(deps, account, current)
+  const rejected = want.rejected && current.version <= want.seenVersion
+  if (usable(current, deps.clock()) && !rejected) return viewOf(deps, account, current)
   throw failure
 }

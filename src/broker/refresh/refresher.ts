@@ -1,61 +1,73 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import type { EventContext } from '../../events/events.js'
 import type { GrantRecord } from '../../store/store.js'
 import type { BrokerDeps } from '../deps.js'
-import { freshFor, readLive, usable, viewOf } from '../grant-state.js'
+import { readLive, viewOf } from '../grant-state.js'
 import type { AccessView } from '../views.js'
+import { ProviderUnavailableError, withRetryAfter } from '../../errors.js'
 import { ChangeWaiters } from './change-waiters.js'
-import { CircuitBreaker } from './circuit-breaker.js'
 import { holdLock } from './lock-holder.js'
+import { backingOff, servesWithoutRefresh, usable } from './policy.js'
 import { MAX_ATTEMPTS } from './provider-call.js'
-import { fallback, refreshGrant } from './refresh-grant.js'
+import { ProviderGates } from './provider-gates.js'
+import { answerWithout, refreshGrant } from './refresh-grant.js'
+import { covers, type Want } from './want.js'
 
-/** What a caller will accept: a token fresh enough, or any usable one newer than it saw. */
-export interface Want {
-  minTtlMs: number
-  /** The grant version the caller read; a newer usable grant satisfies a forced refresh. */
-  seenVersion: number
-  force: boolean
-  /** Who asked (the first of the requests sharing this refresh), for the audit trail. */
-  ctx: EventContext
-}
+export type { Want } from './want.js'
 
 const POLL_MS = 150
 
+interface Flight {
+  want: Want
+  /** null: the scheduler found the lock taken and skipped. */
+  work: Promise<AccessView | null>
+}
+
+const ignore = () => {}
+
 /**
- * Exactly one refresh per expiry: one in-flight promise per account in this process, an
+ * Exactly one refresh per expiry: one in-flight refresh per account in this process, an
  * owner-token lock per account across processes, and a version-fenced commit that
  * catches a holder who outlived its lock.
  */
 export class Refresher {
-  private readonly inflight = new Map<string, Promise<AccessView>>()
-  private readonly breakers = new Map<string, CircuitBreaker>()
+  private readonly inflight = new Map<string, Flight>()
   private readonly waiters: ChangeWaiters
   private readonly budgetMs: number
+  private readonly gates: ProviderGates
 
   constructor(private readonly deps: BrokerDeps) {
     this.waiters = new ChangeWaiters(deps.store)
     this.budgetMs = deps.settings.providerTimeoutMs * MAX_ATTEMPTS + 2000
+    this.gates = new ProviderGates(deps.settings.providerConcurrency, deps.clock)
   }
 
-  /** Shares one refresh among every concurrent request of this process for the account. */
+  /**
+   * Shares the running refresh of the account when its answer satisfies this caller too;
+   * otherwise refreshes after it (the lock would serialize them anyway).
+   */
   refresh(account: string, want: Want): Promise<AccessView> {
     const running = this.inflight.get(account)
-    if (running) return running
-    const work = this.run(account, want).finally(() => this.inflight.delete(account))
-    this.inflight.set(account, work)
+    if (running && covers(running.want, want)) {
+      return running.work.then((view) => view ?? this.refresh(account, want))
+    }
+    const deadline = performance.now() + this.budgetMs
+    const work = running
+      ? running.work.then(ignore, ignore).then(() => this.run(account, want, deadline))
+      : this.run(account, want, deadline)
+    this.track(account, want, work)
     return work
   }
 
-  /** Refreshes only if the lock is free right now (the proactive scheduler); null when skipped. */
-  async refreshIfIdle(account: string, want: Want): Promise<AccessView | null> {
-    if (this.inflight.has(account)) return null
-    const owner = randomUUID()
-    if (!(await this.deps.store.acquireLock(account, owner, this.deps.settings.refreshLockTtlMs))) return null
-    const work = this.underLock(account, owner, want, performance.now() + this.budgetMs)
-      .finally(() => this.inflight.delete(account))
-    this.inflight.set(account, work)
+  /** Refreshes only if nothing else is refreshing the account right now (the scheduler); null when skipped. */
+  refreshIfIdle(account: string, want: Want): Promise<AccessView | null> {
+    if (this.inflight.has(account)) return Promise.resolve(null)
+    const work = (async () => {
+      const owner = randomUUID()
+      if (!(await this.deps.store.acquireLock(account, owner, this.deps.settings.refreshLockTtlMs))) return null
+      return this.underLock(account, owner, want, performance.now() + this.budgetMs)
+    })()
+    this.track(account, want, work)
     return work
   }
 
@@ -88,9 +100,16 @@ export class Refresher {
     }
   }
 
-  private async run(account: string, want: Want): Promise<AccessView> {
+  /** Only its own refresh removes an entry: a later one may have taken the slot meanwhile. */
+  private track(account: string, want: Want, work: Promise<AccessView | null>): void {
+    const flight: Flight = { want, work }
+    this.inflight.set(account, flight)
+    const done = () => { if (this.inflight.get(account) === flight) this.inflight.delete(account) }
+    work.then(done, done)
+  }
+
+  private async run(account: string, want: Want, deadline: number): Promise<AccessView> {
     const { store, settings, metrics } = this.deps
-    const deadline = performance.now() + this.budgetMs
     let waitStarted: number | null = null
     for (;;) {
       const owner = randomUUID()
@@ -107,7 +126,7 @@ export class Refresher {
         metrics.lockWaitSeconds.observe((performance.now() - waitStarted) / 1000)
         return done
       }
-      if (performance.now() >= deadline) return fallback(this.deps, account, null)
+      if (performance.now() >= deadline) return answerWithout(this.deps, account, null, want)
     }
   }
 
@@ -126,12 +145,16 @@ export class Refresher {
   }
 
   private async underLock(account: string, owner: string, want: Want, deadline: number): Promise<AccessView> {
-    const { store, log, settings } = this.deps
+    const { store, log, settings, clock, metrics } = this.deps
     const lock = holdLock(store, log, account, owner, settings.refreshLockTtlMs)
     try {
       const grant = await readLive(this.deps, account) // someone may have refreshed just before us
       if (this.satisfies(grant, want)) return viewOf(this.deps, account, grant)
-      return await refreshGrant(this.deps, this.breaker(grant.provider), account, grant, deadline, want.ctx)
+      if (backingOff(grant, clock())) {
+        metrics.refreshesDeferred.inc({ provider: grant.provider, reason: 'backoff' })
+        return await answerWithout(this.deps, account, grant, want, backoffError(grant, clock()))
+      }
+      return await refreshGrant(this.deps, this.gates, account, grant, deadline, want)
     } finally {
       await lock.release()
     }
@@ -139,13 +162,12 @@ export class Refresher {
 
   private satisfies(grant: GrantRecord, want: Want): boolean {
     const now = this.deps.clock()
-    if (grant.version > want.seenVersion) return usable(grant, now)
-    return !want.force && freshFor(grant, now, want.minTtlMs)
+    if (want.force) return grant.version > want.seenVersion && usable(grant, now)
+    return servesWithoutRefresh(grant, now, want.minTtlMs, this.deps.settings.refreshSkewSeconds * 1000)
   }
+}
 
-  private breaker(provider: string): CircuitBreaker {
-    let breaker = this.breakers.get(provider)
-    if (!breaker) this.breakers.set(provider, (breaker = new CircuitBreaker(() => performance.now())))
-    return breaker
-  }
+/** 503 with Retry-After until the grant's shared backoff ends. */
+export function backoffError(grant: GrantRecord, now: number): Error {
+  return withRetryAfter(new ProviderUnavailableError(), ((grant.retryAt ?? now) - now) / 1000)
 }

@@ -1,7 +1,7 @@
 import { throttled } from '../../log-throttle.js'
 import type { BrokerDeps } from '../deps.js'
 import type { Refresher } from './refresher.js'
-import { refreshDueAt } from './schedule.js'
+import { dueAtFor } from './policy.js'
 
 export interface SchedulerOptions {
   intervalMs: number
@@ -9,7 +9,7 @@ export interface SchedulerOptions {
   batch: number
   /** Proactive refreshes running at once per provider, in this instance. */
   perProviderConcurrency: number
-  /** Delay before a grant whose proactive refresh failed is tried again. */
+  /** Delay before a grant whose proactive refresh failed for a reason without a shared backoff (store away) is tried again. */
   retryDelayMs: number
 }
 
@@ -50,23 +50,26 @@ export class RefreshScheduler {
     const started: Promise<unknown>[] = []
     for (const { account } of due) {
       const grant = await store.getGrant(account)
-      if (!grant || grant.status !== 'active' || !grant.refreshToken) {
+      if (!grant) {
         await store.setRefreshDue(account, null)
         continue
       }
-      const dueAt = refreshDueAt(grant.expiresAt, this.deps.settings.refreshSkewSeconds, grant.refreshedAt ?? grant.updatedAt, account)
+      // The shared backoff holds the scheduler back too: it refreshes at retry_at, not before.
+      const dueAt = grant.retryAt !== null && grant.retryAt > now ? grant.retryAt : dueAtFor(this.deps, grant)
       if (dueAt === null || dueAt > now) {
-        await store.setRefreshDue(account, dueAt) // a stale entry: someone refreshed already
+        await store.setRefreshDue(account, dueAt) // a stale entry: someone refreshed already, or it backs off
         continue
       }
       const inUse = this.active.get(grant.provider) ?? 0
       if (inUse >= this.options.perProviderConcurrency) continue
       this.active.set(grant.provider, inUse + 1)
-      const work = this.refresher.refreshIfIdle(account, { force: true, seenVersion: grant.version, minTtlMs: 0, ctx: { sub: 'scheduler' } })
+      const want = { force: true, rejected: false, seenVersion: grant.version, minTtlMs: 0, ctx: { sub: 'scheduler' } }
+      const work = this.refresher.refreshIfIdle(account, want)
         .catch(async (error: unknown) => {
           const code = (error as { code?: string }).code
           if (code === 'REAUTHENTICATION_REQUIRED' || code === 'ACCOUNT_NOT_FOUND') return store.setRefreshDue(account, null)
-          return store.setRefreshDue(account, clock() + this.options.retryDelayMs)
+          // A provider failure has re-queued the grant at its shared retry_at already; this covers the rest.
+          if (code === 'STORE_UNAVAILABLE') return store.setRefreshDue(account, clock() + this.options.retryDelayMs)
         })
         .catch(() => {})
         .finally(() => {

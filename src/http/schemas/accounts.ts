@@ -10,6 +10,7 @@ export const ImportBody = Type.Object({
   access_token: Type.Optional(Token),
   token_type: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
   expires_at: Type.Optional(Instant),
+  // 0 means expired now (refreshed on first use); above a year is clamped to a year.
   expires_in: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 * 365 * 86400 })),
   scope: Type.Optional(Type.String({ maxLength: 4096 })),
 }, { additionalProperties: false })

@@ -19,4 +19,6 @@ export const atlassian: ProviderTemplate = {
   reuseGraceSeconds: 600,
   // No public token revocation endpoint for 3LO apps.
   revocation: 'none',
+  // Rotating refresh tokens expire after 90 days of inactivity (developer.atlassian.com, 3LO rotating refresh tokens).
+  refreshTokenIdleTtl: 90 * 86_400,
 }

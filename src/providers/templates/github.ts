@@ -22,4 +22,7 @@ export const github: ProviderTemplate = {
   errorIn200: 'error-field',
   invalidGrantErrors: ['invalid_grant', 'bad_refresh_token', 'bad_verification_code'],
   clientErrors: [...OAUTH2_DEFAULTS.clientErrors, 'incorrect_client_credentials'],
+  // Expiring user tokens: the refresh token lives about 6 months (refresh_token_expires_in 15897600) and each
+  // refresh issues a new one, so a grant refreshed within that window never dies.
+  refreshTokenIdleTtl: 15_897_600,
 }

@@ -15,4 +15,6 @@ export const google: ProviderTemplate = {
   scopes: ['openid', 'email'],
   authorizeParams: { access_type: 'offline', prompt: 'consent' },
   rotation: 'none',
+  // A refresh token unused for six months stops working (developers.google.com, refresh token expiration).
+  refreshTokenIdleTtl: 180 * 86_400,
 }

@@ -19,4 +19,6 @@ export const microsoft: ProviderTemplate = {
   invalidGrantErrors: ['invalid_grant', 'interaction_required'],
   // No RFC 7009 endpoint: refresh tokens die with the user's sessions (Graph revokeSignInSessions needs user rights).
   revocation: 'none',
+  // Refresh tokens expire after 90 days without use (learn.microsoft.com, refresh token lifetime).
+  refreshTokenIdleTtl: 90 * 86_400,
 }

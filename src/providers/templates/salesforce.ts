@@ -16,4 +16,7 @@ export const salesforce: ProviderTemplate = {
   scopes: ['api', 'refresh_token'],
   rotation: 'optional',
   metadataFields: ['instance_url', 'id'],
+  // No expires_in in token responses: assume the default org session timeout of 2 hours. Unverified per org:
+  // an org with a shorter timeout should set `default_expires_in` in the providers file.
+  defaultExpiresIn: 7200,
 }

@@ -12,4 +12,6 @@ export const xero: ProviderTemplate = {
   rotation: 'always',
   // "you can retry refreshing the old token for a grace period of 30 minutes" (Xero staff, community.xero.com/developer/discussion/105714701).
   reuseGraceSeconds: 1800,
+  // A refresh token expires after 60 days unused (developer.xero.com, token types).
+  refreshTokenIdleTtl: 60 * 86_400,
 }

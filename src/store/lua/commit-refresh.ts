@@ -4,6 +4,8 @@
  * KEYS[1] grant hash
  * ARGV expectedVersion, now, at, rt ('' keeps the stored one), expires_at ('' = none),
  *      token_type, scope ('' keeps), meta ('' keeps), channel, account
+ * Also sets `iat` (when the broker obtained the token) and `src` = p (from the provider), and
+ * clears the failure backoff.
  * Returns the new version, or 0 when the version moved or the grant is gone.
  * Idempotent: a retry of a commit that was applied but whose reply was lost (command
  * timeout) finds its own sealed access token one version on, and gets that version back
@@ -20,12 +22,12 @@ if version ~= ARGV[1] then
   return 0
 end
 if redis.call('HGET', key, 'status') ~= 'active' then return 0 end
-redis.call('HSET', key, 'at', ARGV[3], 'token_type', ARGV[6], 'updated_at', ARGV[2], 'refreshed_at', ARGV[2])
+redis.call('HSET', key, 'at', ARGV[3], 'token_type', ARGV[6], 'updated_at', ARGV[2], 'refreshed_at', ARGV[2], 'iat', ARGV[2], 'src', 'p')
 if ARGV[4] ~= '' then redis.call('HSET', key, 'rt', ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', key, 'expires_at', ARGV[5]) else redis.call('HDEL', key, 'expires_at') end
 if ARGV[7] ~= '' then redis.call('HSET', key, 'scope', ARGV[7]) end
 if ARGV[8] ~= '' then redis.call('HSET', key, 'meta', ARGV[8]) end
-redis.call('HDEL', key, 'last_error')
+redis.call('HDEL', key, 'last_error', 'retry_at', 'fails')
 local next = redis.call('HINCRBY', key, 'version', 1)
 redis.call('PUBLISH', ARGV[9], ARGV[10] .. ' ' .. next)
 return next

@@ -10,7 +10,7 @@ export const markReauth = {
 local key = KEYS[1]
 local version = redis.call('HGET', key, 'version')
 if not version or (ARGV[1] ~= '' and version ~= ARGV[1]) then return 0 end
-redis.call('HDEL', key, 'at', 'rt', 'expires_at')
+redis.call('HDEL', key, 'at', 'rt', 'expires_at', 'retry_at', 'fails')
 redis.call('HSET', key, 'status', 'reauth_required', 'last_error', ARGV[2], 'updated_at', ARGV[3])
 local next = redis.call('HINCRBY', key, 'version', 1)
 redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. next)

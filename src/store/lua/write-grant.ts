@@ -2,8 +2,8 @@
  * Creates a grant, or replaces one of the same provider (import, link).
  * KEYS[1] grant hash
  * ARGV provider, now, scope, token_type, expires_at, at, rt, meta, keepRefresh ('1'|'0'),
- *      channel, account, gid   ('' = field absent)
- * Returns 'created' | 'replaced' | 'conflict'. A replace bumps version, clears last_error,
+ *      channel, account, gid, src ('p' from the provider | 'i' imported)   ('' = field absent)
+ * Returns 'created' | 'replaced' | 'conflict'. A replace bumps version, clears last_error and the failure backoff,
  * sets status active, and publishes `account version` on the channel.
  */
 export const writeGrant = {
@@ -24,8 +24,8 @@ for name, value in pairs(fields) do
   if value == '' then redis.call('HDEL', key, name) else redis.call('HSET', key, name, value) end
 end
 if keep and ARGV[7] == '' then redis.call('HSET', key, 'rt', keep) end
-redis.call('HDEL', key, 'last_error')
-redis.call('HSET', key, 'status', 'active', 'updated_at', now, 'gid', ARGV[12])
+redis.call('HDEL', key, 'last_error', 'retry_at', 'fails')
+redis.call('HSET', key, 'status', 'active', 'updated_at', now, 'gid', ARGV[12], 'iat', now, 'src', ARGV[13])
 local version = redis.call('HINCRBY', key, 'version', 1)
 redis.call('PUBLISH', ARGV[10], ARGV[11] .. ' ' .. version)
 return outcome
