@@ -1,0 +1,98 @@
+/**
+ * `npm run bench:refresh`: provider calls per account-hour under hostile caller patterns,
+ * beside the ideal of one call per token lifetime. Time is simulated (the broker runs on a
+ * clock the bench moves), the provider is a real HTTP server on loopback, the store is the
+ * embedded one. Nothing here is timed: the numbers are call counts.
+ *
+ *   BENCH_SIM_SECONDS   simulated seconds per pattern (default 600)
+ */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createSigner } from 'fast-jwt'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+
+const SIM_SECONDS = Number(process.env.BENCH_SIM_SECONDS ?? 600)
+const SECRET = 'bench-secret-0123456789abcdef0123456789'
+const auth = { authorization: `Bearer ${createSigner({ key: SECRET, expiresIn: 86_400_000 })({ sub: 'bench', scope: 'tokens:read accounts:write' })}` }
+
+/** A token endpoint handing out numbered tokens that live `lifetime` seconds; `down()` makes it answer 503. */
+async function provider(lifetime: number) {
+  let calls = 0
+  let failing = false
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      calls++
+      if (failing) return void res.writeHead(503).end()
+      res.writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ access_token: `at-${calls}`, refresh_token: `rt-${calls}`, expires_in: lifetime, token_type: 'Bearer' }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls: () => calls,
+    fail: (on: boolean) => { failing = on },
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+  }
+}
+
+async function broker(tokenUrl: string, clock: () => number) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'))
+  const file = join(dir, 'providers.json')
+  writeFileSync(file, JSON.stringify({ providers: { p: { template: 'oauth2', authorization_url: `${tokenUrl}/a`, token_url: `${tokenUrl}/token`, client_id: 'c', client_secret: 's' } } }))
+  const app = await buildApp(loadConfig({ AUTH_JWT_SECRET: SECRET, PROVIDERS_FILE: file, LOG_LEVEL: 'silent', PROVIDER_TIMEOUT_MS: '2000' }), { clock })
+  rmSync(dir, { recursive: true })
+  return app
+}
+
+interface Pattern { name: string; accounts: number; lifetime: number; perSecond: number; minTtl: number; outageSeconds: number }
+
+async function run(p: Pattern) {
+  let now = Date.parse('2030-01-01T00:00:00Z')
+  const stub = await provider(p.lifetime)
+  const app = await broker(stub.url, () => now)
+  try {
+    for (let i = 0; i < p.accounts; i++) {
+      await app.inject({ method: 'PUT', url: `/accounts/a${i}`, headers: auth, payload: { provider: 'p', access_token: 'x', refresh_token: 'rt', expires_in: 0 } })
+    }
+    const statuses = new Map<number, number>()
+    let healedAt: number | null = null
+    const step = 1000 / p.perSecond
+    stub.fail(p.outageSeconds > 0)
+    for (let tick = 0; tick < SIM_SECONDS * p.perSecond; tick++) {
+      now += step
+      const second = tick / p.perSecond
+      if (p.outageSeconds > 0 && second >= p.outageSeconds) stub.fail(false)
+      const account = `a${tick % p.accounts}`
+      const res = await app.inject({ method: 'GET', url: `/tokens/${account}/access${p.minTtl ? `?min_ttl=${p.minTtl}` : ''}`, headers: auth })
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
+      if (healedAt === null && p.outageSeconds > 0 && second >= p.outageSeconds && res.statusCode === 200) healedAt = second - p.outageSeconds
+    }
+    const hours = SIM_SECONDS / 3600
+    return {
+      pattern: p.name,
+      requests: SIM_SECONDS * p.perSecond,
+      provider_calls: stub.calls(),
+      calls_per_account_hour: +(stub.calls() / p.accounts / hours).toFixed(1),
+      ideal_per_account_hour: +(3600 / p.lifetime).toFixed(1),
+      statuses: Object.fromEntries(statuses),
+      ...(p.outageSeconds > 0 ? { first_200_after_recovery_s: healedAt } : {}),
+    }
+  } finally {
+    await app.close()
+    await stub.close()
+  }
+}
+
+const patterns: Pattern[] = [
+  { name: '1 account, 1,000 GETs/s, min_ttl=3600, 3600 s tokens', accounts: 1, lifetime: 3600, perSecond: 1000, minTtl: 3600, outageSeconds: 0 },
+  { name: '100 accounts, 120 s tokens, each polled every 100 ms', accounts: 100, lifetime: 120, perSecond: 1000, minTtl: 0, outageSeconds: 0 },
+  { name: 'the same, provider failing for the first 60 s', accounts: 100, lifetime: 120, perSecond: 1000, minTtl: 0, outageSeconds: 60 },
+]
+console.log(`refresh policy: ${SIM_SECONDS} simulated seconds per pattern`)
+for (const p of patterns) console.log(JSON.stringify(await run(p)))
