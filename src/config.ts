@@ -15,7 +15,7 @@ const Int = (minimum: number, maximum: number, defaultValue: number) =>
 const Bool = (defaultValue: boolean) => Type.Boolean({ default: defaultValue })
 const HOST_PORT_LIST = '^[^\\s,:]+:\\d{1,5}(,[^\\s,:]+:\\d{1,5})*$'
 
-/** The environment, as the contract's configuration table (plus a few documented extensions). */
+/** The environment, as docs/api.md's configuration table (plus a few documented extensions). */
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Str()),
   PORT: Int(0, 65535, 8080),
