@@ -18,6 +18,9 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The example providers: each one is skipped until its variables are set (mount your own file over it).
+COPY providers.example.yaml ./providers.yaml
+ENV PROVIDERS_FILE=/app/providers.yaml
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \

@@ -3,13 +3,18 @@
  * against a bare Fastify route doing the same single Redis read. Loopback only, bounded
  * in time; prints both and their ratio. BENCH_SECONDS and BENCH_CONNECTIONS tune it.
  */
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import autocannon from 'autocannon'
+import { createSigner } from 'fast-jwt'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
 import { connectStore } from '../src/store/index.js'
-import { TEST_KEYS, bearer, testApp, testConfig } from '../test/helpers/app.js'
-import { writeProvidersFile } from '../test/helpers/providers-file.js'
-import { startRedis } from '../test/helpers/redis-server.js'
+import { startRedis } from '../scripts/support/redis-server.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20)
@@ -32,9 +37,16 @@ try {
   })
   const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' })
 
-  const providersFile = writeProvidersFile({ p: { template: 'oauth2', authorization_url: 'http://127.0.0.1:9/a', token_url: 'http://127.0.0.1:9/t', client_id: 'c' } })
-  const { app } = await testApp(testConfig({ REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, PROVIDERS_FILE: providersFile, LOG_LEVEL: 'warn', PROACTIVE_REFRESH: 'false' }))
+  const providersFile = join(mkdtempSync(join(tmpdir(), 'tb-bench-')), 'providers.json')
+  writeFileSync(providersFile, JSON.stringify({ providers: { p: { template: 'oauth2', authorization_url: 'http://127.0.0.1:9/a', token_url: 'http://127.0.0.1:9/t', client_id: 'c' } } }))
+  const secret = randomBytes(32).toString('base64url')
+  const app = await buildApp(loadConfig({
+    AUTH_JWT_SECRET: secret, REDIS_URL: redis.url, ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    PROVIDERS_FILE: providersFile, LOG_LEVEL: 'warn', PROACTIVE_REFRESH: 'false',
+  }))
   await connectStore(app.broker.deps.store)
+  const caller = createSigner({ key: secret, algorithm: 'HS256', expiresIn: 3600_000 })({ sub: 'bench', scope: 'tokens:read accounts:write' })
+  const bearer = () => ({ authorization: `Bearer ${caller}` })
   await app.inject({ method: 'PUT', url: '/accounts/acct', headers: bearer(), payload: { provider: 'p', access_token: 'x'.repeat(120), refresh_token: 'r', expires_in: 3600 } })
   const brokerUrl = await app.listen({ port: 0, host: '127.0.0.1' })
 

@@ -15,6 +15,7 @@ import type { FastifySchema } from 'fastify'
 import { stringify } from 'yaml'
 import { buildApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
+import { ROUTE_DOCS, type RouteDocs } from './openapi-docs.js'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const OPENAPI_FILE = join(ROOT, 'openapi.yaml')
@@ -43,8 +44,9 @@ type Json = Record<string, unknown>
  * requirement and accepted scopes for routes with `config.scopes`, query
  * parameters with a default shown as optional, and a description per response.
  */
-function describeRoute(schema: FastifySchema | undefined, scopes: readonly string[] | undefined): FastifySchema {
+function describeRoute(schema: FastifySchema | undefined, scopes: readonly string[] | undefined, docs: RouteDocs | undefined): FastifySchema {
   const out: FastifySchema = { ...schema }
+  if (docs) out.description = docs.description
   if (scopes && scopes.length > 0) {
     const line = `Requires a caller JWT with scope ${scopes.map((s) => `\`${s}\``).join(' or ')}.`
     out.description = typeof out.description === 'string' && out.description !== '' ? `${out.description}\n\n${line}` : line
@@ -86,8 +88,8 @@ export async function renderOpenApi(): Promise<string> {
             title: 'token-broker',
             version: pkg.version,
             description: 'Owns third-party OAuth grants and hands short-lived access tokens to internal services. '
-              + 'Generated from the route schemas by `npm run openapi`; the external contract '
-              + '(api-contract.md) is the reference for behaviour.',
+              + 'Generated from the route schemas by `npm run openapi`; docs/api.md describes the behaviour and the '
+              + 'guarantees, docs/calling.md how a service calls it.',
           },
           servers: [{ url: 'http://localhost:8080' }],
           components: {
@@ -100,16 +102,44 @@ export async function renderOpenApi(): Promise<string> {
         refResolver: {
           buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
         },
-        transform: ({ schema, url, route }) => ({ schema: describeRoute(schema, route.config?.scopes), url }),
+        transform: ({ schema, url, route }) => ({
+          schema: describeRoute(schema, route.config?.scopes, ROUTE_DOCS[`${[route.method].flat()[0]} ${route.url}`]),
+          url,
+        }),
       })
     },
   })
   try {
     await app.ready()
-    return stringify(normalize(app.swagger()), { lineWidth: 0 })
+    return stringify(normalize(withExamples(app.swagger() as Json)), { lineWidth: 0 })
   } finally {
     await app.close()
   }
+}
+
+type Operation = { requestBody?: { content?: Record<string, Json> }; responses?: Record<string, { content?: Record<string, Json> }> }
+
+/**
+ * The examples of scripts/openapi-docs.ts on the media types of each operation. Added to
+ * the document rather than the schemas: next to a `$ref` (shared response bodies) swagger
+ * would drop them.
+ */
+function withExamples(doc: Json): Json {
+  const paths = doc.paths as Record<string, Record<string, Operation>>
+  for (const [path, item] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const docs = ROUTE_DOCS[`${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`]
+      if (!docs) continue
+      for (const media of Object.values(op.requestBody?.content ?? {})) if (docs.request !== undefined) media.example = docs.request
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        const example = docs.responses[Number(status)]
+        if (example === undefined) continue
+        response.content ??= { [typeof example === 'string' ? 'text/plain' : 'application/json']: {} }
+        for (const media of Object.values(response.content)) media.example = example
+      }
+    }
+  }
+  return doc
 }
 
 const TOP_LEVEL = ['openapi', 'info', 'servers', 'security', 'tags', 'paths', 'components']

@@ -1,5 +1,7 @@
 import { createPublicKey } from 'node:crypto'
+import type { TSchema } from '@sinclair/typebox'
 import { ConfigError } from './config-error.js'
+import { parseKeyRingSpec, type KeyRingSpec } from './crypto/key-ring.js'
 
 /** Parsers of single settings: text in, value out, or a ConfigError naming the variable. */
 
@@ -61,4 +63,42 @@ export function httpUrls(value: string | undefined, variable: string): string[] 
     }
   })
   return urls
+}
+
+/**
+ * What is wrong with a value and what would be right: the allowed values of a choice (echoing
+ * the value, which a choice never makes secret), the range of a number, true or false, or the
+ * expected form. Other values are never echoed: they may be secrets.
+ */
+export function describeInvalid(schema: TSchema, value: unknown, fallback: string): string {
+  const choices = (schema.anyOf as TSchema[] | undefined)?.map((member) => member.const)
+  if (choices?.every((c) => typeof c === 'string')) return `invalid value "${String(value)}" (one of: ${choices.join(', ')})`
+  if (schema.type === 'integer') return `must be a whole number from ${schema.minimum} to ${schema.maximum}`
+  if (schema.type === 'boolean') return 'must be true or false'
+  if (typeof schema.pattern === 'string' && /^\^https\?/.test(schema.pattern)) return 'must be an http:// or https:// URL'
+  if (typeof schema.pattern === 'string' && /^\^rediss\?/.test(schema.pattern)) return 'must be a redis:// or rediss:// URL'
+  if (typeof schema.pattern === 'string' && schema.pattern.includes('\\d{1,5}')) return 'must be host:port[,host:port...]'
+  if (schema.pattern === '^[^\\s{}]*$') return 'must not contain spaces, { or }'
+  if (typeof value === 'string' && typeof schema.maxLength === 'number' && value.length > schema.maxLength) {
+    return `is too long (at most ${schema.maxLength} characters)`
+  }
+  if (typeof value === 'string' && typeof schema.minLength === 'number' && value.length < schema.minLength) {
+    return `is too short (at least ${schema.minLength} characters)`
+  }
+  return `invalid value (${fallback.toLowerCase()})`
+}
+
+const KEYS_HINT = 'generate one with `npx token-broker keys generate`'
+
+/** ENCRYPTION_KEYS, with the way to make a key in every message (and the .env.example placeholder recognized). */
+export function encryptionKeys(value: string): KeyRingSpec {
+  if (value.startsWith('REPLACE_ME')) {
+    throw new ConfigError('ENCRYPTION_KEYS', `is still the .env.example placeholder: ${KEYS_HINT} and put its output here`)
+  }
+  try {
+    return parseKeyRingSpec(value)
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError('ENCRYPTION_KEYS', `${error.message.slice('ENCRYPTION_KEYS '.length)} (${KEYS_HINT})`)
+    throw error
+  }
 }

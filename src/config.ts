@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs'
-import { Type, type Static, type StringOptions } from '@sinclair/typebox'
+import { Type, type Static, type StringOptions, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ConfigError } from './config-error.js'
-import { hostPorts, httpUrls, publicKeyConfig, rateLimits, type HostPort, type PublicKeyAuth } from './config-values.js'
-import { parseKeyRingSpec, type KeyRingSpec } from './crypto/key-ring.js'
-import { loadProvidersFile, type ProviderConfig } from './providers/providers-file.js'
+import { describeInvalid, encryptionKeys, hostPorts, httpUrls, publicKeyConfig, rateLimits, type HostPort, type PublicKeyAuth } from './config-values.js'
+import type { KeyRingSpec } from './crypto/key-ring.js'
+import { loadProviders, type ProviderConfig, type SkippedProvider } from './providers/providers-file.js'
 
 export { ConfigError }
 
@@ -15,7 +15,7 @@ const Int = (minimum: number, maximum: number, defaultValue: number) =>
 const Bool = (defaultValue: boolean) => Type.Boolean({ default: defaultValue })
 const HOST_PORT_LIST = '^[^\\s,:]+:\\d{1,5}(,[^\\s,:]+:\\d{1,5})*$'
 
-/** The environment, as the contract's configuration table (plus a few documented extensions). */
+/** The environment, as docs/api.md's configuration table (plus a few documented extensions). */
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Str()),
   PORT: Int(0, 65535, 8080),
@@ -79,6 +79,10 @@ export interface Config {
   issuer?: string
   audience?: string
   providers: ProviderConfig[]
+  /** The providers file read, or null when there is none (no provider can be linked: a warning at start). */
+  providersFile: string | null
+  /** Providers of the file left out because none of their variables is set (a warning at start each). */
+  skippedProviders: SkippedProvider[]
   refreshSkewSeconds: number
   refreshLockTtlMs: number
   providerTimeoutMs: number
@@ -112,20 +116,17 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
   for (const [key, schema] of Object.entries(EnvSchema.properties)) {
     const value = raw[key]
     if ((schema as { type?: string }).type === 'integer' && typeof value === 'string' && !/^-?\d+$/.test(value)) {
-      throw new ConfigError(key, 'invalid value (expected an integer)')
+      throw new ConfigError(key, describeInvalid(schema as TSchema, value, 'expected an integer'))
     }
   }
   const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
   const error = Value.Errors(EnvSchema, converted).First()
   if (error) {
     const name = error.path.split('/')[1] ?? 'environment'
-    throw new ConfigError(name, describeValueError(error.message, name in raw))
+    const schema = (EnvSchema.properties as Record<string, TSchema>)[name]
+    throw new ConfigError(name, name in raw && schema ? describeInvalid(schema, raw[name], error.message) : 'is required')
   }
   return converted as Env
-}
-
-function describeValueError(message: string, present: boolean): string {
-  return present ? `invalid value (${message.toLowerCase()})` : 'is required'
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -138,7 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (store.kind !== 'memory' && !e.ENCRYPTION_KEYS) {
     throw new ConfigError('ENCRYPTION_KEYS', 'is required with Redis (run `npx token-broker keys generate`)')
   }
-  const providersFile = e.PROVIDERS_FILE ?? (existsSync('providers.yaml') ? 'providers.yaml' : undefined)
+  const providersFile = e.PROVIDERS_FILE ?? (existsSync('providers.yaml') ? 'providers.yaml' : null)
+  const loaded = providersFile ? loadProviders(providersFile, env) : { providers: [], skipped: [] }
   return {
     production,
     port: e.PORT,
@@ -147,11 +149,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     store,
     keyPrefix: e.REDIS_KEY_PREFIX,
     storeCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
-    encryptionKeys: e.ENCRYPTION_KEYS ? parseKeyRingSpec(e.ENCRYPTION_KEYS) : null,
+    encryptionKeys: e.ENCRYPTION_KEYS ? encryptionKeys(e.ENCRYPTION_KEYS) : null,
     callerAuth: callerAuthConfig(e),
     issuer: e.AUTH_JWT_ISSUER,
     audience: e.AUTH_JWT_AUDIENCE,
-    providers: providersFile ? loadProvidersFile(providersFile, env) : [],
+    providers: loaded.providers,
+    providersFile,
+    skippedProviders: loaded.skipped,
     refreshSkewSeconds: e.REFRESH_SKEW_SECONDS,
     refreshLockTtlMs: e.REFRESH_LOCK_TTL_MS,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
 
 /**
- * Every error the contract names, one coded constructor each. Domain code throws these;
+ * Every error the contract (docs/api.md) names, one coded constructor each. Domain code throws these;
  * the HTTP error handler renders `{ statusCode, code, error, message }`.
  */
 const coded = (code: string, message: string, status: number): FastifyErrorConstructor =>

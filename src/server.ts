@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { startupWarnings } from './startup-warnings.js'
 import { connectStore } from './store/index.js'
 
 function readConfig(): Config {
@@ -19,14 +20,9 @@ const config = readConfig()
 const app = await buildApp(config)
 const log = app.log
 
-if (config.store.kind === 'memory') {
-  log.warn('REDIS_URL is not set: using the embedded in-memory store (one instance, nothing survives a restart)')
-}
-if (!config.encryptionKeys) {
-  log.warn('ENCRYPTION_KEYS is not set: tokens are sealed with a key generated for this process only')
-}
+for (const warning of startupWarnings(config)) log.warn(warning)
 const storeError = await connectStore(app.broker.deps.store)
-if (storeError) log.error({ err: { message: storeError.message } }, 'store not reachable yet; retrying in the background')
+if (storeError) log.error(`${storeError.message}; retrying in the background`)
 
 if (config.proactiveRefresh) app.broker.scheduler.start()
 // Delivers queued webhooks (from before a restart too); app.close() stops it.

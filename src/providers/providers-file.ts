@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../config-error.js'
+import { PROVIDER_NAME, schemaErrorMessage, syntaxErrorMessage } from './providers-file-errors.js'
 import type { ProviderTemplate, TokenAuthMethod } from './template.js'
 import { TEMPLATES } from './templates/index.js'
 
@@ -34,7 +35,7 @@ const ProviderEntry = Type.Object({
 
 const ProvidersFile = Type.Object({
   // additionalProperties: a name that does not match the pattern is an error, not unchecked.
-  providers: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }), ProviderEntry, { additionalProperties: false }),
+  providers: Type.Record(Type.String({ pattern: PROVIDER_NAME }), ProviderEntry, { additionalProperties: false }),
 }, { additionalProperties: false })
 
 type ProviderEntry = Static<typeof ProviderEntry>
@@ -49,40 +50,68 @@ export interface ProviderConfig extends ProviderTemplate {
   tokenAuthMethod: TokenAuthMethod
 }
 
+/** A provider left out because none of the `${VAR}`s it uses is set (a warning at start names it). */
+export interface SkippedProvider { name: string; variables: string[] }
+
+export interface LoadedProviders { providers: ProviderConfig[]; skipped: SkippedProvider[] }
+
 export function loadProvidersFile(path: string, env: NodeJS.ProcessEnv): ProviderConfig[] {
+  return loadProviders(path, env).providers
+}
+
+export function loadProviders(path: string, env: NodeJS.ProcessEnv): LoadedProviders {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
-  } catch {
-    throw new ConfigError('PROVIDERS_FILE', `cannot read ${path}`)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new ConfigError('PROVIDERS_FILE', `cannot read ${path}${code === 'EISDIR' ? ' (it is a directory)' : code === 'ENOENT' ? ' (no such file)' : ''}`)
   }
   let data: unknown
   try {
     data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
-  } catch {
-    throw new ConfigError('PROVIDERS_FILE', `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}`)
+  } catch (error) {
+    throw new ConfigError('PROVIDERS_FILE', `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${syntaxErrorMessage(error, text)}`)
   }
-  return parseProviders(data, env)
+  return readProviders(data, env, path)
 }
 
 export function parseProviders(data: unknown, env: NodeJS.ProcessEnv): ProviderConfig[] {
-  const error = Value.Errors(ProvidersFile, data).First()
-  if (error) throw new ConfigError('PROVIDERS_FILE', `${error.path || '/'}: ${error.message.toLowerCase()}`)
-  const file = data as Static<typeof ProvidersFile>
-  return Object.entries(file.providers).map(([name, entry]) => resolveProvider(name, resolveVars(entry, env, name)))
+  return readProviders(data, env).providers
 }
 
-function resolveVars<T>(value: T, env: NodeJS.ProcessEnv, provider: string): T {
+/**
+ * Every provider of the file, resolved. A provider none of whose `${VAR}`s is set is skipped
+ * (an example file can list providers the operator has not configured); one with some set and
+ * others not is an error, since that is a typo or a forgotten variable.
+ */
+export function readProviders(data: unknown, env: NodeJS.ProcessEnv, path = 'PROVIDERS_FILE'): LoadedProviders {
+  const error = Value.Errors(ProvidersFile, data).First()
+  if (error) throw new ConfigError('PROVIDERS_FILE', `${path}: ${schemaErrorMessage(error, data)}`)
+  const file = data as Static<typeof ProvidersFile>
+  const loaded: LoadedProviders = { providers: [], skipped: [] }
+  for (const [name, entry] of Object.entries(file.providers)) {
+    const variables = [...new Set(JSON.stringify(entry).match(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g) ?? [])].map((v) => v.slice(2, -1))
+    const unset = variables.filter((v) => env[v] === undefined || env[v] === '')
+    if (variables.length > 0 && unset.length === variables.length) loaded.skipped.push({ name, variables })
+    else loaded.providers.push(resolveProvider(name, resolveVars(entry, env, name, variables)))
+  }
+  return loaded
+}
+
+function resolveVars<T>(value: T, env: NodeJS.ProcessEnv, provider: string, all: string[]): T {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name]
-      if (v === undefined || v === '') throw new ConfigError(name, `is not set (used by provider "${provider}" in PROVIDERS_FILE)`)
+      if (v === undefined || v === '') {
+        throw new ConfigError(name, `is not set (provider "${provider}" in PROVIDERS_FILE uses ${all.join(', ')}: set all of them, or none to skip the provider)`)
+      }
       return v
     }) as T
   }
-  if (Array.isArray(value)) return value.map((v) => resolveVars(v, env, provider)) as T
+  if (Array.isArray(value)) return value.map((v) => resolveVars(v, env, provider, all)) as T
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveVars(v, env, provider)])) as T
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveVars(v, env, provider, all)])) as T
   }
   return value
 }

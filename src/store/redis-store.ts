@@ -19,12 +19,14 @@ export class RedisStore implements Store {
   private readonly run: Scripted
   private readonly changes = new EventEmitter().setMaxListeners(0)
   private subscriber: RedisClient | null = null
+  /** The socket's own error ("connect ECONNREFUSED 127.0.0.1:6399"): ioredis rejects connect() with "Connection is closed." only. */
+  private lastError: Error | null = null
 
   constructor(readonly client: RedisClient, prefix: string) {
     this.keys = keySpace(prefix)
     // Without a listener ioredis prints every failed reconnect, stack included, to stderr.
     // Calls fail with STORE_UNAVAILABLE and readiness reports the outage instead.
-    client.on('error', () => {})
+    client.on('error', (error: Error) => { this.lastError = error })
     for (const [name, script] of Object.entries(scripts)) client.defineCommand(name, script)
     this.run = client as unknown as Scripted
   }
@@ -37,7 +39,11 @@ export class RedisStore implements Store {
    */
   async connect(): Promise<void> {
     const subscribed = this.startSubscriber()
-    await this.client.connect()
+    try {
+      await this.client.connect()
+    } catch (error) {
+      throw new Error(`cannot connect to Redis: ${(this.lastError ?? (error as Error)).message}`, { cause: error })
+    }
     if (this.client instanceof Cluster) await openNodeConnections(this.client)
     await subscribed // Redis is up: no change is missed from here on
   }

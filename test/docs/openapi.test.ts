@@ -75,3 +75,35 @@ test('shared schemas are components, and errors reference Error', () => {
     }
   }
 })
+
+test('every route has a description and examples, and every example matches its schema', async () => {
+  const { Ajv2020 } = await import('ajv/dist/2020.js')
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  const { default: addFormats } = await import('ajv-formats')
+  addFormats.default(ajv)
+  const check = (schema: unknown, value: unknown, where: string) => {
+    // The schema is wrapped with the document's components so its `#/components/...` refs resolve.
+    const validate = ajv.compile({ components: doc.components, allOf: [schema] })
+    assert.ok(validate(value), `${where}: ${ajv.errorsText(validate.errors)}`)
+  }
+  type Media = { schema?: unknown; example?: unknown }
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item) as [string, Operation & { requestBody?: { content: Record<string, Media> } }][]) {
+      const where = `${method.toUpperCase()} ${path}`
+      assert.ok((op.description ?? '').replace(/Requires a caller JWT[^\n]*/, '').trim().length > 20, `${where} has a description`)
+      for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
+        assert.ok(media.example !== undefined, `${where} has a request example`)
+        check(media.schema, media.example, `${where} request ${type}`)
+      }
+      let examples = 0
+      for (const [status, response] of Object.entries(op.responses)) {
+        for (const [type, media] of Object.entries((response.content ?? {}) as Record<string, Media>)) {
+          if (media.example === undefined) continue
+          examples++
+          if (type === 'application/json') check(media.schema, media.example, `${where} ${status}`)
+        }
+      }
+      assert.ok(examples > 0, `${where} has a response example`)
+    }
+  }
+})

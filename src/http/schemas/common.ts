@@ -11,7 +11,7 @@ export const Nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) =>
 
 export const AccountParams = Type.Object({ account: AccountId }, { additionalProperties: false })
 
-/** The contract's error shape, shared by every route's 4xx/5xx responses by $id. */
+/** The contract's error shape (docs/api.md, Errors), shared by every route's 4xx/5xx responses by $id. */
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
   code: Type.String(),

@@ -1,28 +1,9 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { describe, test } from 'node:test'
 import { parseKeyRingSpec } from '../../src/crypto/key-ring.js'
 import { testApp, testConfig } from '../helpers/app.js'
-import { assertError, auth, nowSeconds, providersFile } from './support.js'
-
-const CWD = new URL('../../', import.meta.url).pathname
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-/** Runs the CLI as an operator would (`npx tsx src/cli.ts ...`), with only the environment given. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base: Record<string, string> = {}
-  for (const key of ['PATH', 'HOME', 'TMPDIR', 'npm_config_cache']) if (process.env[key]) base[key] = process.env[key]!
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['tsx', 'src/cli.ts', ...args], { cwd: CWD, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+import { assertError, auth, nowSeconds, providersFile } from '../http/support.js'
+import { cli } from './run-cli.js'
 
 const SECRET = 'cli-test-secret-0123456789abcdef01234567'
 const payloadOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
@@ -34,7 +15,7 @@ describe('cli', { concurrency: true }, () => {
     assert.equal(run.code, 0, run.stderr)
     assert.match(run.stdout, /\btoken\b/)
     assert.match(run.stdout, /keys generate/)
-    assert.match(run.stdout, /tokens:read/)
+    assert.match((await cli(['token', '--help'])).stdout, /tokens:read/)
   })
 
   test('keys generate prints id:base64 of a 32-byte key that ENCRYPTION_KEYS accepts', async () => {
