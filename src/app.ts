@@ -62,7 +62,8 @@ export interface AppDeps {
   openapi?: (app: FastifyInstance) => Promise<void>
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+/** A client's x-request-id is kept only when it is short and plain; otherwise one is generated. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 export const BODY_LIMIT = 64 * 1024
 
 /** Wires config and dependencies into an app; never listens (server.ts does). */
@@ -130,7 +131,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     strictTransportSecurity: new URL(config.publicUrl).protocol === 'https:' ? { maxAge: 31_536_000, includeSubDomains: true } : false,
   })
   await app.register(metricsPlugin, { metrics })
-  await app.register(authPlugin, { config, events })
+  await app.register(authPlugin, { config, events, metrics })
   await app.register(rateLimitPlugin, {
     limits: config.rateLimits, redis: store instanceof RedisStore ? store.client : null, prefix: config.keyPrefix,
   })
