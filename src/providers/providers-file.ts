@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../config-error.js'
 import type { ProviderTemplate, TokenAuthMethod } from './template.js'
 import { TEMPLATES } from './templates/index.js'
+import { isHttpsOrLoopback } from '../url-policy.js'
 
 const Url = Type.String({ minLength: 1, maxLength: 2048 })
 const Params = Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 2048 }))
@@ -24,6 +25,11 @@ const ProviderEntry = Type.Object({
   scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100 })),
   pkce: Type.Optional(Type.Boolean()),
   authorize_params: Type.Optional(Params),
+  /**
+   * Hosts (`host` or `host:port`) besides the issuer's own that OIDC discovery may name as
+   * endpoints (a token endpoint on another domain, such as Google's oauth2.googleapis.com).
+   */
+  allowed_hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 261, pattern: '^([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:\\d{1,5})?$' }), { maxItems: 32 })),
   /** Values substituted into `{name}` placeholders of the URLs (Microsoft's tenant), over the template's defaults. */
   params: Type.Optional(Params),
 }, { additionalProperties: false })
@@ -43,6 +49,8 @@ export interface ProviderConfig extends ProviderTemplate {
   /** Tried in order, so a rotated client secret can be rolled out before the old one dies. */
   clientSecrets: string[]
   tokenAuthMethod: TokenAuthMethod
+  /** `URL#host` values, besides the issuer's, that discovered endpoints may live on. */
+  allowedHosts: string[]
 }
 
 export function loadProvidersFile(path: string, env: NodeJS.ProcessEnv): ProviderConfig[] {
@@ -104,6 +112,10 @@ function resolveProvider(name: string, entry: ProviderEntry): ProviderConfig {
     scopes: entry.scopes ?? template.scopes,
     pkce: entry.pkce ?? template.pkce,
     authorizeParams: { ...template.authorizeParams, ...entry.authorize_params },
+    allowedHosts: (entry.allowed_hosts ?? []).map((host) => {
+      if (!URL.canParse(`https://${host}`)) throw new ConfigError('PROVIDERS_FILE', `provider "${name}": allowed_hosts entry "${host}" is not a host`)
+      return new URL(`https://${host}`).host
+    }),
   }
   if (!provider.issuer && !(provider.authorizationUrl && provider.tokenUrl)) {
     throw new ConfigError('PROVIDERS_FILE', `provider "${name}" needs issuer, or authorization_url and token_url`)
@@ -122,14 +134,8 @@ function fillParams(url: string, params: Record<string, string>, provider: strin
   })
 }
 
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
-
 /** https everywhere; plain http only on loopback (local development and tests). */
-export function isAllowedProviderUrl(url: string): boolean {
-  if (!URL.canParse(url)) return false
-  const parsed = new URL(url)
-  return parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK.test(parsed.hostname))
-}
+export const isAllowedProviderUrl = isHttpsOrLoopback
 
 function assertProviderUrl(url: string, provider: string): void {
   if (!URL.canParse(url)) throw new ConfigError('PROVIDERS_FILE', `provider "${provider}": "${url}" is not a URL`)

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import {
-  AccountConflictError, AuthorizationDeniedError, InvalidStateError, IssuerMismatchError, ProviderError,
-  ProviderNotFoundError, ProviderUnavailableError, ValidationError, withRetryAfter,
+  AccountConflictError, AuthorizationDeniedError, InvalidStateError, IssuerMismatchError, ProviderNotFoundError, ValidationError,
 } from '../../errors.js'
-import { ProviderCallError, requestToken } from '../../providers/token-client.js'
+import { requestToken } from '../../providers/token-client.js'
 import type { TokenSet } from '../../providers/token-response.js'
 import type { EventContext } from '../../events/events.js'
 import type { BrokerDeps } from '../deps.js'
 import { refreshDueAt } from '../refresh/schedule.js'
 import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from '../secrets.js'
 import { STATE_FIELD, type LinkState } from './link-state.js'
+import { linkEndpoints, linkFailure } from './provider-failure.js'
 
 export interface CallbackQuery {
   state?: string
@@ -47,7 +47,7 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   const provider = deps.providers.get(link.provider)
   if (!provider) throw new ProviderNotFoundError(link.provider)
 
-  const endpoints = await deps.endpoints.resolve(provider)
+  const endpoints = await linkEndpoints(deps, provider)
   const params: Record<string, string> = {
     grant_type: 'authorization_code', code: q.code, redirect_uri: deps.settings.redirectUri, ...provider.tokenParams,
   }
@@ -56,10 +56,7 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   try {
     tokens = await requestToken(provider, endpoints.tokenUrl, params, deps.settings.providerTimeoutMs)
   } catch (error) {
-    if (!(error instanceof ProviderCallError)) throw error
-    deps.log.warn({ account: link.account, provider: provider.name, failure: error.failure, reason: error.reason }, 'code exchange failed')
-    if (error.failure === 'transient') throw withRetryAfter(new ProviderUnavailableError(), error.retryAfterSeconds ?? 5)
-    throw new ProviderError(`the provider rejected the code exchange (${error.reason})`)
+    throw linkFailure(error, deps.log, { account: link.account, provider: provider.name }, 'code exchange')
   }
 
   const { account } = link

@@ -1,5 +1,7 @@
-import { AccountConflictError, ProviderNotFoundError, ValidationError } from '../../errors.js'
+import { AccountConflictError, ProviderNotFoundError } from '../../errors.js'
 import type { BrokerDeps } from '../deps.js'
+import { linkEndpoints } from './provider-failure.js'
+import { checkReturnTo } from './return-to.js'
 import { STATE_FIELD, STATE_TTL_SECONDS, challengeOf, newState, newVerifier, type LinkState } from './link-state.js'
 
 export interface StartLinkRequest {
@@ -17,13 +19,11 @@ export interface StartLinkRequest {
 export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
   const provider = deps.providers.get(req.provider)
   if (!provider) throw new ProviderNotFoundError(req.provider)
-  if (req.returnTo !== undefined && !deps.settings.returnToAllowlist.some((prefix) => req.returnTo!.startsWith(prefix))) {
-    throw new ValidationError('body/return_to is not in RETURN_TO_ALLOWLIST')
-  }
+  const returnTo = req.returnTo === undefined ? null : checkReturnTo(req.returnTo, deps.settings.returnToAllowlist)
   const existing = await deps.store.getGrant(req.account)
   if (existing && existing.provider !== provider.name) throw new AccountConflictError(req.account)
 
-  const endpoints = await deps.endpoints.resolve(provider)
+  const endpoints = await linkEndpoints(deps, provider)
   const now = deps.clock()
   const scope = req.scope ?? provider.scopes.join(' ')
   const link: LinkState = {
@@ -31,7 +31,7 @@ export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
     account: req.account,
     scope,
     sub: req.sub,
-    returnTo: req.returnTo ?? null,
+    returnTo,
     verifier: provider.pkce ? newVerifier() : null,
     issuer: endpoints.issuer,
     issRequired: endpoints.issParameterSupported,
