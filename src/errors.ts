@@ -26,6 +26,8 @@ export const ProviderUnavailableError = coded('PROVIDER_UNAVAILABLE', 'The provi
 export const StoreUnavailableError = coded('STORE_UNAVAILABLE', 'The store is unavailable; try again later', 503)
 export const CredentialUnreadableError = coded(
   'CREDENTIAL_UNREADABLE', 'A stored credential cannot be decrypted; check ENCRYPTION_KEYS', 500)
+/** An extension of the contract: the process sheds load before it is overwhelmed (with Retry-After). */
+export const OverloadedError = coded('OVERLOADED', 'The service is overloaded; try again later', 503)
 export const InternalError = coded('INTERNAL_ERROR', 'Internal server error', 500)
 
 /** Errors that tell the caller when to come back carry it here; the handler sets Retry-After. */

@@ -19,6 +19,7 @@ const config = readConfig()
 const app = await buildApp(config)
 const log = app.log
 
+for (const warning of config.warnings) log.warn(warning)
 if (config.store.kind === 'memory') {
   log.warn('REDIS_URL is not set: using the embedded in-memory store (one instance, nothing survives a restart)')
 }

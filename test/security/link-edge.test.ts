@@ -81,7 +81,7 @@ describe('discovery failures at the edge are 502/503, never 500', () => {
     const fiveHundred = await connect(app)
     assertError(fiveHundred, 503, 'PROVIDER_UNAVAILABLE')
     assert.match(String(fiveHundred.headers['retry-after']), /^\d+$/)
-    stub.handle('/.well-known/openid-configuration', (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{not json'))
+    stub.handle('/.well-known/openid-configuration', (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{not json'))
     assertError(await connect(app), 502, 'PROVIDER_ERROR')
     stub.handle('/.well-known/openid-configuration', (_req, res) => json(res, 200, { issuer: 'https://someone.else', authorization_endpoint: `${stub.url}/a`, token_endpoint: `${stub.url}/t` }))
     assertError(await connect(app), 502, 'PROVIDER_ERROR')
