@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { Type, type Static, type StringOptions } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ConfigError } from './config-error.js'
-import { hostPorts, httpUrls, publicKeyConfig, rateLimits, type HostPort, type PublicKeyAuth } from './config-values.js'
+import { hostPorts, httpUrls, publicKeyConfig, rateLimits, webhookTargets, type HostPort, type PublicKeyAuth } from './config-values.js'
 import { parseKeyRingSpec, type KeyRingSpec } from './crypto/key-ring.js'
 import { loadProvidersFile, type ProviderConfig } from './providers/providers-file.js'
 import { isHttpsOrLoopback } from './url-policy.js'
@@ -93,8 +93,10 @@ export interface Config {
   rateLimits: Record<string, number>
   /** Where account.* webhooks are POSTed; empty = no webhooks. */
   webhookUrls: string[]
-  /** HMAC-SHA256 key of the webhook signature; set whenever webhookUrls is not empty. */
+  /** HMAC-SHA256 key of the webhook signature for receivers without their own; set when one has none. */
   webhookSecret: string | null
+  /** URL → that receiver's own signing secret (`url|secret` entries of WEBHOOK_URLS). */
+  webhookSecrets: Record<string, string>
   /** Also audit every access token handed out (token.issued); it is always counted in metrics. */
   auditAccess: boolean
   /** The audit stream is trimmed to about this many entries (MAXLEN ~). */
@@ -215,8 +217,10 @@ function callerAuthConfig(e: Env): CallerAuthConfig {
   return { kind: 'jwks', url: e.AUTH_JWKS_URL! }
 }
 
-function webhookConfig(e: Env): { webhookUrls: string[]; webhookSecret: string | null } {
-  const urls = httpUrls(e.WEBHOOK_URLS, 'WEBHOOK_URLS')
-  if (urls.length > 0 && !e.WEBHOOK_SECRET) throw new ConfigError('WEBHOOK_SECRET', 'is required with WEBHOOK_URLS')
-  return { webhookUrls: urls, webhookSecret: e.WEBHOOK_SECRET ?? null }
+function webhookConfig(e: Env): Pick<Config, 'webhookUrls' | 'webhookSecret' | 'webhookSecrets'> {
+  const targets = webhookTargets(e.WEBHOOK_URLS)
+  if (targets.needsSharedSecret && targets.urls.length > 0 && !e.WEBHOOK_SECRET) {
+    throw new ConfigError('WEBHOOK_SECRET', 'is required with WEBHOOK_URLS (by entries without a |secret of their own)')
+  }
+  return { webhookUrls: targets.urls, webhookSecret: e.WEBHOOK_SECRET ?? null, webhookSecrets: targets.secrets }
 }
