@@ -10,6 +10,8 @@ const coded = (code: string, message: string, status: number): FastifyErrorConst
 export const ValidationError = coded('VALIDATION_ERROR', '%s', 400)
 export const InvalidStateError = coded('INVALID_STATE', 'The state is unknown, expired or already used', 400)
 export const AuthorizationDeniedError = coded('AUTHORIZATION_DENIED', 'The provider did not authorize the request: %s', 400)
+/** An extension of the contract: the link was restricted to an identity (`expected_subject`) and another completed it. */
+export const IdentityMismatchError = coded('IDENTITY_MISMATCH', 'The provider account that completed the link is not the expected one; nothing was stored', 400)
 export const IssuerMismatchError = coded('ISSUER_MISMATCH', 'The callback came from an unexpected issuer', 400)
 export const UnauthorizedError = coded('UNAUTHORIZED', '%s', 401)
 export const ForbiddenError = coded('FORBIDDEN', '%s', 403)

@@ -16,7 +16,7 @@ const redis = await startRedis()
 after(() => redis.dispose())
 
 const EVERY_EVENT: EventName[] = [
-  'account.linked', 'account.imported', 'account.refreshed', 'account.refresh_failed', 'account.reuse_detected',
+  'account.link_started', 'account.linked', 'account.imported', 'account.refreshed', 'account.refresh_failed', 'account.reuse_detected',
   'account.reauth_required', 'account.recovered', 'account.revoked', 'caller.denied', 'token.issued',
 ]
 
@@ -95,7 +95,9 @@ for (const kind of ['memory', 'redis'] as const) {
         ['account.reuse_detected', 'wiped', null],
         ['account.reauth_required', null, 'TOKEN_REUSE_DETECTED'],
       ])
-      assert.deepEqual(of('acct-link').map((e) => [e.event, e.outcome]), [['account.linked', 'created'], ['account.revoked', 'not_supported']])
+      assert.deepEqual(of('acct-link').map((e) => [e.event, e.outcome]), [
+        ['account.link_started', 'started'], ['account.linked', 'created'], ['account.revoked', 'not_supported'],
+      ])
       const denied = entries.filter((e) => e.event === 'caller.denied').map(strip)
       assert.deepEqual(denied, [
         row('caller.denied', { provider: null, request_id: denied[0]!.request_id, outcome: '403', detail: '/accounts' }),

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import {
-  AccountConflictError, AuthorizationDeniedError, InvalidStateError, IssuerMismatchError, ProviderNotFoundError, ValidationError,
+  AccountConflictError, AuthorizationDeniedError, IdentityMismatchError, InvalidStateError, IssuerMismatchError, ProviderNotFoundError,
+  ValidationError,
 } from '../../errors.js'
 import { requestToken } from '../../providers/token-client.js'
+import { describeIdentity, fetchIdentity, identityMatches } from '../../providers/userinfo.js'
 import type { TokenSet } from '../../providers/token-response.js'
 import type { EventContext } from '../../events/events.js'
 import type { BrokerDeps } from '../deps.js'
@@ -60,6 +62,13 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   }
 
   const { account } = link
+  // Whoever opened the authorization URL first chose the identity: check it when the link was restricted.
+  const identity = endpoints.userinfoUrl ? await fetchIdentity(endpoints.userinfoUrl, tokens.accessToken, deps.settings.providerTimeoutMs) : null
+  if (link.expectedSubject && !identityMatches(identity, link.expectedSubject)) {
+    deps.log.warn({ account, provider: provider.name, sub: link.sub, identity: describeIdentity(identity) }, 'link completed by an unexpected identity; nothing stored')
+    deps.events.emit({ ...ctx, event: 'account.linked', account, provider: provider.name, outcome: 'identity_mismatch', detail: describeIdentity(identity) })
+    throw new IdentityMismatchError()
+  }
   const previous = await deps.store.getGrant(account)
   const now = deps.clock()
   const expiresAt = tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000
@@ -78,8 +87,10 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   if (outcome === 'conflict') throw new AccountConflictError(account)
   const stored = await deps.store.getGrant(account)
   await deps.store.setRefreshDue(account, stored?.refreshToken ? refreshDueAt(expiresAt, deps.settings.refreshSkewSeconds, now, account) : null)
-  deps.log.info({ account, provider: provider.name, outcome, sub: link.sub }, 'account linked')
-  deps.events.emit({ ...ctx, event: 'account.linked', account, provider: provider.name, outcome })
+  deps.log.info({ account, provider: provider.name, outcome, sub: link.sub, identity: describeIdentity(identity) }, 'account linked')
+  deps.events.emit({
+    ...ctx, event: 'account.linked', account, provider: provider.name, outcome, detail: endpoints.userinfoUrl ? describeIdentity(identity) : undefined,
+  })
   if (previous?.status === 'reauth_required') {
     deps.events.emit({ ...ctx, event: 'account.recovered', account, provider: provider.name, outcome: 'linked' })
   }

@@ -1,4 +1,4 @@
-import { AccountConflictError, ProviderNotFoundError } from '../../errors.js'
+import { AccountConflictError, ProviderNotFoundError, ValidationError } from '../../errors.js'
 import type { BrokerDeps } from '../deps.js'
 import { linkEndpoints } from './provider-failure.js'
 import { checkReturnTo } from './return-to.js'
@@ -9,7 +9,12 @@ export interface StartLinkRequest {
   account: string
   scope?: string
   returnTo?: string
+  /** Only this provider identity may complete the link (OpenID providers). */
+  expectedSubject?: string
+  /** Passed to the provider to preselect the account. */
+  loginHint?: string
   sub: string
+  requestId?: string
 }
 
 /**
@@ -20,6 +25,9 @@ export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
   const provider = deps.providers.get(req.provider)
   if (!provider) throw new ProviderNotFoundError(req.provider)
   const returnTo = req.returnTo === undefined ? null : checkReturnTo(req.returnTo, deps.settings.returnToAllowlist)
+  if (req.expectedSubject !== undefined && !provider.issuer) {
+    throw new ValidationError('body/expected_subject needs an OpenID provider (one with an issuer)')
+  }
   const existing = await deps.store.getGrant(req.account)
   if (existing && existing.provider !== provider.name) throw new AccountConflictError(req.account)
 
@@ -35,6 +43,7 @@ export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
     verifier: provider.pkce ? newVerifier() : null,
     issuer: endpoints.issuer,
     issRequired: endpoints.issParameterSupported,
+    expectedSubject: req.expectedSubject ?? null,
     createdAt: now,
   }
   const state = newState()
@@ -50,7 +59,14 @@ export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
   }
   if (scope) params[provider.scopeParam] = scope.split(/\s+/).filter(Boolean).join(provider.scopeSeparator)
   if (link.verifier) Object.assign(params, { code_challenge: challengeOf(link.verifier), code_challenge_method: 'S256' })
+  if (req.loginHint !== undefined) params.login_hint = req.loginHint
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+  // The URL is a bearer capability until used: record who asked for it.
+  deps.log.info({ account: req.account, provider: provider.name, sub: req.sub, restricted: link.expectedSubject !== null }, 'link started')
+  deps.events.emit({
+    event: 'account.link_started', sub: req.sub, requestId: req.requestId, account: req.account, provider: provider.name,
+    outcome: 'started', detail: link.expectedSubject === null ? undefined : `expected ${link.expectedSubject}`,
+  })
   return {
     authorization_url: url.toString(),
     state,
