@@ -4,12 +4,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { createBroker, type Broker } from './broker/index.js'
 import { AccessLog } from './http/access-log.js'
+import { clientErrorHandler, rejectExpectation } from './http/client-errors.js'
 import { validatorCompiler } from './http/validation.js'
 import type { Config } from './config.js'
 import { KeyRing } from './crypto/key-ring.js'
 import authPlugin from './http/plugins/auth.js'
 import errorHandler, { frameworkErrors } from './http/plugins/error-handler.js'
 import metricsPlugin from './http/plugins/http-metrics.js'
+import loadShedding from './http/plugins/load-shedding.js'
 import rateLimitPlugin from './http/plugins/rate-limit.js'
 import deleteToken from './http/routes/delete-token.js'
 import getAccess from './http/routes/get-access.js'
@@ -62,7 +64,8 @@ export interface AppDeps {
   openapi?: (app: FastifyInstance) => Promise<void>
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+/** A client's x-request-id is kept only when it is short and plain; otherwise one is generated. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 export const BODY_LIMIT = 64 * 1024
 
 /** Wires config and dependencies into an app; never listens (server.ts does). */
@@ -78,9 +81,21 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     routerOptions: { maxParamLength: 256 },
+    // Slow or idle clients cannot hold sockets: the whole request (headers and body) within
+    // requestTimeout, headers within headersTimeout (checked every quarter of it), idle
+    // keep-alive and idle sockets closed. Parser errors answer in the contract's shape.
+    requestTimeout: config.server.requestTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    connectionTimeout: config.server.connectionTimeoutMs,
+    http: {
+      headersTimeout: config.server.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.server.headersTimeoutMs / 4))),
+    },
+    clientErrorHandler,
     // Router errors (an overlong or malformed URL) in the contract's shape, not Fastify's.
     frameworkErrors,
   })
+  app.server.on('checkExpectation', rejectExpectation)
   // First of all hooks, so every answer (401s from auth included) carries the request id.
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -132,7 +147,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     strictTransportSecurity: new URL(config.publicUrl).protocol === 'https:' ? { maxAge: 31_536_000, includeSubDomains: true } : false,
   })
   await app.register(metricsPlugin, { metrics })
-  await app.register(authPlugin, { config, events })
+  await app.register(loadShedding, { ...config.overload, metrics })
+  await app.register(authPlugin, { config, events, metrics })
   await app.register(rateLimitPlugin, {
     limits: config.rateLimits, redis: store instanceof RedisStore ? store.client : null, prefix: config.keyPrefix,
   })

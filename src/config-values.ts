@@ -51,6 +51,33 @@ export function rateLimits(value: string): Record<string, number> {
   return limits
 }
 
+export interface WebhookTargets {
+  urls: string[]
+  /** URL → the receiver's own secret, for entries written `url|secret`. */
+  secrets: Record<string, string>
+  /** Some URL has no secret of its own (WEBHOOK_SECRET signs for it). */
+  needsSharedSecret: boolean
+}
+
+/**
+ * WEBHOOK_URLS: comma-separated `url` or `url|secret` (a secret of 16 characters or more,
+ * without `|` or `,`). An entry is named by position, never echoed.
+ */
+export function webhookTargets(value: string | undefined): WebhookTargets {
+  const secrets: Record<string, string> = {}
+  let needsSharedSecret = false
+  const urls = (value ?? '').split(',').map((entry, i) => {
+    const bar = entry.lastIndexOf('|')
+    const url = (bar < 0 ? entry : entry.slice(0, bar)).trim()
+    const secret = bar < 0 ? null : entry.slice(bar + 1).trim()
+    if (secret !== null && secret.length < 16) throw new ConfigError('WEBHOOK_URLS', `entry ${i + 1} has a secret shorter than 16 characters`)
+    if (url !== '' && secret !== null) secrets[url] ??= secret
+    if (url !== '' && secret === null) needsSharedSecret = true
+    return url
+  })
+  return { urls: httpUrls(urls.join(','), 'WEBHOOK_URLS'), secrets, needsSharedSecret }
+}
+
 /**
  * A comma-separated list of distinct http(s) URLs. An entry is named by its position, never
  * echoed: a webhook URL may carry a secret in its path.

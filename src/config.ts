@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs'
 import { Type, type Static, type StringOptions, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ConfigError } from './config-error.js'
-import { describeInvalid, encryptionKeys, hostPorts, httpUrls, publicKeyConfig, rateLimits, type HostPort, type PublicKeyAuth } from './config-values.js'
+import { describeInvalid, encryptionKeys, hostPorts, httpUrls, publicKeyConfig, rateLimits, webhookTargets, type HostPort, type PublicKeyAuth } from './config-values.js'
 import type { KeyRingSpec } from './crypto/key-ring.js'
 import { loadProviders, type ProviderConfig, type SkippedProvider } from './providers/providers-file.js'
+import { isHttpsOrLoopback } from './url-policy.js'
 
 export { ConfigError }
 
@@ -46,6 +47,12 @@ export const EnvSchema = Type.Object({
   WEBHOOK_SECRET: Type.Optional(Str({ minLength: 16 })),
   AUDIT_ACCESS: Bool(false),
   AUDIT_MAX_ENTRIES: Int(1000, 10_000_000, 100_000),
+  REQUEST_TIMEOUT_MS: Int(1000, 600_000, 30_000),
+  HEADERS_TIMEOUT_MS: Int(1000, 600_000, 15_000),
+  KEEP_ALIVE_TIMEOUT_MS: Int(1000, 600_000, 72_000),
+  CONNECTION_TIMEOUT_MS: Int(1000, 3_600_000, 120_000),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Int(0, 60_000, 1000),
+  OVERLOAD_MAX_HEAP_MB: Int(0, 1_048_576, 0),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -96,13 +103,21 @@ export interface Config {
   rateLimits: Record<string, number>
   /** Where account.* webhooks are POSTed; empty = no webhooks. */
   webhookUrls: string[]
-  /** HMAC-SHA256 key of the webhook signature; set whenever webhookUrls is not empty. */
+  /** HMAC-SHA256 key of the webhook signature for receivers without their own; set when one has none. */
   webhookSecret: string | null
+  /** URL → that receiver's own signing secret (`url|secret` entries of WEBHOOK_URLS). */
+  webhookSecrets: Record<string, string>
   /** Also audit every access token handed out (token.issued); it is always counted in metrics. */
   auditAccess: boolean
   /** The audit stream is trimmed to about this many entries (MAXLEN ~). */
   auditMaxEntries: number
   logLevel: Env['LOG_LEVEL']
+  /** Node's HTTP server limits (ms): the whole request, its headers, an idle keep-alive socket, any idle socket. */
+  server: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; connectionTimeoutMs: number }
+  /** Load shedding (503 OVERLOADED): mean event-loop delay and heap limits; 0 = that check is off. */
+  overload: { maxEventLoopDelayMs: number; maxHeapMb: number }
+  /** Settings that are accepted but weak; server.ts logs each at start. */
+  warnings: string[]
 }
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
@@ -141,6 +156,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const providersFile = e.PROVIDERS_FILE ?? (existsSync('providers.yaml') ? 'providers.yaml' : null)
   const loaded = providersFile ? loadProviders(providersFile, env) : { providers: [], skipped: [] }
+  const warnings: string[] = []
+  const callerAuth = callerAuthConfig(e)
+  if (callerAuth.kind === 'secret' && Buffer.byteLength(callerAuth.secret, 'utf8') < MIN_HS256_SECRET_BYTES) {
+    const detail = `is shorter than ${MIN_HS256_SECRET_BYTES} bytes (HS256 needs a key as long as its hash)`
+    if (production) throw new ConfigError('AUTH_JWT_SECRET', `${detail}; refused when NODE_ENV=production`)
+    warnings.push(`AUTH_JWT_SECRET ${detail}`)
+  }
+  if (e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) throw new ConfigError('HEADERS_TIMEOUT_MS', 'must not exceed REQUEST_TIMEOUT_MS')
   return {
     production,
     port: e.PORT,
@@ -150,7 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyPrefix: e.REDIS_KEY_PREFIX,
     storeCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     encryptionKeys: e.ENCRYPTION_KEYS ? encryptionKeys(e.ENCRYPTION_KEYS) : null,
-    callerAuth: callerAuthConfig(e),
+    callerAuth,
     issuer: e.AUTH_JWT_ISSUER,
     audience: e.AUTH_JWT_AUDIENCE,
     providers: loaded.providers,
@@ -168,8 +191,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditAccess: e.AUDIT_ACCESS,
     auditMaxEntries: e.AUDIT_MAX_ENTRIES,
     logLevel: e.LOG_LEVEL,
+    server: {
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+      connectionTimeoutMs: e.CONNECTION_TIMEOUT_MS,
+    },
+    overload: { maxEventLoopDelayMs: e.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxHeapMb: e.OVERLOAD_MAX_HEAP_MB },
+    warnings,
   }
 }
+
+const MIN_HS256_SECRET_BYTES = 32
 
 function storeConfig(e: Env): StoreConfig {
   const chosen = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'].filter((k) => e[k as keyof Env] !== undefined)
@@ -191,11 +224,15 @@ function callerAuthConfig(e: Env): CallerAuthConfig {
   if (given.length > 1) throw new ConfigError(given[1]!, `cannot be combined with ${given[0]}`)
   if (e.AUTH_JWT_SECRET) return { kind: 'secret', secret: e.AUTH_JWT_SECRET }
   if (e.AUTH_JWT_PUBLIC_KEY) return publicKeyConfig(e.AUTH_JWT_PUBLIC_KEY.replace(/\\n/g, '\n'))
+  // The key set decides who is a caller: fetched over https, except from loopback (development).
+  if (!isHttpsOrLoopback(e.AUTH_JWKS_URL!)) throw new ConfigError('AUTH_JWKS_URL', 'must use https (http only on loopback)')
   return { kind: 'jwks', url: e.AUTH_JWKS_URL! }
 }
 
-function webhookConfig(e: Env): { webhookUrls: string[]; webhookSecret: string | null } {
-  const urls = httpUrls(e.WEBHOOK_URLS, 'WEBHOOK_URLS')
-  if (urls.length > 0 && !e.WEBHOOK_SECRET) throw new ConfigError('WEBHOOK_SECRET', 'is required with WEBHOOK_URLS')
-  return { webhookUrls: urls, webhookSecret: e.WEBHOOK_SECRET ?? null }
+function webhookConfig(e: Env): Pick<Config, 'webhookUrls' | 'webhookSecret' | 'webhookSecrets'> {
+  const targets = webhookTargets(e.WEBHOOK_URLS)
+  if (targets.needsSharedSecret && targets.urls.length > 0 && !e.WEBHOOK_SECRET) {
+    throw new ConfigError('WEBHOOK_SECRET', 'is required with WEBHOOK_URLS (by entries without a |secret of their own)')
+  }
+  return { webhookUrls: targets.urls, webhookSecret: e.WEBHOOK_SECRET ?? null, webhookSecrets: targets.secrets }
 }

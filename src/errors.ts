@@ -10,6 +10,8 @@ const coded = (code: string, message: string, status: number): FastifyErrorConst
 export const ValidationError = coded('VALIDATION_ERROR', '%s', 400)
 export const InvalidStateError = coded('INVALID_STATE', 'The state is unknown, expired or already used', 400)
 export const AuthorizationDeniedError = coded('AUTHORIZATION_DENIED', 'The provider did not authorize the request: %s', 400)
+/** An extension of the contract: the link was restricted to an identity (`expected_subject`) and another completed it. */
+export const IdentityMismatchError = coded('IDENTITY_MISMATCH', 'The provider account that completed the link is not the expected one; nothing was stored', 400)
 export const IssuerMismatchError = coded('ISSUER_MISMATCH', 'The callback came from an unexpected issuer', 400)
 export const UnauthorizedError = coded('UNAUTHORIZED', '%s', 401)
 export const ForbiddenError = coded('FORBIDDEN', '%s', 403)
@@ -26,6 +28,8 @@ export const ProviderUnavailableError = coded('PROVIDER_UNAVAILABLE', 'The provi
 export const StoreUnavailableError = coded('STORE_UNAVAILABLE', 'The store is unavailable; try again later', 503)
 export const CredentialUnreadableError = coded(
   'CREDENTIAL_UNREADABLE', 'A stored credential cannot be decrypted; check ENCRYPTION_KEYS', 500)
+/** An extension of the contract: the process sheds load before it is overwhelmed (with Retry-After). */
+export const OverloadedError = coded('OVERLOADED', 'The service is overloaded; try again later', 503)
 export const InternalError = coded('INTERNAL_ERROR', 'Internal server error', 500)
 
 /** Errors that tell the caller when to come back carry it here; the handler sets Retry-After. */

@@ -37,6 +37,14 @@ export function createMetrics() {
       name: 'refresh_token_reuse_detected_total', help: 'Refresh results fenced off because the grant moved',
       labelNames: ['provider', 'action'] as const, registers,
     }),
+    unauthenticated: new Counter({
+      name: 'unauthenticated_requests_total', help: 'Requests refused with 401 (no valid caller JWT): counted, never audited',
+      labelNames: ['route'] as const, registers,
+    }),
+    shedRequests: new Counter({
+      name: 'requests_shed_total', help: 'Requests refused with 503 OVERLOADED, by what was over its limit',
+      labelNames: ['reason'] as const, registers,
+    }),
     clientErrors: new Counter({
       name: 'provider_client_errors_total', help: 'invalid_client / unauthorized_client answers: an operator must act',
       labelNames: ['provider'] as const, registers,

@@ -2,7 +2,7 @@ import type { Config } from './config.js'
 
 /** What an operator should know at start: settings that work but are probably not what they want. */
 export function startupWarnings(config: Config): string[] {
-  const warnings: string[] = []
+  const warnings: string[] = [...config.warnings]
   if (config.store.kind === 'memory') {
     warnings.push('REDIS_URL is not set: using the embedded in-memory store (one instance, nothing survives a restart)')
   }

@@ -1,6 +1,7 @@
 import type { GrantStatus } from '../store/store.js'
 import type { BrokerDeps } from './deps.js'
 import { accountViewOf } from './grant-state.js'
+import { openCursor, sealCursor } from './list-cursor.js'
 import type { AccountView } from './views.js'
 
 export interface ListQuery {
@@ -21,7 +22,7 @@ const SCAN_BUDGET = 5000
  */
 export async function listAccounts(deps: BrokerDeps, q: ListQuery) {
   const accounts: AccountView[] = []
-  let after = q.cursor === undefined ? null : decodeCursor(q.cursor)
+  let after = q.cursor === undefined ? null : openCursor(deps.keyRing, q.cursor)
   let scanned = 0
   while (accounts.length < q.limit && scanned < SCAN_BUDGET) {
     const batchSize = Math.min(q.limit - accounts.length + 50, 500)
@@ -39,8 +40,5 @@ export async function listAccounts(deps: BrokerDeps, q: ListQuery) {
     scanned += ids.length
     if (ids.length < batchSize && accounts.length < q.limit) return { accounts, next_cursor: null }
   }
-  return { accounts, next_cursor: after === null ? null : encodeCursor(after) }
+  return { accounts, next_cursor: after === null ? null : sealCursor(deps.keyRing, after) }
 }
-
-export const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url')
-export const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8')

@@ -64,13 +64,20 @@ function wantsWebhook(e: BrokerEvent): boolean {
   return e.event !== 'account.linked' || e.outcome === 'created' || e.outcome === 'replaced'
 }
 
-/** The body every receiver of this event gets, one delivery per URL. */
+/**
+ * One delivery per URL. Every body carries the event's `id` (the same for every receiver)
+ * and its own `delivery_id` (the x-token-broker-delivery header): inside the signed bytes,
+ * so a receiver deduplicates on a value nobody could have changed in transit.
+ */
 export function webhookJobs(e: BrokerEvent, urls: readonly string[], now: number): WebhookJob[] {
-  const body = JSON.stringify({
+  const event = {
     id: randomUUID(),
     type: e.event,
     created_at: new Date(now).toISOString(),
     data: { account: e.account ?? null, provider: e.provider ?? null, outcome: e.outcome ?? null, detail: e.detail ?? null },
+  }
+  return urls.map((url) => {
+    const id = randomUUID()
+    return { id, url, event: e.event, body: JSON.stringify({ id: event.id, delivery_id: id, type: event.type, created_at: event.created_at, data: event.data }) }
   })
-  return urls.map((url) => ({ id: randomUUID(), url, event: e.event, body }))
 }

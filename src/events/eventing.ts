@@ -21,7 +21,7 @@ export interface Eventing {
 
 export interface EventingOptions {
   store: Store
-  config: Pick<Config, 'keyPrefix' | 'auditMaxEntries' | 'auditAccess' | 'webhookUrls' | 'webhookSecret'>
+  config: Pick<Config, 'keyPrefix' | 'auditMaxEntries' | 'auditAccess' | 'webhookUrls' | 'webhookSecret' | 'webhookSecrets'>
   log: Logger
   clock?: () => number
   webhooks?: Partial<WebhookWorkerOptions>
@@ -38,8 +38,8 @@ export function createEventing(o: EventingOptions): Eventing {
   const sink = createEventSink({
     audit, queue, webhookUrls: config.webhookUrls, auditAccess: config.auditAccess, log, clock: o.clock,
   })
-  const worker = config.webhookUrls.length > 0 && config.webhookSecret
-    ? new WebhookWorker(queue, config.webhookSecret, log, o.webhooks, o.clock)
-    : null
+  // Each receiver verifies with its own secret when it has one: no receiver can forge deliveries to another.
+  const secretFor = (url: string) => config.webhookSecrets[url] ?? config.webhookSecret
+  const worker = config.webhookUrls.length > 0 ? new WebhookWorker(queue, secretFor, log, o.webhooks, o.clock) : null
   return { audit, queue, sink, worker }
 }

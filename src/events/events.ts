@@ -1,5 +1,6 @@
 /** Security-relevant things that happen, for the audit trail, webhooks and logs. */
 export type EventName =
+  | 'account.link_started'
   | 'account.linked'
   | 'account.imported'
   | 'account.refreshed'

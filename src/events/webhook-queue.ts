@@ -2,7 +2,7 @@ import type { EventName } from './events.js'
 
 /** One delivery of one event to one URL. The body is fixed at enqueue: every attempt sends the same bytes. */
 export interface WebhookJob {
-  /** The delivery id (x-token-broker-delivery); the body's `id` is the event's, shared by every URL. */
+  /** The delivery id (x-token-broker-delivery, and `delivery_id` in the signed body); the body's `id` is the event's, shared by every URL. */
   id: string
   url: string
   event: EventName

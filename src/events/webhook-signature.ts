@@ -4,12 +4,15 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
  * The webhook signature scheme, for receivers:
  *
  *   x-token-broker-timestamp: <unix seconds at sending>
- *   x-token-broker-signature: v1=<hex HMAC-SHA256(WEBHOOK_SECRET, `${timestamp}.${raw body}`)>
+ *   x-token-broker-signature: v1=<hex HMAC-SHA256(secret, `${timestamp}.${raw body}`)>
+ *
+ * where secret is the receiver's own (a WEBHOOK_URLS entry `url|secret`) or else WEBHOOK_SECRET.
  *
  * Verify the raw body bytes as received (before parsing JSON), compare in constant time,
  * and reject timestamps far from your clock so a captured request cannot be replayed
- * later. Each attempt is signed afresh; `x-token-broker-delivery` stays the same across
- * attempts (deduplicate on it: delivery is at least once). The header may list several
+ * later. Each attempt is signed afresh; the delivery id stays the same across attempts:
+ * deduplicate on the body's `delivery_id` (signed; equal to `x-token-broker-delivery`),
+ * since delivery is at least once. The header may list several
  * comma-separated `v1=` values; any one matching is enough.
  */
 export const SIGNATURE_VERSION = 'v1'

@@ -49,7 +49,8 @@ export class WebhookWorker {
 
   constructor(
     private readonly queue: WebhookQueue,
-    private readonly secret: string,
+    /** The receiver's own secret (WEBHOOK_URLS `url|secret`), else WEBHOOK_SECRET; null: none configured any more. */
+    private readonly secretFor: (url: string) => string | null,
     private readonly log: Logger,
     options: Partial<WebhookWorkerOptions> = {},
     private readonly clock: () => number = Date.now,
@@ -115,8 +116,15 @@ export class WebhookWorker {
   }
 
   private async deliver(job: ClaimedJob): Promise<keyof TickResult> {
-    const failure = await this.post(job)
     const where = { delivery: job.id, event: job.event, target: origin(job.url), attempt: job.attempt }
+    const secret = this.secretFor(job.url)
+    if (secret === null) {
+      // Queued before a restart that removed this receiver (and the shared secret): nothing to sign with.
+      await this.queue.complete(job.id)
+      this.log.error(where, 'webhook dropped: no secret is configured for its receiver any more')
+      return 'dropped'
+    }
+    const failure = await this.post(job, secret)
     if (failure === null) {
       await this.queue.complete(job.id)
       this.log.debug(where, 'webhook delivered')
@@ -134,7 +142,7 @@ export class WebhookWorker {
   }
 
   /** null when the receiver took it, else a short reason (never the body or the URL's path). */
-  private async post(job: ClaimedJob): Promise<string | null> {
+  private async post(job: ClaimedJob, secret: string): Promise<string | null> {
     const timestamp = String(Math.floor(this.clock() / 1000))
     try {
       const res = await fetch(job.url, {
@@ -148,7 +156,7 @@ export class WebhookWorker {
           'x-token-broker-event': job.event,
           'x-token-broker-delivery': job.id,
           'x-token-broker-timestamp': timestamp,
-          'x-token-broker-signature': signWebhook(this.secret, timestamp, job.body),
+          'x-token-broker-signature': signWebhook(secret, timestamp, job.body),
         },
       })
       await res.body?.cancel().catch(() => {})

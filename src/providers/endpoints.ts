@@ -1,12 +1,15 @@
 import { providerFetch } from './http.js'
-import { isAllowedProviderUrl, type ProviderConfig } from './providers-file.js'
+import type { ProviderConfig } from './providers-file.js'
 import { ProviderCallError } from './token-client.js'
+import { isLoopbackHost } from '../url-policy.js'
 
 export interface Endpoints {
   issuer: string | null
   authorizationUrl: string
   tokenUrl: string
   revocationUrl: string | null
+  /** OIDC userinfo endpoint (discovered only): who completed a link, when the id_token is not at hand. */
+  userinfoUrl: string | null
   /** RFC 9207: the provider sends `iss` on its authorization responses. */
   issParameterSupported: boolean
 }
@@ -51,11 +54,14 @@ export class EndpointResolver {
 }
 
 function fromConfig(provider: ProviderConfig, doc: Record<string, unknown>): Endpoints {
+  // Configured URLs were checked when the providers file was loaded; discovered ones are checked here.
   const pick = (configured: string | undefined, discovered: unknown): string | null => {
-    const url = configured ?? (typeof discovered === 'string' ? discovered : undefined)
-    if (url === undefined) return null
-    if (!isAllowedProviderUrl(url)) throw new ProviderCallError('unexpected', 'endpoint_not_https', null)
-    return url
+    if (configured !== undefined) return configured
+    if (typeof discovered !== 'string') return null
+    if (!isAllowedDiscoveredUrl(provider.issuer!, discovered, provider.allowedHosts)) {
+      throw new ProviderCallError('unexpected', 'discovered_endpoint_not_allowed', null)
+    }
+    return discovered
   }
   const authorizationUrl = pick(provider.authorizationUrl, doc.authorization_endpoint)
   const tokenUrl = pick(provider.tokenUrl, doc.token_endpoint)
@@ -65,6 +71,25 @@ function fromConfig(provider: ProviderConfig, doc: Record<string, unknown>): End
     authorizationUrl,
     tokenUrl,
     revocationUrl: provider.revocation === 'none' ? null : pick(provider.revocationUrl, doc.revocation_endpoint),
+    userinfoUrl: provider.issuer ? pick(undefined, doc.userinfo_endpoint) : null,
     issParameterSupported: doc.authorization_response_iss_parameter_supported === true,
   }
+}
+
+/**
+ * An endpoint named by a discovery document is trusted no more than the issuer: it must
+ * use https (plain http only when the issuer itself is on loopback, and then only to
+ * loopback), carry no userinfo, and live on the issuer's host and port or on a host the
+ * providers file lists in `allowed_hosts`. Otherwise a hostile or compromised discovery
+ * document could send codes, refresh tokens and the client secret anywhere, a local
+ * port included (SSRF).
+ */
+export function isAllowedDiscoveredUrl(issuer: string, url: string, allowedHosts: readonly string[]): boolean {
+  if (!URL.canParse(url) || !URL.canParse(issuer)) return false
+  const endpoint = new URL(url)
+  const origin = new URL(issuer)
+  if (endpoint.username !== '' || endpoint.password !== '') return false
+  const scheme = endpoint.protocol === 'https:'
+    || (endpoint.protocol === 'http:' && isLoopbackHost(origin.hostname) && isLoopbackHost(endpoint.hostname))
+  return scheme && (endpoint.host === origin.host || allowedHosts.includes(endpoint.host))
 }

@@ -6,6 +6,7 @@ import { ConfigError } from '../config-error.js'
 import { PROVIDER_NAME, schemaErrorMessage, syntaxErrorMessage } from './providers-file-errors.js'
 import type { ProviderTemplate, TokenAuthMethod } from './template.js'
 import { TEMPLATES } from './templates/index.js'
+import { isHttpsOrLoopback } from '../url-policy.js'
 
 const Url = Type.String({ minLength: 1, maxLength: 2048 })
 const Params = Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 2048 }))
@@ -29,6 +30,11 @@ const ProviderEntry = Type.Object({
   default_expires_in: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 * 86_400 })),
   /** Seconds after which the provider drops an unused refresh token (overrides the template). */
   refresh_token_idle_ttl: Type.Optional(Type.Integer({ minimum: 60, maximum: 10 * 365 * 86_400 })),
+  /**
+   * Hosts (`host` or `host:port`) besides the issuer's own that OIDC discovery may name as
+   * endpoints (a token endpoint on another domain, such as Google's oauth2.googleapis.com).
+   */
+  allowed_hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 261, pattern: '^([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:\\d{1,5})?$' }), { maxItems: 32 })),
   /** Values substituted into `{name}` placeholders of the URLs (Microsoft's tenant), over the template's defaults. */
   params: Type.Optional(Params),
 }, { additionalProperties: false })
@@ -48,6 +54,8 @@ export interface ProviderConfig extends ProviderTemplate {
   /** Tried in order, so a rotated client secret can be rolled out before the old one dies. */
   clientSecrets: string[]
   tokenAuthMethod: TokenAuthMethod
+  /** `URL#host` values, besides the issuer's, that discovered endpoints may live on. */
+  allowedHosts: string[]
 }
 
 /** A provider left out because none of the `${VAR}`s it uses is set (a warning at start names it). */
@@ -139,6 +147,10 @@ function resolveProvider(name: string, entry: ProviderEntry): ProviderConfig {
     authorizeParams: { ...template.authorizeParams, ...entry.authorize_params },
     defaultExpiresIn: entry.default_expires_in ?? template.defaultExpiresIn,
     refreshTokenIdleTtl: entry.refresh_token_idle_ttl ?? template.refreshTokenIdleTtl,
+    allowedHosts: (entry.allowed_hosts ?? []).map((host) => {
+      if (!URL.canParse(`https://${host}`)) throw new ConfigError('PROVIDERS_FILE', `provider "${name}": allowed_hosts entry "${host}" is not a host`)
+      return new URL(`https://${host}`).host
+    }),
   }
   if (!provider.issuer && !(provider.authorizationUrl && provider.tokenUrl)) {
     throw new ConfigError('PROVIDERS_FILE', `provider "${name}" needs issuer, or authorization_url and token_url`)
@@ -157,14 +169,8 @@ function fillParams(url: string, params: Record<string, string>, provider: strin
   })
 }
 
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
-
 /** https everywhere; plain http only on loopback (local development and tests). */
-export function isAllowedProviderUrl(url: string): boolean {
-  if (!URL.canParse(url)) return false
-  const parsed = new URL(url)
-  return parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK.test(parsed.hostname))
-}
+export const isAllowedProviderUrl = isHttpsOrLoopback
 
 function assertProviderUrl(url: string, provider: string): void {
   if (!URL.canParse(url)) throw new ConfigError('PROVIDERS_FILE', `provider "${provider}": "${url}" is not a URL`)

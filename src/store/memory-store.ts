@@ -3,6 +3,8 @@ import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, Refresh
 
 interface Expiring { value: string; expiresAt: number }
 
+const SWEEP_INTERVAL_MS = 60_000
+
 /**
  * The embedded store: one process, nothing survives a restart. Same semantics as the
  * Redis store (the shared contract tests hold both to it); every operation is atomic
@@ -15,6 +17,7 @@ export class MemoryStore implements Store {
   private readonly states = new Map<string, Expiring>()
   private readonly due = new Map<string, number>()
   private readonly changes = new EventEmitter().setMaxListeners(0)
+  private lastSweep = Number.NEGATIVE_INFINITY
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -118,7 +121,13 @@ export class MemoryStore implements Store {
   }
 
   async putConnectState(state: string, sealed: string, ttlSeconds: number): Promise<void> {
+    this.sweep()
     this.states.set(state, { value: sealed, expiresAt: this.clock() + ttlSeconds * 1000 })
+  }
+
+  /** Link states stored, expired ones not yet swept included (for tests and diagnostics). */
+  get connectStateCount(): number {
+    return this.states.size
   }
 
   async takeConnectState(state: string): Promise<string | null> {
@@ -141,6 +150,19 @@ export class MemoryStore implements Store {
   /** Queued like every other change, so listeners hear them in the order they were made. */
   private announce(account: string, version = this.grants.get(account)?.version ?? 0): void {
     queueMicrotask(() => this.changes.emit('change', account, version))
+  }
+
+  /**
+   * Redis expires keys by itself; here abandoned links (and locks of accounts never touched
+   * again) would stay forever. Each new link sweeps, at most once a minute.
+   */
+  private sweep(): void {
+    const now = this.clock()
+    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return
+    this.lastSweep = now
+    for (const map of [this.states, this.locks]) {
+      for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key)
+    }
   }
 
   private live(map: Map<string, Expiring>, key: string): string | null {

@@ -128,7 +128,7 @@ describe('loadConfig: values', () => {
   })
 
   test('NODE_ENV=production with Redis is accepted', () => {
-    const config = loadConfig({ ...BASE, NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', ENCRYPTION_KEYS: KEYS })
+    const config = loadConfig({ ...BASE, AUTH_JWT_SECRET: 'x'.repeat(32), NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', ENCRYPTION_KEYS: KEYS })
     assert.equal(config.production, true)
   })
 

@@ -16,7 +16,7 @@ const redis = await startRedis()
 after(() => redis.dispose())
 
 const EVERY_EVENT: EventName[] = [
-  'account.linked', 'account.imported', 'account.refreshed', 'account.refresh_failed', 'account.reuse_detected',
+  'account.link_started', 'account.linked', 'account.imported', 'account.refreshed', 'account.refresh_failed', 'account.reuse_detected',
   'account.reauth_required', 'account.recovered', 'account.revoked', 'caller.denied', 'token.issued',
 ]
 
@@ -53,7 +53,7 @@ for (const kind of ['memory', 'redis'] as const) {
       await reuse(app, secrets, stub, 'acct-reuse', provider.open)
       // account.revoked (the stub has no revocation endpoint: not_supported)
       assert.equal((await app.inject({ method: 'DELETE', url: '/tokens/acct-link', headers: secrets.caller() })).statusCode, 200)
-      // caller.denied: no JWT, a forged JWT, a missing scope, an account outside the caller's claim
+      // caller.denied: a missing scope, an account outside the caller's claim (no JWT and a forged JWT: never audited)
       assert.equal((await app.inject({ method: 'GET', url: '/accounts' })).statusCode, 401)
       const forged = secrets.add(callerToken({ secret: 'not-the-broker-secret-0123456789' }))
       assert.equal((await app.inject({ method: 'GET', url: '/accounts/acct-ok', headers: { authorization: `Bearer ${forged}` } })).statusCode, 401)
@@ -70,7 +70,7 @@ for (const kind of ['memory', 'redis'] as const) {
       }
       const entries = await waitFor('every event kind in the trail', async () => {
         const { entries: e } = await read('?limit=500')
-        return EVERY_EVENT.every((name) => e.some((x) => x.event === name)) && e.filter((x) => x.event === 'caller.denied').length >= 4 ? e : undefined
+        return EVERY_EVENT.every((name) => e.some((x) => x.event === name)) && e.filter((x) => x.event === 'caller.denied').length >= 2 ? e : undefined
       })
 
       const of = (account: string) => entries.filter((e) => e.account === account).map(strip)
@@ -95,12 +95,12 @@ for (const kind of ['memory', 'redis'] as const) {
         ['account.reuse_detected', 'wiped', null],
         ['account.reauth_required', null, 'TOKEN_REUSE_DETECTED'],
       ])
-      assert.deepEqual(of('acct-link').map((e) => [e.event, e.outcome]), [['account.linked', 'created'], ['account.revoked', 'not_supported']])
+      assert.deepEqual(of('acct-link').map((e) => [e.event, e.outcome]), [
+        ['account.link_started', 'started'], ['account.linked', 'created'], ['account.revoked', 'not_supported'],
+      ])
       const denied = entries.filter((e) => e.event === 'caller.denied').map(strip)
       assert.deepEqual(denied, [
-        row('caller.denied', { provider: null, sub: null, request_id: denied[0]!.request_id, outcome: '401', detail: '/accounts' }),
-        row('caller.denied', { provider: null, sub: null, account: 'acct-ok', request_id: denied[1]!.request_id, outcome: '401', detail: '/accounts/:account' }),
-        row('caller.denied', { provider: null, request_id: denied[2]!.request_id, outcome: '403', detail: '/accounts' }),
+        row('caller.denied', { provider: null, request_id: denied[0]!.request_id, outcome: '403', detail: '/accounts' }),
         row('caller.denied', { provider: null, sub: 'svc-other', account: 'acct-ok', request_id: 'req-outsider', outcome: '403', detail: '/tokens/:account/access' }),
       ])
       const times = entries.map((e) => Date.parse(e.time))
@@ -147,7 +147,8 @@ for (const kind of ['memory', 'redis'] as const) {
       for (const account of ['team-a.crm', 'team-a.erp', 'team-b.crm']) {
         await importAccount(app, secrets, account, { access_token: secrets.token('at'), expires_in: 3600 })
       }
-      assert.equal((await app.inject({ method: 'GET', url: '/accounts' })).statusCode, 401) // an entry without account
+      // a verified caller's 403 on a route without an account: an entry that names no account
+      assert.equal((await app.inject({ method: 'GET', url: '/accounts', headers: secrets.caller({ scopes: ['tokens:read'] }) })).statusCode, 403)
       const get = (url: string, headers = secrets.caller({ scopes: ['accounts:read'] })) => app.inject({ method: 'GET', url, headers })
       await waitFor('the entries', async () => ((await get('/audit')).json().entries.length === 4 ? true : undefined))
 
@@ -180,8 +181,8 @@ for (const kind of ['memory', 'redis'] as const) {
       await importAccount(app, secrets, 'quiet', { access_token: secrets.token('at'), expires_in: 3600 })
       for (let i = 0; i < 3; i++) assert.equal((await access(app, secrets, 'quiet')).statusCode, 200)
       // A later event in the trail means any token.issued before it would be there too (appends keep their order).
-      assert.equal((await app.inject({ method: 'GET', url: '/accounts' })).statusCode, 401)
-      const events = await waitFor('the 401', async () => {
+      assert.equal((await app.inject({ method: 'GET', url: '/accounts', headers: secrets.caller({ scopes: ['tokens:read'] }) })).statusCode, 403)
+      const events = await waitFor('the 403', async () => {
         const all = await allAuditEntries(app)
         return all.some((e) => e.event === 'caller.denied') ? all : undefined
       })
@@ -199,9 +200,9 @@ test('a store outage never fails the request that emitted an event: a warning na
   const { app, logs } = await brokerFor(stub, { redisUrl: own.url })
   t.after(async () => { await app.close(); await stub.close() })
   await own.stop()
-  const forged = callerToken({ secret: 'not-the-broker-secret-0123456789' })
+  const forged = callerToken({ scopes: ['tokens:read'] })
   const res = await app.inject({ method: 'GET', url: '/accounts', headers: { authorization: `Bearer ${forged}` } })
-  assert.equal(res.statusCode, 401)
+  assert.equal(res.statusCode, 403)
   const warning = await waitFor('the warning', () => logs.lines.find((l) => l.includes('audit entry not written')))
   const parsed = JSON.parse(warning) as Record<string, unknown>
   assert.equal(parsed.event, 'caller.denied')

@@ -106,7 +106,8 @@ for (const kind of ['memory', 'redis'] as const) {
         ].sort())
         for (const [i, d] of receiver.accepted().entries()) {
           const body = bodies[i]!
-          assert.deepEqual(Object.keys(body).sort(), ['created_at', 'data', 'id', 'type'])
+          assert.deepEqual(Object.keys(body).sort(), ['created_at', 'data', 'delivery_id', 'id', 'type'])
+          assert.equal(body.delivery_id, header(d, 'x-token-broker-delivery'), 'the delivery id is inside the signed body')
           assert.deepEqual(Object.keys(body.data).sort(), ['account', 'detail', 'outcome', 'provider'])
           assert.equal(body.data.provider, 'stub')
           assert.ok(Math.abs(Date.parse(body.created_at) - Date.now()) < 60_000)

@@ -8,9 +8,14 @@ export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789'
 export const TEST_KEYS = 'k1:' + Buffer.alloc(32, 7).toString('base64')
 export const ALL_SCOPES = ['tokens:read', 'tokens:revoke', 'accounts:read', 'accounts:write']
 
-/** A config from a test environment: HS256 callers, no providers file unless given. */
+/**
+ * A config from a test environment: HS256 callers, no providers file unless given. Load
+ * shedding on event-loop delay is off: many apps share one test process on a busy machine,
+ * where a module import or key generation blocks the loop for a second; the shedding
+ * test turns it on explicitly.
+ */
 export function testConfig(env: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', ...env })
+  return loadConfig({ AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env })
 }
 
 /** Captures every log line the app writes. */

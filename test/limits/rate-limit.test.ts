@@ -58,3 +58,16 @@ test('RATE_LIMIT_PER_MINUTE: a number, scope pairs, the default, and bad values'
       (e: unknown) => e instanceof ConfigError && e.variable === 'RATE_LIMIT_PER_MINUTE', bad)
   }
 })
+
+test('a route that admits several scopes limits by the strictest one the caller holds, not by the first listed', async (t) => {
+  const app = await instance('tokens:read=0,accounts:read=3,*=100')
+  t.after(() => app.close())
+  // GET /accounts/:account admits tokens:read (unlimited) or accounts:read (3 a minute).
+  const both = bearer({ sub: 'carol', scopes: ['tokens:read', 'accounts:read'] })
+  const statuses: number[] = []
+  for (let i = 0; i < 5; i++) statuses.push((await app.inject({ method: 'GET', url: '/accounts/none', headers: both })).statusCode)
+  assert.deepEqual(statuses, [404, 404, 404, 429, 429])
+  // A caller admitted by tokens:read alone has that scope's (unlimited) budget.
+  const reader = bearer({ sub: 'dave', scopes: ['tokens:read'] })
+  for (let i = 0; i < 6; i++) assert.equal((await app.inject({ method: 'GET', url: '/accounts/none', headers: reader })).statusCode, 404)
+})

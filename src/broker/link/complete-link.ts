@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import {
-  AccountConflictError, AuthorizationDeniedError, InvalidStateError, IssuerMismatchError, ProviderError,
-  ProviderNotFoundError, ProviderUnavailableError, ValidationError, withRetryAfter,
+  AccountConflictError, AuthorizationDeniedError, IdentityMismatchError, InvalidStateError, IssuerMismatchError, ProviderNotFoundError,
+  ValidationError,
 } from '../../errors.js'
-import { ProviderCallError, requestToken } from '../../providers/token-client.js'
+import { requestToken } from '../../providers/token-client.js'
+import { describeIdentity, fetchIdentity, identityMatches } from '../../providers/userinfo.js'
 import type { TokenSet } from '../../providers/token-response.js'
 import type { EventContext } from '../../events/events.js'
 import type { BrokerDeps } from '../deps.js'
@@ -11,6 +12,7 @@ import { dueAtFor } from '../refresh/policy.js'
 import { expiryOf } from '../token-expiry.js'
 import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from '../secrets.js'
 import { STATE_FIELD, type LinkState } from './link-state.js'
+import { linkEndpoints, linkFailure } from './provider-failure.js'
 
 export interface CallbackQuery {
   state?: string
@@ -48,7 +50,7 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   const provider = deps.providers.get(link.provider)
   if (!provider) throw new ProviderNotFoundError(link.provider)
 
-  const endpoints = await deps.endpoints.resolve(provider)
+  const endpoints = await linkEndpoints(deps, provider)
   const params: Record<string, string> = {
     grant_type: 'authorization_code', code: q.code, redirect_uri: deps.settings.redirectUri, ...provider.tokenParams,
   }
@@ -57,13 +59,17 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   try {
     tokens = await requestToken(provider, endpoints.tokenUrl, params, deps.settings.providerTimeoutMs)
   } catch (error) {
-    if (!(error instanceof ProviderCallError)) throw error
-    deps.log.warn({ account: link.account, provider: provider.name, failure: error.failure, reason: error.reason }, 'code exchange failed')
-    if (error.failure === 'transient') throw withRetryAfter(new ProviderUnavailableError(), error.retryAfterSeconds ?? 5)
-    throw new ProviderError(`the provider rejected the code exchange (${error.reason})`)
+    throw linkFailure(error, deps.log, { account: link.account, provider: provider.name }, 'code exchange')
   }
 
   const { account } = link
+  // Whoever opened the authorization URL first chose the identity: check it when the link was restricted.
+  const identity = endpoints.userinfoUrl ? await fetchIdentity(endpoints.userinfoUrl, tokens.accessToken, deps.settings.providerTimeoutMs) : null
+  if (link.expectedSubject && !identityMatches(identity, link.expectedSubject)) {
+    deps.log.warn({ account, provider: provider.name, sub: link.sub, identity: describeIdentity(identity) }, 'link completed by an unexpected identity; nothing stored')
+    deps.events.emit({ ...ctx, event: 'account.linked', account, provider: provider.name, outcome: 'identity_mismatch', detail: describeIdentity(identity) })
+    throw new IdentityMismatchError()
+  }
   const previous = await deps.store.getGrant(account)
   const now = deps.clock()
   const expiresAt = expiryOf(deps, provider.name, tokens.expiresIn, tokens.lifetimeAnomaly, now)
@@ -83,8 +89,10 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   if (outcome === 'conflict') throw new AccountConflictError(account)
   const stored = await deps.store.getGrant(account)
   await deps.store.setRefreshDue(account, stored ? dueAtFor(deps, stored) : null)
-  deps.log.info({ account, provider: provider.name, outcome, sub: link.sub }, 'account linked')
-  deps.events.emit({ ...ctx, event: 'account.linked', account, provider: provider.name, outcome })
+  deps.log.info({ account, provider: provider.name, outcome, sub: link.sub, identity: describeIdentity(identity) }, 'account linked')
+  deps.events.emit({
+    ...ctx, event: 'account.linked', account, provider: provider.name, outcome, detail: endpoints.userinfoUrl ? describeIdentity(identity) : undefined,
+  })
   if (previous?.status === 'reauth_required') {
     deps.events.emit({ ...ctx, event: 'account.recovered', account, provider: provider.name, outcome: 'linked' })
   }

@@ -14,6 +14,8 @@ export interface LinkState {
   issuer: string | null
   /** Whether the provider promised to send `iss` on its responses. */
   issRequired: boolean
+  /** The only provider identity (`sub`, or verified email) allowed to complete this link; absent = anyone. */
+  expectedSubject?: string | null
   createdAt: number
 }
 

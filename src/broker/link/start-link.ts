@@ -1,5 +1,7 @@
 import { AccountConflictError, ProviderNotFoundError, ValidationError } from '../../errors.js'
 import type { BrokerDeps } from '../deps.js'
+import { linkEndpoints } from './provider-failure.js'
+import { checkReturnTo } from './return-to.js'
 import { STATE_FIELD, STATE_TTL_SECONDS, challengeOf, newState, newVerifier, type LinkState } from './link-state.js'
 
 export interface StartLinkRequest {
@@ -7,7 +9,12 @@ export interface StartLinkRequest {
   account: string
   scope?: string
   returnTo?: string
+  /** Only this provider identity may complete the link (OpenID providers). */
+  expectedSubject?: string
+  /** Passed to the provider to preselect the account. */
+  loginHint?: string
   sub: string
+  requestId?: string
 }
 
 /**
@@ -17,13 +24,14 @@ export interface StartLinkRequest {
 export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
   const provider = deps.providers.get(req.provider)
   if (!provider) throw new ProviderNotFoundError(req.provider)
-  if (req.returnTo !== undefined && !deps.settings.returnToAllowlist.some((prefix) => req.returnTo!.startsWith(prefix))) {
-    throw new ValidationError('body/return_to is not in RETURN_TO_ALLOWLIST')
+  const returnTo = req.returnTo === undefined ? null : checkReturnTo(req.returnTo, deps.settings.returnToAllowlist)
+  if (req.expectedSubject !== undefined && !provider.issuer) {
+    throw new ValidationError('body/expected_subject needs an OpenID provider (one with an issuer)')
   }
   const existing = await deps.store.getGrant(req.account)
   if (existing && existing.provider !== provider.name) throw new AccountConflictError(req.account)
 
-  const endpoints = await deps.endpoints.resolve(provider)
+  const endpoints = await linkEndpoints(deps, provider)
   const now = deps.clock()
   const scope = req.scope ?? provider.scopes.join(' ')
   const link: LinkState = {
@@ -31,10 +39,11 @@ export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
     account: req.account,
     scope,
     sub: req.sub,
-    returnTo: req.returnTo ?? null,
+    returnTo,
     verifier: provider.pkce ? newVerifier() : null,
     issuer: endpoints.issuer,
     issRequired: endpoints.issParameterSupported,
+    expectedSubject: req.expectedSubject ?? null,
     createdAt: now,
   }
   const state = newState()
@@ -50,7 +59,14 @@ export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
   }
   if (scope) params[provider.scopeParam] = scope.split(/\s+/).filter(Boolean).join(provider.scopeSeparator)
   if (link.verifier) Object.assign(params, { code_challenge: challengeOf(link.verifier), code_challenge_method: 'S256' })
+  if (req.loginHint !== undefined) params.login_hint = req.loginHint
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+  // The URL is a bearer capability until used: record who asked for it.
+  deps.log.info({ account: req.account, provider: provider.name, sub: req.sub, restricted: link.expectedSubject !== null }, 'link started')
+  deps.events.emit({
+    event: 'account.link_started', sub: req.sub, requestId: req.requestId, account: req.account, provider: provider.name,
+    outcome: 'started', detail: link.expectedSubject === null ? undefined : `expected ${link.expectedSubject}`,
+  })
   return {
     authorization_url: url.toString(),
     state,

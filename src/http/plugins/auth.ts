@@ -4,8 +4,11 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../../config.js'
 import type { EventSink } from '../../events/events.js'
 import { ForbiddenError, UnauthorizedError } from '../../errors.js'
+import { throttled } from '../../log-throttle.js'
+import type { AppMetrics } from '../../metrics.js'
 import { accountMatcher, type Caller } from '../caller.js'
 import { JwksKeySet } from '../jwks.js'
+import { ACCOUNT_ID_PATTERN } from '../schemas/common.js'
 
 export type Scope = 'tokens:read' | 'tokens:revoke' | 'accounts:read' | 'accounts:write'
 
@@ -22,13 +25,14 @@ declare module 'fastify' {
 interface Claims { sub?: unknown; scope?: unknown; accounts?: unknown }
 
 const ASYMMETRIC = ['RS256', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
+const ACCOUNT_ID = new RegExp(ACCOUNT_ID_PATTERN)
 
 /**
  * Verifies caller JWTs (algorithms pinned per key kind, `sub` and `exp` required,
  * iss/aud when configured; verified tokens cached until exp) and enforces each
  * route's scopes and the `accounts` claim.
  */
-export default fp<{ config: Config; events: EventSink }>(async (app, { config, events }) => {
+export default fp<{ config: Config; events: EventSink; metrics: AppMetrics }>(async (app, { config, events, metrics }) => {
   app.register(fastifyJwt, jwtOptions(config, app.log))
   app.decorateRequest('caller', null)
 
@@ -43,14 +47,24 @@ export default fp<{ config: Config; events: EventSink }>(async (app, { config, e
     }
   })
 
+  // A request without a verified caller costs no durable write: a flood of them must not
+  // evict real evidence from the capped audit trail, nor plant entries naming real accounts.
+  const warnUnauthenticated = throttled(60_000)
   app.addHook('onError', async (request, _reply, error) => {
     const code = (error as { code?: string }).code
-    if (code !== 'UNAUTHORIZED' && code !== 'FORBIDDEN') return
+    const route = request.routeOptions.url ?? 'unmatched'
+    if (code === 'UNAUTHORIZED') {
+      metrics.unauthenticated.inc({ route })
+      warnUnauthenticated((suppressed) => request.log.warn({ client: request.ip, route, suppressed }, 'unauthenticated request refused'))
+      return
+    }
+    if (code !== 'FORBIDDEN' || !request.caller) return
+    // Only a well-formed account id reaches the trail; anything else the client typed is left out.
     const account = (request.params as { account?: unknown } | undefined)?.account
     events.emit({
-      event: 'caller.denied', sub: request.caller?.sub, requestId: request.id,
-      account: typeof account === 'string' ? account.slice(0, 128) : undefined,
-      outcome: code === 'UNAUTHORIZED' ? '401' : '403', detail: request.routeOptions.url,
+      event: 'caller.denied', sub: request.caller.sub, requestId: request.id,
+      account: typeof account === 'string' && ACCOUNT_ID.test(account) ? account : undefined,
+      outcome: '403', detail: route,
     })
   })
 

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import { AccountId, Instant, Nullable, Time } from './common.js'
 
 const EVENT_NAMES = [
-  'account.linked', 'account.imported', 'account.refreshed', 'account.refresh_failed', 'account.reuse_detected',
+  'account.link_started', 'account.linked', 'account.imported', 'account.refreshed', 'account.refresh_failed', 'account.reuse_detected',
   'account.reauth_required', 'account.recovered', 'account.revoked', 'caller.denied', 'token.issued',
 ] as const
 
