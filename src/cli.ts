@@ -2,6 +2,8 @@
 import { createSigner } from 'fast-jwt'
 import { ConfigError, readEnv } from './config.js'
 import { generateKeyEntry } from './crypto/key-ring.js'
+import * as connectCommand from './cli-commands/connect.js'
+import * as consoleCommand from './cli-commands/console.js'
 
 const HELP = `token-broker — operator commands
 
@@ -16,7 +18,7 @@ Usage:
   token-broker keys generate [--id KEYID]
       Print a new ENCRYPTION_KEYS entry (keyId:base64key). Put it first to encrypt with it;
       keep the old entries after it so existing values still decrypt.
-  token-broker --help
+${consoleCommand.HELP}${connectCommand.HELP}  token-broker --help
 `
 
 const SCOPES = new Set(['tokens:read', 'tokens:revoke', 'accounts:read', 'accounts:write'])
@@ -74,8 +76,12 @@ function keys(args: string[]): void {
   process.stdout.write(`${generateKeyEntry(id)}\n`)
 }
 
+const COMMANDS: Record<string, typeof consoleCommand.run> = { console: consoleCommand.run, connect: connectCommand.run }
+
 const [command, ...rest] = process.argv.slice(2)
-if (command === 'token') mintToken(rest)
+if (command !== undefined && COMMANDS[command]) {
+  process.exitCode = await COMMANDS[command](rest, { stdout: process.stdout, stderr: process.stderr, env: process.env })
+} else if (command === 'token') mintToken(rest)
 else if (command === 'keys') keys(rest)
 else if (command === undefined || command === '--help' || command === '-h' || command === 'help') process.stdout.write(HELP)
 else fail(`unknown command ${command} (see --help)`)

@@ -3,7 +3,7 @@ import { h, statusBadge, time } from './dom.js'
 import { linkForm } from './link.js'
 
 const STATUSES = ['active', 'reauth_required']
-const PAGE_SIZE = 50
+const PAGE_SIZE = '50'
 
 /** The list: filters (a plain GET form back to the console), one page of accounts, and linking. */
 export async function accountsView(main, params) {
@@ -11,9 +11,10 @@ export async function accountsView(main, params) {
     provider: params.get('provider') ?? '',
     status: STATUSES.includes(params.get('status')) ? params.get('status') : '',
     cursor: params.get('cursor') ?? '',
+    limit: /^[1-9][0-9]{0,2}$/.test(params.get('limit') ?? '') ? params.get('limit') : '',
   }
-  const query = new URLSearchParams({ limit: String(PAGE_SIZE) })
-  for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value)
+  const query = new URLSearchParams({ limit: filters.limit || PAGE_SIZE })
+  for (const name of ['provider', 'status', 'cursor']) if (filters[name]) query.set(name, filters[name])
   const [{ providers }, page] = await Promise.all([api('GET', '/providers'), api('GET', `/accounts?${query}`)])
 
   main.replaceChildren(h('div', { class: 'layout' },
@@ -39,6 +40,7 @@ function filterForm(providers, filters) {
       h('select', { id: 'filter-status', name: 'status' },
         option('', 'Any status', filters.status), option('active', 'active', filters.status),
         option('reauth_required', 'reauth required', filters.status))),
+    filters.limit ? h('input', { type: 'hidden', name: 'limit', value: filters.limit }) : null,
     h('button', { type: 'submit' }, 'Filter'))
 }
 
@@ -67,6 +69,7 @@ function pager(filters, nextCursor) {
     const q = new URLSearchParams()
     if (filters.provider) q.set('provider', filters.provider)
     if (filters.status) q.set('status', filters.status)
+    if (filters.limit) q.set('limit', filters.limit)
     if (cursor) q.set('cursor', cursor)
     return h('a', { href: `?${q}`, class: 'button-link' }, label)
   }

@@ -26,7 +26,8 @@ export function claimsOf(token) {
   }
 }
 
-const HOW = 'Run `npx token-broker console` where the broker\'s AUTH_JWT_SECRET is set and open the address it prints, or paste an admin token (scopes accounts:read, accounts:write, tokens:revoke) below.'
+const how = () => h('p', {}, 'Run ', h('code', {}, 'npx token-broker console'), ' where the broker\'s AUTH_JWT_SECRET is set and open the address it prints, or paste an admin token (scopes ',
+  h('code', {}, 'accounts:read accounts:write tokens:revoke'), ') below.')
 
 /** The sign-in card: why, and a box to paste a token into. */
 export function signInView(problem) {
@@ -44,7 +45,7 @@ export function signInView(problem) {
   },
   h('h1', { id: 'signin-title' }, problem ? 'Sign in again' : 'Sign in'),
   problem ? h('p', { class: 'error', role: 'alert' }, problem) : null,
-  h('p', {}, HOW),
+  how(),
   h('label', { for: 'paste-token' }, 'Admin token'),
   field,
   h('p', { class: 'muted' }, 'The token stays in this browser tab (sessionStorage) and is sent only to this broker\'s API.'),

@@ -8,7 +8,7 @@ import { ErrorRef } from '../schemas/common.js'
 const CONSOLE_DIR = new URL('../../console/', import.meta.url)
 const ASSETS = { 'console.css': 'text/css', 'app.js': 'text/javascript', 'api.js': 'text/javascript',
   'auth.js': 'text/javascript', 'dom.js': 'text/javascript', 'accounts.js': 'text/javascript',
-  'account.js': 'text/javascript', 'link.js': 'text/javascript' } as const
+  'account.js': 'text/javascript', 'link.js': 'text/javascript', 'favicon.svg': 'image/svg+xml' } as const
 
 /**
  * Everything the console loads comes from the broker itself; no inline script or style,
@@ -39,6 +39,7 @@ const ConsoleQuery = Type.Object({
   status: Text('a status filter, or `linked` after linking'),
   provider: Text('a provider filter'),
   cursor: Text('the page of accounts'),
+  limit: Text('accounts per page'),
 }, { additionalProperties: false })
 
 const Html = { content: { 'text/html': { schema: Type.String() } } }
@@ -64,8 +65,8 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       summary: 'A static file of the admin console',
       tags: ['console'],
-      params: Type.Object({ asset: Type.String({ pattern: '^[a-z-]{1,32}\\.(js|css)$' }) }, { additionalProperties: false }),
-      response: { 200: { content: { 'text/css': { schema: Type.String() }, 'text/javascript': { schema: Type.String() } } }, 400: ErrorRef, 404: ErrorRef },
+      params: Type.Object({ asset: Type.String({ pattern: '^[a-z-]{1,32}\\.(js|css|svg)$' }) }, { additionalProperties: false }),
+      response: { 200: { content: { 'text/css': { schema: Type.String() }, 'text/javascript': { schema: Type.String() }, 'image/svg+xml': { schema: Type.String() } } }, 400: ErrorRef, 404: ErrorRef },
     },
   }, async (request, reply) => {
     const name = request.params.asset
