@@ -44,7 +44,7 @@ function filterForm(providers, filters) {
     h('button', { type: 'submit' }, 'Filter'))
 }
 
-const COLUMNS = ['Account', 'Provider', 'Status', 'Token expires', 'Last refresh', 'Last error']
+const COLUMNS = ['Account', 'Provider', 'Status', 'Token expires (UTC)', 'Last refresh (UTC)', 'Last error']
 
 function accountTable(accounts) {
   const cell = (i, ...content) => h('td', { 'data-label': COLUMNS[i] }, ...content)
@@ -54,14 +54,14 @@ function accountTable(accounts) {
       cell(0, h('a', { href: `?account=${enc(a.account)}` }, a.account)),
       cell(1, a.provider),
       cell(2, statusBadge(a.status)),
-      cell(3, time(a.expires_at)),
-      cell(4, time(a.last_refreshed_at)),
-      cell(5, lastError(a.last_error))))))
+      cell(3, time(a.expires_at, false)),
+      cell(4, time(a.last_refreshed_at, false)),
+      cell(5, lastError(a.last_error, false))))))
 }
 
-export function lastError(error) {
+export function lastError(error, zone = true) {
   if (!error) return h('span', { class: 'muted' }, 'none')
-  return h('span', { class: 'last-error' }, h('code', {}, error.code), ` ${error.message} `, time(error.at))
+  return h('span', { class: 'last-error' }, h('code', {}, error.code), ` ${error.message} `, time(error.at, zone))
 }
 
 function pager(filters, nextCursor) {

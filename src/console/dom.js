@@ -28,12 +28,12 @@ export function relative(ms) {
   return diff >= 0 ? `in ${text}` : `${text} ago`
 }
 
-/** An ISO time as "2026-11-27 13:05 UTC", with the relative time in a tooltip-free second line. */
-export function time(iso) {
+/** An ISO time as "2026-11-27 13:05 UTC" (the zone left to a column header when `zone` is false), then "in 52 min". */
+export function time(iso, zone = true) {
   if (!iso) return h('span', { class: 'muted' }, '—')
   const ms = Date.parse(iso)
-  const text = new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
-  return h('time', { datetime: iso }, text, h('small', {}, relative(ms)))
+  const text = new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + (zone ? ' UTC' : '')
+  return h('time', { datetime: iso }, h('span', {}, text), h('small', {}, relative(ms)))
 }
 
 export function statusBadge(status) {
