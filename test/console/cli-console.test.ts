@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { test } from 'node:test'
+import { promisify } from 'node:util'
 import { run } from '../../src/cli-commands/console.js'
 import { TEST_JWT_SECRET, testApp, testConfig } from '../helpers/app.js'
 import { assertError, auth, nowSeconds, providersFile } from '../http/support.js'
@@ -49,18 +50,10 @@ test('console: --sub and --ttl, and bad usage', async () => {
 })
 
 test('the token-broker binary dispatches console and connect', async () => {
-  const CWD = new URL('../../', import.meta.url).pathname
-  const cli = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('npx', ['tsx', 'src/cli.ts', ...args], {
-      cwd: CWD, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ENV }, stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
+  type Run = { code: number; stdout: string; stderr: string }
+  const cli = (args: string[]): Promise<Run> => promisify(execFile)('npx', ['tsx', 'src/cli.ts', ...args], {
+    cwd: new URL('../../', import.meta.url).pathname, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ENV },
+  }).then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }), (e: Run) => e)
   const [consoleRun, connectRun, help] = await Promise.all([cli(['console']), cli(['connect', 'acme']), cli(['--help'])])
   assert.equal(consoleRun.code, 0, consoleRun.stderr)
   assert.match(consoleRun.stdout, /^https:\/\/broker\.example\.test\/console#token=\S+\n$/)

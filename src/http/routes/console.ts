@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { RouteNotFoundError } from '../../errors.js'
+import { PAGE_HELMET } from '../link-page.js'
 import { ErrorRef } from '../schemas/common.js'
 
 /** The console's static files: next to this module's folder in src/ and, copied by `npm run build`, in dist/. */
@@ -11,25 +12,18 @@ const ASSETS = { 'console.css': 'text/css', 'app.js': 'text/javascript', 'api.js
   'account.js': 'text/javascript', 'link.js': 'text/javascript', 'favicon.svg': 'image/svg+xml' } as const
 
 /**
- * Everything the console loads comes from the broker itself; no inline script or style,
- * no frames, no Referer (the address bar may briefly hold the token fragment).
+ * The HTML pages' headers, with a CSP for a page that runs its own scripts: everything the
+ * console loads comes from the broker itself; no inline script or style, no frames.
  */
 export const CONSOLE_HELMET = {
+  ...PAGE_HELMET,
   contentSecurityPolicy: {
     useDefaults: false,
     directives: {
-      'default-src': ["'none'"],
-      'script-src': ["'self'"],
-      'style-src': ["'self'"],
-      'connect-src': ["'self'"],
-      'img-src': ["'self'"],
-      'base-uri': ["'none'"],
-      'form-action': ["'self'"],
-      'frame-ancestors': ["'none'"],
+      'default-src': ["'none'"], 'script-src': ["'self'"], 'style-src': ["'self'"], 'connect-src': ["'self'"],
+      'img-src': ["'self'"], 'base-uri': ["'none'"], 'form-action': ["'self'"], 'frame-ancestors': ["'none'"],
     },
   },
-  referrerPolicy: { policy: 'no-referrer' },
-  frameguard: { action: 'deny' },
 } as const
 
 const Text = (name: string) => Type.Optional(Type.String({ maxLength: 512, description: `read by the page's script: ${name}` }))
