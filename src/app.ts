@@ -15,6 +15,7 @@ import loadShedding from './http/plugins/load-shedding.js'
 import rateLimitPlugin from './http/plugins/rate-limit.js'
 import deleteToken from './http/routes/delete-token.js'
 import getAccess from './http/routes/get-access.js'
+import consoleRoute from './http/routes/console.js'
 import getAudit from './http/routes/get-audit.js'
 import getCallback from './http/routes/get-callback.js'
 import postConnect from './http/routes/post-connect.js'
@@ -122,7 +123,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       providerConcurrency: config.providerConcurrency,
       backoffMaxMs: config.refreshBackoffMaxSeconds * 1000,
       redirectUri: `${config.publicUrl}/connect/callback`,
-      returnToAllowlist: config.returnToAllowlist,
+      // The console served by this broker may always be the return_to of a link it starts.
+      returnToAllowlist: [...config.returnToAllowlist, `${config.publicUrl}/console`],
     },
   }, deps.scheduler)
   app.decorate('broker', broker)
@@ -153,7 +155,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     limits: config.rateLimits, redis: store instanceof RedisStore ? store.client : null, prefix: config.keyPrefix,
   })
 
-  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, getAudit, putAccount, getAccess, postRefresh, postConnect, getCallback, deleteToken]) {
+  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, getAudit, putAccount, getAccess, postRefresh, postConnect, getCallback, deleteToken, consoleRoute]) {
     await app.register(route)
   }
   return app

@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) error.command = first
     throw error
   }
-  return EXIT.ok
+  return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok
 }
 
 try {
