@@ -16,7 +16,7 @@ test('npm run demo starts a broker and a provider and prints working steps', asy
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr.on('data', (d: Buffer) => { out += d.toString() })
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not print its steps:\n${out}`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`demo did not print its steps:\n${out}`)), 120_000)
     child.stdout.on('data', () => { if (out.includes('Waiting for the account to be linked')) { clearTimeout(timer); resolve() } })
     child.once('exit', () => { clearTimeout(timer); reject(new Error(`demo exited:\n${out}`)) })
   })

@@ -25,7 +25,7 @@ export async function spawnBroker(env: Record<string, string>): Promise<BrokerPr
   child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   await new Promise<void>((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error(`broker did not start:\n${out}`)), 20_000)
+    const deadline = setTimeout(() => reject(new Error(`broker did not start:\n${out}`)), 120_000)
     const check = () => {
       if (out.includes('Server listening')) { clearTimeout(deadline); resolve() }
     }
