@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import { safeError } from './safe-error.js'
 
 /**
  * One access-log line per request: route pattern, status, duration. Never the URL:
@@ -17,7 +18,7 @@ export class AccessLog extends LogController {
       statusCode: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10,
     }
-    if (error) request.log.error({ ...line, err: { type: error.name, message: error.message } }, 'request errored')
+    if (error) request.log.error({ ...line, err: safeError(error) }, 'request errored')
     else if (PROBES.has(line.route) && reply.statusCode < 500) request.log.debug(line, 'request')
     else request.log.info(line, 'request')
   }

@@ -28,7 +28,7 @@ async function broker(stub: StubProvider, urls: string[], o: { prefix?: string; 
     stub: { template: 'oauth2', authorization_url: `${stub.url}/authorize`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
   })
   const env: Record<string, string> = {
-    PROVIDERS_FILE: providers, PROVIDER_TIMEOUT_MS: '500', WEBHOOK_URLS: urls.join(','), WEBHOOK_SECRET,
+    PROVIDERS_FILE: providers, PROVIDER_TIMEOUT_MS: '5000', WEBHOOK_URLS: urls.join(','), WEBHOOK_SECRET,
     ...(o.prefix ? { REDIS_URL: redis.url, ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 7).toString('base64'), REDIS_KEY_PREFIX: o.prefix } : {}),
   }
   const t = await testApp(testConfig(env), { webhooks: { ...FAST, ...o.webhooks } })

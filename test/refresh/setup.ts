@@ -33,7 +33,7 @@ export async function brokerFor(stub: StubProvider, o: BrokerOptions = {}): Prom
     : o.redisClusterNodes ? { REDIS_CLUSTER_NODES: o.redisClusterNodes }
     : o.redisSentinels ? { REDIS_SENTINELS: o.redisSentinels, REDIS_SENTINEL_NAME: 'mymaster' } : null
   const env: Record<string, string> = {
-    PROVIDERS_FILE: providersFile, PROVIDER_TIMEOUT_MS: '500',
+    PROVIDERS_FILE: providersFile, PROVIDER_TIMEOUT_MS: '5000',
     ...(redis ? { ...redis, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${randomUUID()}:` } : {}),
     ...o.env,
   }

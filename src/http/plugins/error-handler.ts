@@ -4,6 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import {
   InternalError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, ValidationError,
 } from '../../errors.js'
+import { safeError } from '../safe-error.js'
 
 /** Codes the contract names; an error carrying one of these is rendered as it is. */
 const CONTRACT_CODES = new Set([
@@ -67,7 +68,7 @@ export default fp(async (app) => {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const body = toErrorBody(error)
     if (body.statusCode >= 500) {
-      request.log.error({ err: describe(error), code: body.code }, 'request failed')
+      request.log.error({ err: safeError(error), code: body.code }, 'request failed')
     }
     if (body.statusCode === 401) {
       reply.header('www-authenticate', request.headers.authorization ? 'Bearer error="invalid_token"' : 'Bearer')
@@ -81,9 +82,3 @@ export default fp(async (app) => {
     reply.code(404).send(toErrorBody(new RouteNotFoundError(request.method, request.url.split('?')[0])))
   })
 }, { name: 'error-handler' })
-
-/** What an error log may carry: names, codes and messages, never a request's or command's arguments. */
-function describe(error: Error & { cause?: unknown }): Record<string, unknown> {
-  const cause = error.cause instanceof Error ? { name: error.cause.name, message: error.cause.message } : undefined
-  return { type: error.name, message: error.message, stack: error.stack, cause }
-}
