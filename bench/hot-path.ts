@@ -33,7 +33,7 @@ try {
   const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' })
 
   const providersFile = writeProvidersFile({ p: { template: 'oauth2', authorization_url: 'http://127.0.0.1:9/a', token_url: 'http://127.0.0.1:9/t', client_id: 'c' } })
-  const { app } = await testApp(testConfig({ REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, PROVIDERS_FILE: providersFile, LOG_LEVEL: 'warn', PROACTIVE_REFRESH: 'false' }))
+  const { app } = await testApp(testConfig({ REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, PROVIDERS_FILE: providersFile, LOG_LEVEL: 'warn', PROACTIVE_REFRESH: 'false', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '1000' }))
   await connectStore(app.broker.deps.store)
   await app.inject({ method: 'PUT', url: '/accounts/acct', headers: bearer(), payload: { provider: 'p', access_token: 'x'.repeat(120), refresh_token: 'r', expires_in: 3600 } })
   const brokerUrl = await app.listen({ port: 0, host: '127.0.0.1' })
