@@ -29,6 +29,10 @@ export default fp<LoadSheddingOptions>(async (app, o) => {
     maxHeapUsedBytes: o.maxHeapMb * 1024 * 1024,
     pressureHandler: async (request, _reply, type, value) => {
       if (PROBES.has(request.routeOptions.url ?? '')) return
+      // under-pressure reports a sampling window with no event-loop sample at all (a process
+      // blocked through it, typically while starting) as an infinite delay: that is unknown,
+      // not overload, and must not turn the next second into 503s.
+      if (type === 'eventLoopDelay' && !Number.isFinite(value)) return
       o.metrics.shedRequests.inc({ reason: type })
       warn((suppressed) => request.log.warn({ reason: type, value, suppressed }, 'overloaded: shedding requests'))
       throw withRetryAfter(new OverloadedError(), RETRY_AFTER_SECONDS)
