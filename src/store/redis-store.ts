@@ -5,7 +5,7 @@ import { keySpace, type KeySpace } from './keys.js'
 import { scripts } from './lua/index.js'
 import { grantFromHash } from './record.js'
 import type { RedisClient } from './redis-client.js'
-import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, Store } from './store.js'
+import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealWrite, Store } from './store.js'
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>
 type Scripted = Record<keyof typeof scripts, ScriptFn>
@@ -103,6 +103,14 @@ export class RedisStore implements Store {
       this.keys.grant(account), expectedVersion, f.lastError, f.retryAt, f.failures, this.keys.changedChannel, account,
     ))
     return recorded === 1
+  }
+
+  async resealGrant(account: string, expectedVersion: number, r: ResealWrite): Promise<boolean> {
+    const rewritten = await guard(this.run.resealGrant(
+      this.keys.grant(account), expectedVersion, opt(r.from.accessToken), opt(r.from.refreshToken),
+      opt(r.to.accessToken), opt(r.to.refreshToken),
+    ))
+    return rewritten === 1
   }
 
   async deleteGrant(account: string): Promise<boolean> {
