@@ -204,6 +204,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 const MIN_HS256_SECRET_BYTES = 32
 
+export type StoreSettings = Pick<Config, 'store' | 'keyPrefix' | 'storeCommandTimeoutMs' | 'encryptionKeys'>
+
+/** The store and the keys only, for the operator commands that work on stored grants. */
+export function loadStoreSettings(env: NodeJS.ProcessEnv = process.env): StoreSettings {
+  const e = readEnv(env)
+  return {
+    store: storeConfig(e),
+    keyPrefix: e.REDIS_KEY_PREFIX,
+    storeCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    encryptionKeys: e.ENCRYPTION_KEYS ? encryptionKeys(e.ENCRYPTION_KEYS) : null,
+  }
+}
+
 function storeConfig(e: Env): StoreConfig {
   const chosen = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'].filter((k) => e[k as keyof Env] !== undefined)
   if (chosen.length > 1) throw new ConfigError(chosen[1]!, `cannot be combined with ${chosen[0]}`)
