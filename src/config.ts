@@ -28,6 +28,8 @@ export const EnvSchema = Type.Object({
   REDIS_SENTINEL_NAME: Type.Optional(Str({ maxLength: 256 })),
   REDIS_KEY_PREFIX: Type.String({ maxLength: 64, pattern: '^[^\\s{}]*$', default: 'tb:' }),
   REDIS_COMMAND_TIMEOUT_MS: Int(50, 60_000, 1000),
+  /** Default: 500 ms (at most half the command timeout) with Sentinel, 0 (off) otherwise. */
+  REDIS_WAIT_REPLICAS_MS: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
   ENCRYPTION_KEYS: Type.Optional(Str({ maxLength: 16_384 })),
   AUTH_JWT_SECRET: Type.Optional(Str()),
   AUTH_JWT_PUBLIC_KEY: Type.Optional(Str({ maxLength: 16_384 })),
@@ -80,6 +82,8 @@ export interface Config {
   store: StoreConfig
   keyPrefix: string
   storeCommandTimeoutMs: number
+  /** After committing a rotated refresh token, wait up to this long for one replica's acknowledgement (WAIT 1); 0 = off. */
+  storeWaitReplicasMs: number
   /** null with the embedded store and no ENCRYPTION_KEYS: the app generates a per-process key. */
   encryptionKeys: KeyRingSpec | null
   callerAuth: CallerAuthConfig
@@ -172,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     store,
     keyPrefix: e.REDIS_KEY_PREFIX,
     storeCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    storeWaitReplicasMs: waitReplicasMs(e, store),
     encryptionKeys: e.ENCRYPTION_KEYS ? encryptionKeys(e.ENCRYPTION_KEYS) : null,
     callerAuth,
     issuer: e.AUTH_JWT_ISSUER,
@@ -203,6 +208,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 const MIN_HS256_SECRET_BYTES = 32
+
+/**
+ * Sentinel means replicas by construction, so rotated commits wait for one by default; a
+ * standalone Redis or a Cluster may have none, and WAIT would then cost its whole timeout on
+ * every rotation: there it is off unless set. It stays under the command timeout, or the
+ * WAIT itself would time out and fail the commit.
+ */
+function waitReplicasMs(e: Env, store: StoreConfig): number {
+  const timeout = e.REDIS_COMMAND_TIMEOUT_MS
+  if (e.REDIS_WAIT_REPLICAS_MS === undefined) return store.kind === 'sentinel' ? Math.min(500, Math.floor(timeout / 2)) : 0
+  if (e.REDIS_WAIT_REPLICAS_MS >= timeout) throw new ConfigError('REDIS_WAIT_REPLICAS_MS', 'must be less than REDIS_COMMAND_TIMEOUT_MS')
+  return e.REDIS_WAIT_REPLICAS_MS
+}
+
+export type StoreSettings = Pick<Config, 'store' | 'keyPrefix' | 'storeCommandTimeoutMs' | 'storeWaitReplicasMs' | 'encryptionKeys'>
+
+/** The store and the keys only, for the operator commands that work on stored grants. */
+export function loadStoreSettings(env: NodeJS.ProcessEnv = process.env): StoreSettings {
+  const e = readEnv(env)
+  const store = storeConfig(e)
+  return {
+    store,
+    keyPrefix: e.REDIS_KEY_PREFIX,
+    storeCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    storeWaitReplicasMs: waitReplicasMs(e, store),
+    encryptionKeys: e.ENCRYPTION_KEYS ? encryptionKeys(e.ENCRYPTION_KEYS) : null,
+  }
+}
 
 function storeConfig(e: Env): StoreConfig {
   const chosen = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'].filter((k) => e[k as keyof Env] !== undefined)

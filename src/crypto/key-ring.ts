@@ -53,6 +53,16 @@ export class KeyRing {
     this.byId = new Map(spec.map((e) => [e.id, e.key]))
   }
 
+  /** The id of the key new values are sealed with. */
+  get currentKeyId(): string {
+    return this.current.id
+  }
+
+  /** The ids of every key that opens values, the sealing one first. */
+  get keyIds(): string[] {
+    return [...this.byId.keys()]
+  }
+
   static ephemeral(): KeyRing {
     return new KeyRing([{ id: 'ephemeral', key: randomBytes(32) }])
   }

@@ -7,9 +7,9 @@ import type { Store } from './store.js'
 export type { Store } from './store.js'
 
 /** The configured store, not yet connected (see connectStore). */
-export function createStore(config: Config): Store {
+export function createStore(config: Pick<Config, 'store' | 'keyPrefix' | 'storeCommandTimeoutMs' | 'storeWaitReplicasMs'>): Store {
   if (config.store.kind === 'memory') return new MemoryStore()
-  return new RedisStore(createRedisClient(config.store, config.storeCommandTimeoutMs), config.keyPrefix)
+  return new RedisStore(createRedisClient(config.store, config.storeCommandTimeoutMs), config.keyPrefix, config.storeWaitReplicasMs)
 }
 
 /** Connects a Redis store; a store that cannot connect yet keeps trying in the background. */

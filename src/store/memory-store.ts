@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, Store } from './store.js'
+import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealWrite, Store } from './store.js'
 
 interface Expiring { value: string; expiresAt: number }
 
@@ -75,6 +75,15 @@ export class MemoryStore implements Store {
     if (!g || g.version !== expectedVersion || g.status !== 'active') return false
     Object.assign(g, { lastError: f.lastError, retryAt: f.retryAt, failures: f.failures })
     this.announce(account)
+    return true
+  }
+
+  async resealGrant(account: string, expectedVersion: number, r: ResealWrite): Promise<boolean> {
+    const g = this.grants.get(account)
+    if (!g || g.version !== expectedVersion) return false
+    if (g.accessToken !== r.from.accessToken || g.refreshToken !== r.from.refreshToken) return false
+    g.accessToken = r.to.accessToken ?? g.accessToken
+    g.refreshToken = r.to.refreshToken ?? g.refreshToken
     return true
   }
 

@@ -5,7 +5,7 @@ import { keySpace, type KeySpace } from './keys.js'
 import { scripts } from './lua/index.js'
 import { grantFromHash } from './record.js'
 import type { RedisClient } from './redis-client.js'
-import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, Store } from './store.js'
+import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealWrite, Store } from './store.js'
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>
 type Scripted = Record<keyof typeof scripts, ScriptFn>
@@ -22,7 +22,11 @@ export class RedisStore implements Store {
   /** The socket's own error ("connect ECONNREFUSED 127.0.0.1:6399"): ioredis rejects connect() with "Connection is closed." only. */
   private lastError: Error | null = null
 
-  constructor(readonly client: RedisClient, prefix: string) {
+  /**
+   * @param waitReplicasMs after a commit that rotated the refresh token, wait this long at
+   *   most for one replica to acknowledge it (WAIT 1) before the new token is handed out; 0 = off.
+   */
+  constructor(readonly client: RedisClient, prefix: string, private readonly waitReplicasMs = 0) {
     this.keys = keySpace(prefix)
     // Without a listener ioredis prints every failed reconnect, stack included, to stderr.
     // Calls fail with STORE_UNAVAILABLE and readiness reports the outage instead.
@@ -84,11 +88,28 @@ export class RedisStore implements Store {
   }
 
   async commitRefresh(account: string, expectedVersion: number, c: RefreshCommit, now: number): Promise<boolean> {
-    const next = await guard(this.run.commitRefresh(
+    const args = [
       this.keys.grant(account), expectedVersion, now, c.accessToken, opt(c.refreshToken), opt(c.expiresAt),
       c.tokenType, opt(c.scope), opt(c.meta), this.keys.changedChannel, account,
-    ))
-    return Number(next) > 0
+    ]
+    if (c.refreshToken === null || this.waitReplicasMs === 0) return Number(await guard(this.run.commitRefresh(...args))) > 0
+    return (await this.commitAndWait(args)) > 0
+  }
+
+  /**
+   * A rotated refresh token exists nowhere but here once the provider dropped its parent: the
+   * commit and a WAIT for one replica go in one pipeline (one round trip, and on Cluster to the
+   * account's own node). A replica that does not answer in time delays the token by the WAIT's
+   * bound, no more; the token is handed out anyway (the provider has already rotated).
+   */
+  private async commitAndWait(args: (string | number)[]): Promise<number> {
+    const pipeline = this.client.pipeline() as unknown as Scripted & { call(...a: (string | number)[]): unknown; exec(): Promise<[Error | null, unknown][] | null> }
+    pipeline.commitRefresh(...args)
+    pipeline.call('WAIT', 1, this.waitReplicasMs)
+    const [commit] = (await guard(pipeline.exec())) ?? []
+    if (!commit) throw new StoreUnavailableError()
+    if (commit[0]) throw Object.assign(new StoreUnavailableError(), { cause: commit[0] })
+    return Number(commit[1])
   }
 
   async markReauthRequired(account: string, expectedVersion: number | null, lastError: string, now: number) {
@@ -103,6 +124,14 @@ export class RedisStore implements Store {
       this.keys.grant(account), expectedVersion, f.lastError, f.retryAt, f.failures, this.keys.changedChannel, account,
     ))
     return recorded === 1
+  }
+
+  async resealGrant(account: string, expectedVersion: number, r: ResealWrite): Promise<boolean> {
+    const rewritten = await guard(this.run.resealGrant(
+      this.keys.grant(account), expectedVersion, opt(r.from.accessToken), opt(r.from.refreshToken),
+      opt(r.to.accessToken), opt(r.to.refreshToken),
+    ))
+    return rewritten === 1
   }
 
   async deleteGrant(account: string): Promise<boolean> {

@@ -71,6 +71,18 @@ export interface RefreshFailure {
   failures: number
 }
 
+/** A grant's two sealed tokens; null = absent. */
+export interface SealedTokens {
+  accessToken: string | null
+  refreshToken: string | null
+}
+
+/** Key rotation: the sealed tokens as read, and the same tokens sealed again (null = leave as is). */
+export interface ResealWrite {
+  from: SealedTokens
+  to: SealedTokens
+}
+
 export interface Store {
   readonly kind: 'redis' | 'memory'
   getGrant(account: string): Promise<GrantRecord | null>
@@ -86,6 +98,12 @@ export interface Store {
    * only while the grant is still at `expectedVersion` (and without moving it).
    */
   recordFailure(account: string, expectedVersion: number, failure: RefreshFailure): Promise<boolean>
+  /**
+   * Key rotation: rewrites the sealed tokens, only while the grant is still at
+   * `expectedVersion` and holds `from`. The version does not move and no change is announced
+   * (the tokens are the same), so a refresh in flight still commits.
+   */
+  resealGrant(account: string, expectedVersion: number, reseal: ResealWrite): Promise<boolean>
   deleteGrant(account: string): Promise<boolean>
   /** Account ids in byte order, strictly after `after`. */
   listAccounts(after: string | null, limit: number): Promise<string[]>

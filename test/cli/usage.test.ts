@@ -40,7 +40,7 @@ describe('cli usage', { concurrency: true }, () => {
       [['token', 'tokens:write'], 'token-broker: token: unknown scope "tokens:write" (one of: tokens:read, tokens:revoke, accounts:read, accounts:write) (see token-broker token --help)'],
       [['token', 'tokens:read', '--ttl', '1e3'], 'token-broker: token: --ttl must be whole seconds, 1 to 2678400 (see token-broker token --help)'],
       [['keys', 'generate', 'now'], 'token-broker: keys: unexpected argument "now" (see token-broker keys --help)'],
-      [['keys', 'rotate'], 'token-broker: keys: unknown subcommand "rotate" (only: generate) (see token-broker keys --help)'],
+      [['keys', 'rotate'], 'token-broker: keys: unknown subcommand "rotate" (one of: generate, status, reseal) (see token-broker keys --help)'],
       [['keys', 'generate', '--id', 'a', '--id', 'b'], 'token-broker: keys: --id is given more than once (see token-broker keys --help)'],
     ]
     const runs = await Promise.all(cases.map(([args]) => cli(args, env)))

@@ -384,6 +384,48 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       }))
     })
 
+    describe('resealGrant (key rotation)', () => {
+      const sealed = (accessToken: string | null, refreshToken: string | null) => ({ accessToken, refreshToken })
+
+      test('rewrites both sealed tokens without moving the version or announcing a change', withStore(async ({ store }) => {
+        await store.writeGrant('acct', grantWrite(), T0)
+        const before = await mustGet(store, 'acct')
+        const changes = recordChanges(store)
+        try {
+          const done = await store.resealGrant('acct', 1, { from: sealed('sealed-at-1', 'sealed-rt-1'), to: sealed('k2-at', 'k2-rt') })
+          assert.equal(done, true)
+          assert.deepEqual(await store.getGrant('acct'), { ...before, accessToken: 'k2-at', refreshToken: 'k2-rt' })
+          // A commit made after the reseal, from the version read before it, still applies.
+          await store.writeGrant('other', grantWrite(), T0)
+          await changes.until('other', 1)
+          assert.deepEqual(changes.of('acct'), [])
+          assert.equal(await store.commitRefresh('acct', 1, refreshCommit(), T0 + 1), true)
+        } finally {
+          changes.stop()
+        }
+      }))
+
+      test('null leaves a token as it is; an absent token is matched as absent', withStore(async ({ store }) => {
+        await store.writeGrant('acct', grantWrite({ accessToken: null }), T0)
+        assert.equal(await store.resealGrant('acct', 1, { from: sealed(null, 'sealed-rt-1'), to: sealed(null, 'k2-rt') }), true)
+        const grant = await mustGet(store, 'acct')
+        assert.equal(grant.accessToken, null)
+        assert.equal(grant.refreshToken, 'k2-rt')
+      }))
+
+      test('a moved version, changed tokens or a missing grant write nothing', withStore(async ({ store }) => {
+        await store.writeGrant('acct', grantWrite(), T0)
+        await store.commitRefresh('acct', 1, refreshCommit(), T0 + 1)
+        const committed = await mustGet(store, 'acct')
+        assert.equal(await store.resealGrant('acct', 1, { from: sealed('sealed-at-1', 'sealed-rt-1'), to: sealed('x', 'y') }), false)
+        assert.equal(await store.resealGrant('acct', 2, { from: sealed('sealed-at-1', 'sealed-rt-1'), to: sealed('x', 'y') }), false)
+        assert.equal(await store.resealGrant('acct', 2, { from: sealed('sealed-at-2', null), to: sealed('x', 'y') }), false)
+        assert.deepEqual(await store.getGrant('acct'), committed)
+        assert.equal(await store.resealGrant('gone', 1, { from: sealed(null, null), to: sealed('x', 'y') }), false)
+        assert.equal(await store.getGrant('gone'), null)
+      }))
+    })
+
     describe('deleteGrant', () => {
       test('deletes once, then reports nothing to delete', withStore(async ({ store }) => {
         await store.writeGrant('a', grantWrite(), T0)

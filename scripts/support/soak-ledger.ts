@@ -1,0 +1,97 @@
+import { parseToken, type SoakProvider } from './soak-provider.js'
+
+/**
+ * What the soak checks every answer against. A token handed out is wrong when, before the
+ * request was sent: its link had been revoked or replaced; the provider had issued the
+ * token after its successor (so the successor had been committed: the broker commits
+ * before anything else); it had expired; or a caller had already received a newer one.
+ */
+const EXPIRY_SLACK_MS = 1000
+
+export class SoakLedger {
+  wrong = 0
+  readonly wrongExamples: string[] = []
+  private readonly newest = new Map<string, { lineage: number; n: number; receivedAt: number }>()
+
+  constructor(private readonly provider: SoakProvider) {}
+
+  check(account: string, token: string, sentAt: number, receivedAt: number): void {
+    const why = this.problem(account, token, sentAt)
+    if (why) {
+      this.wrong++
+      if (this.wrongExamples.length < 5) this.wrongExamples.push(`${token}: ${why}`)
+      return
+    }
+    const t = parseToken(token)!
+    const seen = this.newest.get(account)
+    if (!seen || t.lineage > seen.lineage || (t.lineage === seen.lineage && t.n > seen.n)) {
+      this.newest.set(account, { lineage: t.lineage, n: t.n, receivedAt })
+    }
+  }
+
+  private problem(account: string, token: string, sentAt: number): string | null {
+    const t = parseToken(token)
+    if (!t || t.account !== account) return 'not this account\'s token'
+    const lineage = this.provider.lineages.get(account)?.[t.lineage]
+    if (!lineage) return 'never issued'
+    if (lineage.endedAt !== null && lineage.endedAt < sentAt) return 'its link was revoked or replaced'
+    const issued = lineage.issued[t.n]
+    if (!issued) return 'never issued'
+    // The provider dates a token when it sends it, the broker when the answer reaches it (and
+    // after a commit retried through a Redis restart): a second of slack between the two clocks.
+    if (issued.at + this.provider.lifetimeMs + EXPIRY_SLACK_MS < sentAt) return 'expired'
+    const afterNext = lineage.issued[t.n + 2]
+    if (afterNext && afterNext.at < sentAt) return 'superseded'
+    const seen = this.newest.get(account)
+    if (seen && seen.receivedAt < sentAt && (seen.lineage > t.lineage || (seen.lineage === t.lineage && seen.n > t.n))) {
+      return 'older than a token already handed out'
+    }
+    return null
+  }
+}
+
+/** By then the broker must have refreshed a token: its request path refreshes from here on (expiry minus the effective skew). */
+export function dueBy(issuedAt: number, lifetimeMs: number): number {
+  return issuedAt + lifetimeMs / 2
+}
+
+/**
+ * A token's refresh window opens when the broker may first refresh it proactively: expiry
+ * minus the effective skew (half the lifetime here) minus the scheduler's jitter (at most
+ * a quarter of the skew). Generation 0 tokens (imports, relinks) are left out: their lifetime
+ * is not the provider's word.
+ */
+export function windowOpensAt(issuedAt: number, lifetimeMs: number): number {
+  return issuedAt + lifetimeMs / 2 - lifetimeMs / 8
+}
+
+/**
+ * Refreshes per expiry over the tokens due before `until`: the provider's
+ * successful refreshes of such tokens (plus any refresh of a token before its window beyond
+ * the forced ones: wasted calls), divided by those tokens (each needed exactly one refresh).
+ */
+export function refreshesPerExpiry(provider: SoakProvider, until: number, forced: number) {
+  let expiries = 0
+  let due = 0
+  let early = 0
+  let replaced = 0
+  for (const lineages of provider.lineages.values()) {
+    for (const lineage of lineages) {
+      const refreshed = new Map(lineage.refreshes.map((r) => [r.from, r.at]))
+      for (const token of lineage.issued) {
+        if (token.n === 0) continue
+        const opens = windowOpensAt(token.at, provider.lifetimeMs)
+        const refreshedAt = refreshed.get(token.n)
+        if (refreshedAt !== undefined && refreshedAt < opens) { early++; continue }
+        const deadline = dueBy(token.at, provider.lifetimeMs)
+        if (deadline >= until) continue
+        // A relink or revoke that replaced the token before anyone refreshed it is not an expiry.
+        if (lineage.endedAt !== null && refreshedAt === undefined) { replaced++; continue }
+        expiries++
+        if (refreshedAt !== undefined) due++
+      }
+    }
+  }
+  const wasted = Math.max(0, early - forced)
+  return { expiries, due, early, replaced, ratio: expiries === 0 ? 0 : (due + wasted) / expiries }
+}

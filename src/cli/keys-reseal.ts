@@ -1,0 +1,64 @@
+import { resealAll, type ResealCounts } from '../broker/key-rotation.js'
+import { UsageError } from './args.js'
+import { openKeyStore } from './keys-store.js'
+
+const PRINT_EVERY_MS = 1_000
+
+/**
+ * Re-seals every stored grant with the first key of ENCRYPTION_KEYS, batch by batch, with
+ * a progress line. SIGINT or SIGTERM stops after the current batch and prints the command
+ * that resumes; so does a Redis failure. Safe beside running instances (a fenced rewrite
+ * that a refresh's commit wins), provided every instance already seals with the new key.
+ */
+export async function keysReseal(from: string | null, batchText: string | undefined): Promise<void> {
+  const batch = Number(batchText ?? '200')
+  if (!/^\d+$/.test(batchText ?? '200') || batch < 1 || batch > 10_000) throw new UsageError('--batch must be a whole number, 1 to 10000')
+  const { store, keyRing } = await openKeyStore()
+  let stopping = false
+  const stop = () => { stopping = true }
+  process.on('SIGINT', stop).on('SIGTERM', stop)
+  const out = process.stdout
+  const started = Date.now()
+  let printed = -Infinity
+  let cursor = from
+  let total: ResealCounts | null = null
+  const progress = (counts: ResealCounts, next: string | null) => {
+    total = counts
+    cursor = next
+    const now = Date.now()
+    if (next !== null && now - printed < PRINT_EVERY_MS) return
+    printed = now
+    const rate = Math.round(counts.accounts / Math.max((now - started) / 1000, 0.001))
+    const text = `${describe(counts)}, ${rate} accounts/s${next === null ? '' : `, cursor ${next}`}`
+    out.write(out.isTTY ? `\r\x1b[2K${text}` : `${text}\n`)
+  }
+  try {
+    const result = await resealAll(store, keyRing, { from, batch, stop: () => stopping, onBatch: progress })
+    if (out.isTTY) out.write('\n')
+    if (result.cursor !== null) return interrupted(result.cursor, 'interrupted')
+    const counts = result.counts
+    if (counts.skipped > 0 || counts.unreadable > 0) {
+      process.stderr.write(`token-broker: ${counts.skipped} accounts kept moving (run keys reseal again); ${counts.unreadable} values no configured key opens (see keys status)\n`)
+      process.exitCode = 1
+      return
+    }
+    out.write(`done: every value is sealed with ${keyRing.currentKeyId}; check with token-broker keys status\n`)
+  } catch (error) {
+    if (out.isTTY) out.write('\n')
+    if (total) out.write(`${describe(total)}\n`)
+    interrupted(cursor, `stopped: ${(error as Error).message}`)
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop)
+    await store.close()
+  }
+}
+
+function describe(c: ResealCounts): string {
+  return `${c.accounts} accounts: ${c.resealed} values resealed, ${c.current} already current, ${c.unreadable} unreadable, ${c.skipped} skipped`
+}
+
+function interrupted(cursor: string | null, why: string): void {
+  const resume = cursor === null ? 'token-broker keys reseal' : `token-broker keys reseal --from '${cursor.replaceAll("'", "'\\''")}'`
+  process.stderr.write(`token-broker: ${why}; resume with: ${resume}\n`)
+  process.exitCode = 1
+}
