@@ -125,6 +125,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       redirectUri: `${config.publicUrl}/connect/callback`,
       // The console served by this broker may always be the return_to of a link it starts.
       returnToAllowlist: [...config.returnToAllowlist, `${config.publicUrl}/console`],
+      accessCache: config.accessCache,
     },
   }, deps.scheduler)
   app.decorate('broker', broker)
@@ -132,6 +133,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('webhooks', eventing.worker)
   app.addHook('onClose', async () => {
     await broker.scheduler.stop()
+    broker.deps.accessCache?.close()
     await eventing.worker?.stop()
     await eventing.sink.drain() // the last events reach the store before it closes
     await store.close()
