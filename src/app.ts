@@ -98,8 +98,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   })
   app.server.on('checkExpectation', rejectExpectation)
   // First of all hooks, so every answer (401s from auth included) carries the request id.
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
 
   const store = deps.store ?? createStore(config)
