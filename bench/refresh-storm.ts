@@ -17,7 +17,10 @@ export async function refreshStorm(redisUrl: string) {
   const brokers = await Promise.all([0, 1, 2].map(() => start('servers/broker.ts', brokerEnv(redisUrl, provider.tokenUrl))))
   const callers = await start('support/readers.ts')
   try {
-    await seedGrants(redisUrl, 1, () => ({ accessToken: 'expired-at', refreshToken: 'rt-0', expiresAt: Date.now() - 1000 }))
+    // acct-0 just expired; acct-1 is fresh and warms each instance first (JIT, sockets, caller cache).
+    await seedGrants(redisUrl, 2, (i) => ({ accessToken: `at-${i}`, refreshToken: `rt-${i}`, expiresAt: i === 0 ? Date.now() - 1000 : Date.now() + 3600_000 }))
+    const warm = brokers.map((b) => `${b.ready.url as string}/tokens/acct-1/access`)
+    await callers.ask({ storm: true, callers: CALLERS, urls: warm, headers: callerHeaders, overMs: PROVIDER_MS })
     const urls = brokers.map((b) => `${b.ready.url as string}/tokens/acct-0/access`)
     const r = await callers.ask<TimedSummary>({ storm: true, callers: CALLERS, urls, headers: callerHeaders, overMs: PROVIDER_MS })
     const extra = { p50: round(r.p50 - PROVIDER_MS), p99: round(r.p99 - PROVIDER_MS), max: round(r.max - PROVIDER_MS) }

@@ -149,11 +149,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setValidatorCompiler(validatorCompiler(shared))
   if (deps.openapi) await deps.openapi(app)
   await app.register(errorHandler)
-  // Security headers only where a route asks for them (the HTML pages); HSTS only over https.
-  await app.register(helmet, {
-    global: false,
-    strictTransportSecurity: new URL(config.publicUrl).protocol === 'https:' ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-  })
   await app.register(metricsPlugin, { metrics })
   await app.register(loadShedding, { ...config.overload, metrics })
   await app.register(authPlugin, { config, events, metrics })
@@ -161,8 +156,18 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     limits: config.rateLimits, redis: store instanceof RedisStore ? store.client : null, prefix: config.keyPrefix,
   })
 
-  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, getAudit, putAccount, getAccess, postRefresh, postConnect, getCallback, deleteToken, consoleRoute]) {
+  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, getAudit, putAccount, getAccess, postRefresh, postConnect, deleteToken]) {
     await app.register(route)
   }
+  // The HTML pages, with helmet's hooks in their own context: the JSON routes do not run them.
+  // HSTS only over https.
+  await app.register(async (pages) => {
+    await pages.register(helmet, {
+      global: false,
+      strictTransportSecurity: new URL(config.publicUrl).protocol === 'https:' ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    })
+    await pages.register(getCallback)
+    await pages.register(consoleRoute)
+  })
   return app
 }
