@@ -1,11 +1,11 @@
 /** A horizontal bar chart as SVG text: no browser, no library. */
 export function hotPathChart(result: { runs: { name: string; rps: number; p99: number; cpuMicrosPerRequest: number }[]; connections: number }): string {
-  const width = 720
+  const width = 820
   const rowHeight = 34
   const left = 250
   const top = 40
   const max = Math.max(...result.runs.map((r) => r.rps))
-  const scale = (width - left - 150) / max
+  const scale = (width - left - 260) / max
   const rows = result.runs.map((r, i) => {
     const y = top + i * rowHeight
     const w = Math.max(1, Math.round(r.rps * scale))
