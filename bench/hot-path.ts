@@ -1,62 +1,59 @@
 /**
- * `npm run bench`: the hot path (GET /tokens/:account/access, a fresh token on Redis)
- * against a bare Fastify route doing the same single Redis read. Loopback only, bounded
- * in time; prints both and their ratio. BENCH_SECONDS and BENCH_CONNECTIONS tune it.
+ * Benchmark 1, the hot path: GET /tokens/:account/access over 1,000 fresh accounts, on the
+ * broker with its near cache, the broker with ACCESS_CACHE_MS=0, a bare Fastify route doing
+ * one ioredis GET + JSON.parse, and a bare constant-JSON route. One server process at a time,
+ * autocannon in another; CPU per request measured inside the server.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import autocannon from 'autocannon'
-import { createSigner } from 'fast-jwt'
-import Fastify from 'fastify'
-import { Redis } from 'ioredis'
-import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { connectStore } from '../src/store/index.js'
-import { startRedis } from '../scripts/support/redis-server.js'
+import type { LoadResult } from './support/load.js'
+import { brokerEnv, callerHeaders } from './support/env.js'
+import { start, type Child } from './support/processes.js'
+import { seedBare, seedGrants } from './support/seed.js'
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 5)
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 20)
+const ACCOUNTS = 1000
+const seconds = Number(process.env.BENCH_SECONDS ?? 10)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 
-async function measure(name: string, url: string, headers: Record<string, string> = {}) {
-  await autocannon({ url, headers, connections, duration: 1 }) // warm-up
-  const r = await autocannon({ url, headers, connections, duration: seconds })
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
-  return { name, rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99 }
+export interface Measured extends LoadResult {
+  name: string
+  cpuMicrosPerRequest: number
 }
 
-const redis = await startRedis()
-try {
-  const raw = new Redis(redis.url)
-  await raw.hset('bare:{acct}:grant', { provider: 'p', at: 'x'.repeat(120), expires_at: String(Date.now() + 3600_000) })
-  const bare = Fastify()
-  bare.get('/bare/:account', async (request) => {
-    const grant = await raw.hgetall(`bare:{${(request.params as { account: string }).account}}:grant`)
-    return { account: 'acct', access_token: grant.at, expires_at: grant.expires_at }
-  })
-  const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' })
-
-  const providersFile = join(mkdtempSync(join(tmpdir(), 'tb-bench-')), 'providers.json')
-  writeFileSync(providersFile, JSON.stringify({ providers: { p: { template: 'oauth2', authorization_url: 'http://127.0.0.1:9/a', token_url: 'http://127.0.0.1:9/t', client_id: 'c' } } }))
-  const secret = randomBytes(32).toString('base64url')
-  const app = await buildApp(loadConfig({
-    AUTH_JWT_SECRET: secret, REDIS_URL: redis.url, ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-    PROVIDERS_FILE: providersFile, LOG_LEVEL: 'warn', PROACTIVE_REFRESH: 'false',
-  }))
-  await connectStore(app.broker.deps.store)
-  const caller = createSigner({ key: secret, algorithm: 'HS256', expiresIn: 3600_000 })({ sub: 'bench', scope: 'tokens:read accounts:write' })
-  const bearer = () => ({ authorization: `Bearer ${caller}` })
-  await app.inject({ method: 'PUT', url: '/accounts/acct', headers: bearer(), payload: { provider: 'p', access_token: 'x'.repeat(120), refresh_token: 'r', expires_in: 3600 } })
-  const brokerUrl = await app.listen({ port: 0, host: '127.0.0.1' })
-
-  const baseline = await measure('bare Fastify + HGETALL', `${bareUrl}/bare/acct`)
-  const broker = await measure('GET /tokens/:account/access', `${brokerUrl}/tokens/acct/access`, bearer())
-  for (const m of [baseline, broker]) {
-    process.stdout.write(`${m.name.padEnd(30)} ${String(m.rps).padStart(7)} req/s   p50 ${m.p50} ms   p99 ${m.p99} ms\n`)
+async function measure(name: string, server: Child & { ready: Record<string, unknown> }, path: string, headers: Record<string, string>): Promise<Measured> {
+  const load = await start('support/load.ts')
+  try {
+    const run = { url: server.ready.url as string, path, accounts: ACCOUNTS, headers, connections }
+    await load.ask({ run: { ...run, seconds: 2 } }) // warm-up: JIT, connections, caches
+    const before = await server.ask<{ cpuMicros: number }>({})
+    const r = await load.ask<LoadResult>({ run: { ...run, seconds } })
+    const after = await server.ask<{ cpuMicros: number }>({})
+    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`)
+    const result = { name, requests: r.requests, rps: Math.round(r.rps), p50: r.p50, p99: r.p99, non2xx: r.non2xx, errors: r.errors, cpuMicrosPerRequest: Math.round((after.cpuMicros - before.cpuMicros) / r.requests) }
+    process.stdout.write(`  ${name.padEnd(34)} ${String(result.rps).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  ${result.cpuMicrosPerRequest} µs CPU/request\n`)
+    return result
+  } finally {
+    await Promise.all([load.stop(), server.stop()])
   }
-  process.stdout.write(`broker / baseline throughput: ${(broker.rps / baseline.rps).toFixed(2)}  (${connections} connections, ${seconds} s each)\n`)
-  await Promise.all([app.close(), bare.close(), raw.quit()])
-} finally {
-  await redis.stop()
 }
+
+export async function hotPath(redisUrl: string) {
+  await seedGrants(redisUrl, ACCOUNTS, (i) => ({ accessToken: `at-${i}-${'x'.repeat(150)}`, refreshToken: `rt-${i}`, expiresAt: Date.now() + 4 * 3600_000 }))
+  await seedBare(redisUrl, ACCOUNTS)
+  const dead = 'http://127.0.0.1:9/token' // the hot path never calls the provider
+  const runs: Measured[] = []
+  runs.push(await measure('constant JSON (bare Fastify)', await start('servers/constant.ts'), '/const/acct-{n}', {}))
+  runs.push(await measure('bare Fastify + ioredis GET', await start('servers/bare-redis.ts', { BENCH_REDIS_URL: redisUrl }), '/bare/acct-{n}', {}))
+  runs.push(await measure('broker, ACCESS_CACHE_MS=0', await start('servers/broker.ts', brokerEnv(redisUrl, dead, { ACCESS_CACHE_MS: '0' })), '/tokens/acct-{n}/access', callerHeaders))
+  runs.push(await measure('broker, defaults (near cache on)', await start('servers/broker.ts', brokerEnv(redisUrl, dead)), '/tokens/acct-{n}/access', callerHeaders))
+  const [constant, bare, uncached, cached] = runs as [Measured, Measured, Measured, Measured]
+  const ratios = {
+    cachedOverBareRedis: round(cached.rps / bare.rps),
+    uncachedOverBareRedis: round(uncached.rps / bare.rps),
+    cachedOverConstant: round(cached.rps / constant.rps),
+    cachedP99OverBareRedisP99: round(cached.p99 / bare.p99),
+    uncachedP99OverBareRedisP99: round(uncached.p99 / bare.p99),
+  }
+  process.stdout.write(`  ratios: ${JSON.stringify(ratios)}\n`)
+  return { accounts: ACCOUNTS, seconds, connections, runs, ratios }
+}
+
+const round = (x: number) => Math.round(x * 100) / 100

@@ -29,7 +29,7 @@ import putAccount from './http/routes/put-account.js'
 import { AccountBody } from './http/schemas/accounts.js'
 import { ErrorBody } from './http/schemas/common.js'
 import { AccessBody } from './http/schemas/tokens.js'
-import { loggerOptions, type LogDestination } from './logger.js'
+import { loggerOptions, plainLoggerOptions, type LogDestination } from './logger.js'
 import { createMetrics } from './metrics.js'
 import { EndpointResolver } from './providers/endpoints.js'
 import type { AuditLog } from './events/audit-log.js'
@@ -71,10 +71,13 @@ export const BODY_LIMIT = 64 * 1024
 
 /** Wires config and dependencies into an app; never listens (server.ts does). */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const loggerInstance = pino(loggerOptions(config.logLevel), deps.logStream ?? process.stdout)
+  // pino.destination: sonic-boom writes straight to fd 1, without a Node stream; asynchronous,
+  // so lines that arrive while a write is in flight go out together (pino flushes it on exit).
+  const destination = deps.logStream ?? pino.destination({ dest: 1, sync: false })
+  const loggerInstance = pino(loggerOptions(config.logLevel), destination)
   const app = Fastify({
     loggerInstance: loggerInstance as FastifyBaseLogger,
-    logController: new AccessLog(),
+    logController: new AccessLog(pino(plainLoggerOptions(config.logLevel), destination)),
     bodyLimit: BODY_LIMIT,
     requestIdHeader: false,
     genReqId: (req) => {
@@ -98,8 +101,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   })
   app.server.on('checkExpectation', rejectExpectation)
   // First of all hooks, so every answer (401s from auth included) carries the request id.
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
 
   const store = deps.store ?? createStore(config)
@@ -125,6 +129,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       redirectUri: `${config.publicUrl}/connect/callback`,
       // The console served by this broker may always be the return_to of a link it starts.
       returnToAllowlist: [...config.returnToAllowlist, `${config.publicUrl}/console`],
+      accessCache: config.accessCache,
     },
   }, deps.scheduler)
   app.decorate('broker', broker)
@@ -132,6 +137,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('webhooks', eventing.worker)
   app.addHook('onClose', async () => {
     await broker.scheduler.stop()
+    broker.deps.accessCache?.close()
     await eventing.worker?.stop()
     await eventing.sink.drain() // the last events reach the store before it closes
     await store.close()
@@ -143,11 +149,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setValidatorCompiler(validatorCompiler(shared))
   if (deps.openapi) await deps.openapi(app)
   await app.register(errorHandler)
-  // Security headers only where a route asks for them (the HTML pages); HSTS only over https.
-  await app.register(helmet, {
-    global: false,
-    strictTransportSecurity: new URL(config.publicUrl).protocol === 'https:' ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-  })
   await app.register(metricsPlugin, { metrics })
   await app.register(loadShedding, { ...config.overload, metrics })
   await app.register(authPlugin, { config, events, metrics })
@@ -155,8 +156,18 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     limits: config.rateLimits, redis: store instanceof RedisStore ? store.client : null, prefix: config.keyPrefix,
   })
 
-  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, getAudit, putAccount, getAccess, postRefresh, postConnect, getCallback, deleteToken, consoleRoute]) {
+  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, getAudit, putAccount, getAccess, postRefresh, postConnect, deleteToken]) {
     await app.register(route)
   }
+  // The HTML pages, with helmet's hooks in their own context: the JSON routes do not run them.
+  // HSTS only over https.
+  await app.register(async (pages) => {
+    await pages.register(helmet, {
+      global: false,
+      strictTransportSecurity: new URL(config.publicUrl).protocol === 'https:' ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    })
+    await pages.register(getCallback)
+    await pages.register(consoleRoute)
+  })
   return app
 }

@@ -44,6 +44,9 @@ export const EnvSchema = Type.Object({
   REFRESH_BACKOFF_MAX_SECONDS: Int(1, 86_400, 300),
   RETURN_TO_ALLOWLIST: Type.Optional(Str({ maxLength: 16_384 })),
   PROACTIVE_REFRESH: Bool(true),
+  ACCESS_CACHE_MS: Int(0, 60_000, 2000),
+  ACCESS_CACHE_SIZE: Int(1, 10_000_000, 10_000),
+  CALLER_CACHE_SIZE: Int(1, 10_000_000, 10_000),
   RATE_LIMIT_PER_MINUTE: Str({ maxLength: 1024, default: 'tokens:read=0,*=600' }),
   WEBHOOK_URLS: Type.Optional(Str({ maxLength: 16_384 })),
   WEBHOOK_SECRET: Type.Optional(Str({ minLength: 16 })),
@@ -103,6 +106,10 @@ export interface Config {
   refreshBackoffMaxSeconds: number
   returnToAllowlist: string[]
   proactiveRefresh: boolean
+  /** The near cache of opened grants: how long an entry answers without a store read (0 = off), and its size. */
+  accessCache: { ttlMs: number; maxEntries: number }
+  /** Verified callers kept, by Authorization header. */
+  callerCacheSize: number
   /** Requests per minute per caller, by route scope; `*` for the rest; 0 = unlimited. */
   rateLimits: Record<string, number>
   /** Where account.* webhooks are POSTed; empty = no webhooks. */
@@ -191,6 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshBackoffMaxSeconds: e.REFRESH_BACKOFF_MAX_SECONDS,
     returnToAllowlist: httpUrls(e.RETURN_TO_ALLOWLIST, 'RETURN_TO_ALLOWLIST'),
     proactiveRefresh: e.PROACTIVE_REFRESH,
+    accessCache: { ttlMs: e.ACCESS_CACHE_MS, maxEntries: e.ACCESS_CACHE_SIZE },
+    callerCacheSize: e.CALLER_CACHE_SIZE,
     rateLimits: rateLimits(e.RATE_LIMIT_PER_MINUTE),
     ...webhookConfig(e),
     auditAccess: e.AUDIT_ACCESS,

@@ -24,3 +24,9 @@ export function loggerOptions(level: string): LoggerOptions {
 }
 
 export type LogDestination = DestinationStream
+
+/** The same lines without the redaction pass: only for log objects whose every field is known safe. */
+export function plainLoggerOptions(level: string): LoggerOptions {
+  const { redact: _unused, ...rest } = loggerOptions(level)
+  return rest
+}

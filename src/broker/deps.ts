@@ -5,6 +5,7 @@ import type { AppMetrics } from '../metrics.js'
 import type { EndpointResolver } from '../providers/endpoints.js'
 import type { ProviderConfig } from '../providers/providers-file.js'
 import type { Store } from '../store/store.js'
+import type { AccessCache } from './access-cache.js'
 
 /** What the domain needs; buildApp wires it, tests hand in their own store or clock. */
 export interface BrokerDeps {
@@ -27,5 +28,9 @@ export interface BrokerDeps {
     /** `${PUBLIC_URL}/connect/callback` */
     redirectUri: string
     returnToAllowlist: readonly string[]
+    /** The near cache of opened grants (ttlMs 0 = off). */
+    accessCache?: { ttlMs: number; maxEntries: number }
   }
+  /** Set by createBroker. */
+  accessCache?: AccessCache
 }

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
+import { StoreUnavailableError } from '../errors.js'
 import type { EventContext } from '../events/events.js'
 import type { BrokerDeps } from './deps.js'
 import { readLive, viewOf } from './grant-state.js'
@@ -8,18 +9,32 @@ import { ACCESS_FIELD, openSealed } from './secrets.js'
 import { accessView, type AccessView } from './views.js'
 
 /**
- * The hot path: one store read, and the stored token when the refresh policy says it
- * serves (more than max(min_ttl, skew) left, or just obtained from the provider).
- * During the shared backoff the valid token is served, an expired one is a 503; otherwise
- * the refresher takes over.
+ * The hot path: the near cache, else one store read, and the stored token when the refresh
+ * policy says it serves (more than max(min_ttl, skew) left, or just obtained from the
+ * provider). During the shared backoff the valid token is served, an expired one is a 503;
+ * otherwise the refresher takes over. While the store is unreachable, a token this instance
+ * read and that is still fresh is served instead of a 503.
  */
 export async function getAccess(
   deps: BrokerDeps, refresher: Refresher, account: string, minTtlSeconds: number, ctx: EventContext,
 ): Promise<AccessView> {
-  const grant = await readLive(deps, account)
-  const now = deps.clock()
   const minTtlMs = minTtlSeconds * 1000
-  if (servesWithoutRefresh(grant, now, minTtlMs, deps.settings.refreshSkewSeconds * 1000)) return viewOf(deps, account, grant)
+  const cache = deps.accessCache
+  const cached = cache?.hit(account, minTtlMs, deps.clock())
+  if (cached) return accessView(account, cached.grant, cached.token, deps.clock())
+  const stamp = cache?.stamp() ?? 0
+  const grant = await readLive(deps, account).catch((error: unknown) => {
+    const last = error instanceof StoreUnavailableError ? cache?.fallback(account, minTtlMs, deps.clock()) : undefined
+    if (last === undefined) throw error
+    return last
+  })
+  if ('token' in grant) return accessView(account, grant.grant, grant.token, deps.clock())
+  const now = deps.clock()
+  if (servesWithoutRefresh(grant, now, minTtlMs, deps.settings.refreshSkewSeconds * 1000)) {
+    const view = viewOf(deps, account, grant)
+    cache?.remember(account, grant, view.access_token, stamp, now)
+    return view
+  }
   if (backingOff(grant, now)) {
     if (usable(grant, now)) return viewOf(deps, account, grant)
     deps.metrics.refreshesDeferred.inc({ provider: grant.provider, reason: 'backoff' })

@@ -10,11 +10,16 @@ import { Refresher } from './refresh/refresher.js'
 import { revokeAccount } from './revoke.js'
 import { DEFAULT_SCHEDULER, RefreshScheduler, type SchedulerOptions } from './refresh/scheduler.js'
 import { accountViewOf } from './grant-state.js'
+import { AccessCache, invalidating } from './access-cache.js'
 
 export type { BrokerDeps } from './deps.js'
 
 /** The domain's operations, bound to their dependencies. Knows nothing of HTTP. */
-export function createBroker(deps: BrokerDeps, schedulerOptions: SchedulerOptions = DEFAULT_SCHEDULER) {
+export function createBroker(given: BrokerDeps, schedulerOptions: SchedulerOptions = DEFAULT_SCHEDULER) {
+  const accessCache = new AccessCache(given.store, {
+    ...(given.settings.accessCache ?? { ttlMs: 0, maxEntries: 1 }), skewMs: given.settings.refreshSkewSeconds * 1000,
+  })
+  const deps: BrokerDeps = { ...given, store: invalidating(given.store, accessCache), accessCache }
   const refresher = new Refresher(deps)
   const issued = <T extends { account: string; provider: string }>(token: T, ctx: EventContext): T => {
     deps.metrics.tokensIssued.inc({ provider: token.provider })

@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
 import { safeError } from './safe-error.js'
 
 /**
@@ -9,6 +10,16 @@ import { safeError } from './safe-error.js'
 const PROBES = new Set(['/healthz', '/readyz', '/metrics'])
 
 export class AccessLog extends LogController {
+  /**
+   * `plain` writes the success lines: the same destination and level, without the redaction
+   * pass, which would cost more than the line itself. Those lines carry only the request id,
+   * method, route pattern, status and duration, none of which can hold a secret; error lines
+   * (they carry a message) still go through the redacting request logger.
+   */
+  constructor(private readonly plain?: Logger) {
+    super()
+  }
+
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
@@ -18,9 +29,11 @@ export class AccessLog extends LogController {
       statusCode: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10,
     }
-    if (error) request.log.error({ ...line, err: safeError(error) }, 'request errored')
-    else if (PROBES.has(line.route) && reply.statusCode < 500) request.log.debug(line, 'request')
-    else request.log.info(line, 'request')
+    if (error) return request.log.error({ ...line, err: safeError(error) }, 'request errored')
+    const log = this.plain ?? request.log
+    const entry = this.plain ? { reqId: request.id, ...line } : line
+    if (PROBES.has(line.route) && reply.statusCode < 500) log.debug(entry, 'request')
+    else log.info(entry, 'request')
   }
 
   override routeNotFound(): void {}

@@ -150,6 +150,15 @@ export class MemoryStore implements Store {
     return () => this.changes.off('change', listener)
   }
 
+  /** One process: no message can be lost. */
+  changesLive(): boolean {
+    return true
+  }
+
+  onChangesLive(): () => void {
+    return () => {}
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

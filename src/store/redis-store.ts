@@ -19,6 +19,8 @@ export class RedisStore implements Store {
   private readonly run: Scripted
   private readonly changes = new EventEmitter().setMaxListeners(0)
   private subscriber: RedisClient | null = null
+  /** Subscribed now: set once SUBSCRIBE is confirmed, cleared when the subscriber connection drops. */
+  private subscribed = false
   /** The socket's own error ("connect ECONNREFUSED 127.0.0.1:6399"): ioredis rejects connect() with "Connection is closed." only. */
   private lastError: Error | null = null
 
@@ -62,11 +64,22 @@ export class RedisStore implements Store {
       : this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null })
     this.subscriber = subscriber
     subscriber.on('error', () => { /* reconnects by itself; readiness reports the outage */ })
+    const subscribe = () => subscriber.subscribe(this.keys.changedChannel).then(() => this.setSubscribed(true))
+    // ioredis re-subscribes on reconnect; our own SUBSCRIBE after 'ready' is answered after its
+    // one, so its reply means messages flow again.
+    subscriber.on('ready', () => { if (this.subscriber === subscriber) subscribe().catch(() => {}) })
+    for (const gone of ['close', 'reconnecting', 'end']) subscriber.on(gone, () => this.setSubscribed(false))
     subscriber.on('message', (_channel: string, message: string) => {
       const space = message.lastIndexOf(' ')
       this.changes.emit('change', message.slice(0, space), Number(message.slice(space + 1)))
     })
-    return subscriber.subscribe(this.keys.changedChannel).catch(() => { /* closed before it went through */ })
+    return subscribe().catch(() => { /* closed before it went through */ })
+  }
+
+  private setSubscribed(live: boolean): void {
+    if (this.subscribed === live) return
+    this.subscribed = live
+    this.changes.emit('live', live)
   }
 
   getGrant(account: string): Promise<GrantRecord | null> {
@@ -184,12 +197,22 @@ export class RedisStore implements Store {
     return () => this.changes.off('change', listener)
   }
 
+  changesLive(): boolean {
+    return this.subscribed
+  }
+
+  onChangesLive(listener: (live: boolean) => void): () => void {
+    this.changes.on('live', listener)
+    return () => this.changes.off('live', listener)
+  }
+
   async ping(): Promise<void> {
     await guard(this.client.ping())
   }
 
   async close(): Promise<void> {
     this.changes.removeAllListeners()
+    this.subscribed = false
     // The subscriber queues commands while Redis is away, so a QUIT could wait forever: just drop it.
     this.subscriber?.disconnect()
     await this.client.quit().catch(() => {})

@@ -126,6 +126,13 @@ export interface Store {
 
   /** Called with (account, version) after every commit, wipe or delete, in any instance. */
   onGrantChanged(listener: (account: string, version: number) => void): () => void
+  /** Whether change messages reach this instance now (always, in memory). */
+  changesLive(): boolean
+  /**
+   * Called with false when the change subscription drops, and with true once it is back:
+   * messages published in between were lost to this instance.
+   */
+  onChangesLive(listener: (live: boolean) => void): () => void
 
   ping(): Promise<void>
   close(): Promise<void>

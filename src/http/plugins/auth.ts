@@ -7,6 +7,7 @@ import { ForbiddenError, UnauthorizedError } from '../../errors.js'
 import { throttled } from '../../log-throttle.js'
 import type { AppMetrics } from '../../metrics.js'
 import { accountMatcher, type Caller } from '../caller.js'
+import { Lru } from '../../lru.js'
 import { JwksKeySet } from '../jwks.js'
 import { ACCOUNT_ID_PATTERN } from '../schemas/common.js'
 
@@ -22,7 +23,15 @@ declare module 'fastify' {
   }
 }
 
-interface Claims { sub?: unknown; scope?: unknown; accounts?: unknown }
+interface Claims { sub?: unknown; scope?: unknown; accounts?: unknown; exp?: unknown }
+
+/** The longest a verified caller is kept without checking its signature again. */
+const CALLER_HOLD_MS = 60_000
+
+function admit(request: FastifyRequest, caller: Caller, scopes: readonly Scope[]): Error | undefined {
+  request.caller = caller
+  return scopes.some((s) => caller.scopes.has(s)) ? undefined : new ForbiddenError(`this route needs scope ${scopes.join(' or ')}`)
+}
 
 const ASYMMETRIC = ['RS256', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
 const ACCOUNT_ID = new RegExp(ACCOUNT_ID_PATTERN)
@@ -36,15 +45,21 @@ export default fp<{ config: Config; events: EventSink; metrics: AppMetrics }>(as
   app.register(fastifyJwt, jwtOptions(config, app.log))
   app.decorateRequest('caller', null)
 
-  app.addHook('onRequest', async (request: FastifyRequest) => {
+  // Verified callers by the exact Authorization header, until the token's exp (at most
+  // CALLER_HOLD_MS, so a key removed from a JWKS stops admitting within that time): a hit
+  // skips the signature check and compiles no `accounts` matcher. Only successes are kept.
+  const callers = new Lru<Caller>(config.callerCacheSize)
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     const scopes = request.routeOptions.config.scopes
-    if (!scopes) return
-    const claims = await verify(request)
-    const caller = toCaller(claims)
-    request.caller = caller
-    if (!scopes.some((s) => caller.scopes.has(s))) {
-      throw new ForbiddenError(`this route needs scope ${scopes.join(' or ')}`)
-    }
+    if (!scopes) return done()
+    const header = request.headers.authorization
+    const known = header === undefined ? undefined : callers.get(header, Date.now())
+    if (known !== undefined) return done(admit(request, known, scopes))
+    verify(request).then((claims) => {
+      const caller = toCaller(claims)
+      if (typeof claims.exp === 'number') callers.set(header!, caller, Math.min(claims.exp * 1000, Date.now() + CALLER_HOLD_MS))
+      return admit(request, caller, scopes)
+    }).then(done, done)
   })
 
   // A request without a verified caller costs no durable write: a flood of them must not

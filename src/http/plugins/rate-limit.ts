@@ -29,6 +29,11 @@ export default fp<{ limits: Record<string, number>; redis: RedisClient | null; p
     return chosen
   }
   const limitFor = (request: FastifyRequest) => limitOf(scopeOf(request))
+  // No limiter hook at all on a route none of whose scopes has a limit (public routes have none).
+  app.addHook('onRoute', (route) => {
+    const scopes = route.config?.scopes ?? []
+    if (scopes.every((scope) => limitOf(scope) === 0)) route.config = { ...route.config, rateLimit: false }
+  })
   await app.register(rateLimit, {
     global: true,
     hook: 'onRequest',

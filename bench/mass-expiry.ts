@@ -1,0 +1,55 @@
+/**
+ * Benchmark 3, mass expiry with compressed lifetimes: BENCH_MASS_ACCOUNTS (10,000) imported
+ * tokens expire within one WINDOW_S window, REFRESH_SKEW_SECONDS=60, the scheduler on in 2
+ * instances, the provider answering after 100 ms, while callers keep reading random accounts.
+ * Reported: reads slower than the provider's latency (they waited on a refresh; goal 0), the
+ * provider's peak concurrency (cap: PROVIDER_CONCURRENCY per instance) and the scheduler lag.
+ */
+import { brokerEnv, callerHeaders } from './support/env.js'
+import { start } from './support/processes.js'
+import { startProvider } from './support/provider.js'
+import type { TimedSummary } from './support/readers.js'
+import { seedGrants } from './support/seed.js'
+
+const ACCOUNTS = Number(process.env.BENCH_MASS_ACCOUNTS ?? 10_000)
+const PROVIDER_MS = 100
+const SKEW_S = 60
+const WINDOW_S = 30
+const CAP = 16
+const INSTANCES = 2
+
+export async function massExpiry(redisUrl: string) {
+  const provider = await startProvider({ delayMs: PROVIDER_MS, expiresIn: 3600 })
+  // Expiring SKEW + 15 s to SKEW + 15 s + WINDOW from now: due (minus jitter) during the reads.
+  const first = Date.now() + (SKEW_S + 15) * 1000
+  await seedGrants(redisUrl, ACCOUNTS, (i) => ({ accessToken: `at-${i}`, refreshToken: `rt-${i}`, expiresAt: first + Math.floor((i / ACCOUNTS) * WINDOW_S * 1000) }))
+  const env = brokerEnv(redisUrl, provider.tokenUrl, { PROACTIVE_REFRESH: 'true', REFRESH_SKEW_SECONDS: String(SKEW_S), PROVIDER_CONCURRENCY: String(CAP), LOG_LEVEL: 'warn' })
+  const brokers = await Promise.all(Array.from({ length: INSTANCES }, () => start('servers/broker.ts', env)))
+  const readers = await start('support/readers.ts')
+  let lag = 0
+  const sampler = setInterval(() => {
+    for (const b of brokers) {
+      void b.ask<{ text: string }>({ metrics: true }).then(({ text }) => {
+        const value = Number(/^scheduler_lag_seconds (\S+)$/m.exec(text)?.[1] ?? 0)
+        lag = Math.max(lag, value)
+      }).catch(() => {})
+    }
+  }, 1000)
+  try {
+    const seconds = WINDOW_S + 40
+    const urls = brokers.map((b) => `${b.ready.url as string}/tokens/acct-{n}/access`)
+    const r = await readers.ask<TimedSummary>({ steady: true, seconds, concurrency: 8, accounts: ACCOUNTS, urls, headers: callerHeaders, overMs: PROVIDER_MS })
+    const result = {
+      accounts: ACCOUNTS, windowSeconds: WINDOW_S, skewSeconds: SKEW_S, providerMs: PROVIDER_MS, instances: INSTANCES,
+      concurrencyCapPerInstance: CAP, providerCalls: provider.calls(), peakProviderConcurrency: provider.peak(),
+      reads: r.count, non200: r.non200, readsThatWaitedOnProvider: r.over, readLatency: { p50: r.p50, p99: r.p99, max: r.max },
+      maxSchedulerLagSeconds: lag,
+    }
+    process.stdout.write(`  ${JSON.stringify(result)}\n`)
+    return result
+  } finally {
+    clearInterval(sampler)
+    await Promise.all([readers.stop(), ...brokers.map((b) => b.stop())])
+    await provider.close()
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Benchmark 2, the refresh storm: 3 broker instances, 1,000 callers at once on one account
+ * whose token just expired, the provider answering after 200 ms. Exactly one provider call is
+ * expected; the waiters' extra latency is theirs minus the provider's.
+ */
+import { brokerEnv, callerHeaders } from './support/env.js'
+import { start } from './support/processes.js'
+import { startProvider } from './support/provider.js'
+import type { TimedSummary } from './support/readers.js'
+import { seedGrants } from './support/seed.js'
+
+const PROVIDER_MS = 200
+const CALLERS = Number(process.env.BENCH_STORM_CALLERS ?? 1000)
+
+export async function refreshStorm(redisUrl: string) {
+  const provider = await startProvider({ delayMs: PROVIDER_MS, expiresIn: 3600 })
+  const brokers = await Promise.all([0, 1, 2].map(() => start('servers/broker.ts', brokerEnv(redisUrl, provider.tokenUrl))))
+  const callers = await start('support/readers.ts')
+  try {
+    // Every token just expired. Each instance first refreshes an account of its own (acct-1..3)
+    // so the storm does not measure a cold start (the first fetch() of a process loads undici).
+    await seedGrants(redisUrl, 4, (i) => ({ accessToken: `at-${i}`, refreshToken: `rt-${i}`, expiresAt: Date.now() - 1000 }))
+    await Promise.all(brokers.map((b, i) => callers.ask({ storm: true, callers: 10, urls: [`${b.ready.url as string}/tokens/acct-${i + 1}/access`], headers: callerHeaders, overMs: PROVIDER_MS })))
+    provider.reset()
+    const urls = brokers.map((b) => `${b.ready.url as string}/tokens/acct-0/access`)
+    const r = await callers.ask<TimedSummary>({ storm: true, callers: CALLERS, urls, headers: callerHeaders, overMs: PROVIDER_MS })
+    const extra = { p50: round(r.p50 - PROVIDER_MS), p99: round(r.p99 - PROVIDER_MS), max: round(r.max - PROVIDER_MS) }
+    process.stdout.write(`  ${CALLERS} callers on 3 instances: ${provider.calls()} provider call(s), ${r.non200} non-200; latency p50 ${r.p50} ms p99 ${r.p99} ms; extra over the provider's ${PROVIDER_MS} ms: p50 ${extra.p50} p99 ${extra.p99} max ${extra.max} ms\n`)
+    return { instances: 3, callers: CALLERS, providerMs: PROVIDER_MS, providerCalls: provider.calls(), non200: r.non200, latency: { p50: r.p50, p99: r.p99, max: r.max }, extraOverProvider: extra }
+  } finally {
+    await Promise.all([callers.stop(), ...brokers.map((b) => b.stop())])
+    await provider.close()
+  }
+}
+
+const round = (x: number) => Math.round(x * 10) / 10

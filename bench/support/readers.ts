@@ -1,0 +1,42 @@
+/**
+ * Callers in a process of their own, timing every request: `storm` fires `callers` requests at
+ * once over the URLs; `steady` keeps `concurrency` callers reading random accounts for `seconds`.
+ */
+import { serve } from './processes.js'
+
+interface Timed { ms: number; status: number }
+
+async function timed(url: string, headers: Record<string, string>): Promise<Timed> {
+  const started = performance.now()
+  const res = await fetch(url, { headers })
+  await res.arrayBuffer()
+  return { ms: performance.now() - started, status: res.status }
+}
+
+export interface TimedSummary { count: number; non200: number; p50: number; p99: number; max: number; over: number }
+
+function summarize(all: Timed[], overMs: number): TimedSummary {
+  const ms = all.map((t) => t.ms).sort((a, b) => a - b)
+  const at = (q: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]! * 10) / 10
+  return { count: all.length, non200: all.filter((t) => t.status !== 200).length, p50: at(0.5), p99: at(0.99), max: at(1), over: ms.filter((m) => m > overMs).length }
+}
+
+serve({}, async (m) => {
+  const headers = m.headers as Record<string, string>
+  const urls = m.urls as string[]
+  if (m.storm) {
+    const callers = m.callers as number
+    const all = await Promise.all(Array.from({ length: callers }, (_, i) => timed(urls[i % urls.length]!, headers)))
+    return { ...summarize(all, m.overMs as number) }
+  }
+  const deadline = Date.now() + (m.seconds as number) * 1000
+  const all: Timed[] = []
+  const accounts = m.accounts as number
+  await Promise.all(Array.from({ length: m.concurrency as number }, async (_, k) => {
+    for (let i = k; Date.now() < deadline; i++) {
+      const account = Math.floor(Math.random() * accounts)
+      all.push(await timed(urls[i % urls.length]!.replace('{n}', String(account)), headers))
+    }
+  }))
+  return { ...summarize(all, m.overMs as number) }
+})
