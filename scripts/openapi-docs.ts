@@ -71,6 +71,15 @@ export const ROUTE_DOCS: Record<string, RouteDocs> = {
     },
   },
   'GET /healthz': { description: 'Liveness: the process answers.', responses: { 200: { status: 'ok' } } },
+  'GET /console': {
+    description: 'The admin console: a plain HTML page under a strict CSP (`script-src \'self\'`). It reads its admin token '
+      + 'from the URL fragment (`#token=...`, never sent to the server) and calls this API with it.',
+    responses: { 200: '<!doctype html>\n<html lang="en">...' },
+  },
+  'GET /console/:asset': {
+    description: 'A static file of the admin console (its ES modules, stylesheet and icon), served from a fixed list.',
+    responses: { 200: 'export function start() { ... }' },
+  },
   'GET /metrics': {
     description: 'Prometheus text metrics: HTTP durations, store errors, tokens issued, refreshes by outcome, provider latency, '
       + 'lock waits, reuse detections, client credential errors, scheduler lag. No token or account secret ever.',

@@ -12,7 +12,7 @@ import { freePort } from '../helpers/redis-server.js'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const dir = mkdtempSync(path.join(tmpdir(), 'tb-messages-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
-const BASE = { AUTH_JWT_SECRET: 'messages-test-secret' }
+const BASE = { AUTH_JWT_SECRET: 'messages-test-secret-0123456789abcdef' }
 const KEYS = `k1:${Buffer.alloc(32, 3).toString('base64')}`
 
 let n = 0

@@ -40,7 +40,7 @@ test('the image\'s start command serves and passes its healthcheck with the .env
   const exited = new Promise((resolve) => child.once('exit', resolve))
   t.after(async () => { child.kill('SIGTERM'); await exited })
 
-  await waitFor('the broker to listen', () => (out.includes('Server listening') ? true : undefined), { timeoutMs: 60_000 })
+  await waitFor('the broker to listen', () => (out.includes('Server listening') ? true : undefined), { timeoutMs: 120_000 })
   const ready = await fetch(`http://127.0.0.1:${port}/readyz`)
   assert.deepEqual([ready.status, await ready.json()], [200, { status: 'ready' }])
   assert.match(out, /"msg":"provider \\"github\\" in [^"]+providers.yaml is skipped: none of GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET is set"/)
