@@ -24,14 +24,17 @@ const ACCOUNTS = num('SOAK_ACCOUNTS', 2000)
 const LIFETIME_MS = num('SOAK_TOKEN_SECONDS', 30) * 1000
 const CONCURRENCY = num('SOAK_CONCURRENCY', 16)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const log = (text: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${text}\n`)
+const log = (text: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 23)}] ${text}\n`)
 
 const secret = randomBytes(32).toString('hex')
 const jwt = createSigner({ key: secret, algorithm: 'HS256', expiresIn: 24 * 3600_000 })({ sub: 'soak', scope: 'tokens:read tokens:revoke accounts:read accounts:write' })
 const auth = { authorization: `Bearer ${jwt}` }
 
 const redis = await startRedis({ appendonly: true })
-const provider = await startSoakProvider(LIFETIME_MS)
+// Reuse grace as Okta and Auth0 give it: what saves a grant whose commit died with a SIGKILLed instance.
+const GRACE_MS = 60_000 // Okta's longest
+const provider = await startSoakProvider(LIFETIME_MS, GRACE_MS)
+let killedAt: number | null = null
 const dir = mkdtempSync(join(os.tmpdir(), 'soak-'))
 const providersFile = join(dir, 'providers.yaml')
 writeFileSync(providersFile, `providers:\n  stub:\n    template: oauth2\n    authorization_url: ${provider.url}/authorize\n    token_url: ${provider.url}/token\n    client_id: soak\n    client_secret: soak-secret\n`)
@@ -89,6 +92,8 @@ async function step(account: string): Promise<void> {
   if (roll < 0.01) {
     const res = await call('DELETE', `/tokens/${account}`)
     if (res?.status === 200) { provider.endAll(account, Date.now()); revoked.add(account); tally.revokes++ }
+    // No answer (a killed instance) or a 5xx: it may have been deleted; link it again next time.
+    else if (res === null || res.status >= 500) revoked.add(account)
     return
   }
   if (roll < 0.02) {
@@ -128,6 +133,7 @@ const faults = (async () => {
   notePeaks()
   const victim = brokers[2]!
   brokers[2] = null
+  killedAt = Date.now()
   await victim.kill('SIGKILL')
   await sleep(5000)
   brokers[2] = await spawnBroker(env, START_TIMEOUT_MS)
@@ -178,7 +184,7 @@ for (const account of accounts) {
   }
   else tally.forced++
 }
-const ratio = refreshesPerExpiry(provider, stoppedAt, tally.forced)
+const ratio = refreshesPerExpiry(provider, stoppedAt, tally.forced, killedAt)
 await Promise.all(brokers.map((b) => b?.kill('SIGTERM')))
 await provider.close()
 await redis.dispose()
@@ -189,6 +195,7 @@ soak report (${new Date().toISOString()}, ${os.hostname()}: ${cpu.length} × ${c
   ${SECONDS} s, ${ACCOUNTS} accounts, tokens live ${LIFETIME_MS / 1000} s, 3 instances, ${CONCURRENCY} callers
   requests ${tally.requests} (${[...tally.statuses].sort().map(([s, n]) => `${s}: ${n}`).join(', ')}), refused by a killed instance ${tally.refused}
   provider refreshes ${provider.counts.refreshes} (${ratio.due} of due tokens, ${ratio.early} early of which ${tally.forced} forced), rejected refresh tokens ${provider.counts.rejected}
+  refreshes whose commit died with the killed instance ${ratio.lostToKill} (saved by the provider's reuse grace), duplicate refreshes ${ratio.duplicates}
   expiries ${ratio.expiries} (and ${ratio.replaced} due tokens replaced by a relink or revoke before a refresh), relinks ${tally.relinks}, revokes ${tally.revokes}
   peak RSS per instance (MiB): ${peakRss.join(', ')}
 ${ledger.wrongExamples.map((e) => `  wrong: ${e}\n`).join('')}${provider.rejections.map((e) => `  rejected: ${e}\n`).join('')}${lostExamples.map((e) => `  lost: ${e}\n`).join('')}`)

@@ -40,7 +40,7 @@ export class SoakLedger {
     // The provider dates a token when it sends it, the broker when the answer reaches it (and
     // after a commit retried through a Redis restart): a second of slack between the two clocks.
     if (issued.at + this.provider.lifetimeMs + EXPIRY_SLACK_MS < sentAt) return 'expired'
-    const afterNext = lineage.issued[t.n + 2]
+    const afterNext = lineage.issued.filter((i) => i.n > t.n && !i.orphaned)[1]
     if (afterNext && afterNext.at < sentAt) return 'superseded'
     const seen = this.newest.get(account)
     if (seen && seen.receivedAt < sentAt && (seen.lineage > t.lineage || (seen.lineage === t.lineage && seen.n > t.n))) {
@@ -70,15 +70,25 @@ export function windowOpensAt(issuedAt: number, lifetimeMs: number): number {
  * successful refreshes of such tokens (plus any refresh of a token before its window beyond
  * the forced ones: wasted calls), divided by those tokens (each needed exactly one refresh).
  */
-export function refreshesPerExpiry(provider: SoakProvider, until: number, forced: number) {
+export function refreshesPerExpiry(provider: SoakProvider, until: number, forced: number, killedAt: number | null) {
   let expiries = 0
   let due = 0
   let early = 0
   let replaced = 0
+  let lostToKill = 0
+  let duplicates = 0
   for (const lineages of provider.lineages.values()) {
     for (const lineage of lineages) {
       const refreshed = new Map(lineage.refreshes.map((r) => [r.from, r.at]))
       for (const token of lineage.issued) {
+        if (token.orphaned) {
+          // Issued, then its refresh token presented again within the grace: either the commit
+          // died with the killed instance, or two refreshes raced (a duplicate).
+          const nearKill = killedAt !== null && token.at <= killedAt && token.at > killedAt - provider.lifetimeMs / 3
+          if (nearKill) lostToKill++
+          else duplicates++
+          continue
+        }
         if (token.n === 0) continue
         const opens = windowOpensAt(token.at, provider.lifetimeMs)
         const refreshedAt = refreshed.get(token.n)
@@ -92,6 +102,6 @@ export function refreshesPerExpiry(provider: SoakProvider, until: number, forced
       }
     }
   }
-  const wasted = Math.max(0, early - forced)
-  return { expiries, due, early, replaced, ratio: expiries === 0 ? 0 : (due + wasted) / expiries }
+  const wasted = Math.max(0, early - forced) + duplicates
+  return { expiries, due, early, replaced, lostToKill, duplicates, ratio: expiries === 0 ? 0 : (due + wasted) / expiries }
 }

@@ -4,10 +4,12 @@ import type { AddressInfo } from 'node:net'
 /**
  * The soak's authorization server: per account a lineage (a link), and in it numbered
  * tokens `at-<account>.<lineage>-<n>` / `rt-...-<n>`. Refresh tokens rotate strictly: only the
- * newest is accepted, so a lost or stale grant shows up as a rejected refresh. It remembers
- * when each token was issued, which is what the soak's invariants are checked against.
+ * newest is accepted, so a lost or stale grant shows up as a rejected refresh, except the
+ * one before it for `graceMs` after its successor was issued (the reuse grace of Okta, Auth0
+ * and others): the successor is then orphaned, never to be used. It remembers when each token
+ * was issued, which is what the soak's invariants are checked against.
  */
-export interface Issued { n: number; at: number }
+export interface Issued { n: number; at: number; orphaned?: boolean }
 
 export interface Lineage {
   id: number
@@ -50,7 +52,7 @@ export function parseToken(token: string): { account: string; lineage: number; n
   return m ? { account: m[2]!, lineage: Number(m[3]), n: Number(m[4]) } : null
 }
 
-export async function startSoakProvider(lifetimeMs: number): Promise<SoakProvider> {
+export async function startSoakProvider(lifetimeMs: number, graceMs: number): Promise<SoakProvider> {
   const lineages = new Map<string, Lineage[]>()
   const current = (account: string) => lineages.get(account)?.at(-1)
   const provider: SoakProvider = {
@@ -88,16 +90,18 @@ export async function startSoakProvider(lifetimeMs: number): Promise<SoakProvide
     const presented = parseToken(new URLSearchParams(body).get('refresh_token') ?? '')
     const lineage = presented ? lineages.get(presented.account)?.[presented.lineage] : undefined
     const newest = lineage?.issued.at(-1)
-    if (!presented || !lineage || lineage.endedAt !== null || newest!.n !== presented.n) {
+    const now = Date.now()
+    const inGrace = newest !== undefined && presented !== null && newest.n === presented.n + 1 && now - newest.at < graceMs
+    if (!presented || !lineage || lineage.endedAt !== null || (newest!.n !== presented.n && !inGrace)) {
       provider.counts.rejected++
       if (provider.rejections.length < 5) {
-        const why = !lineage ? 'unknown lineage' : lineage.endedAt !== null ? `lineage ended ${Date.now() - lineage.endedAt} ms ago` : `newest is ${newest!.n}`
+        const why = !lineage ? 'unknown lineage' : lineage.endedAt !== null ? `lineage ended ${Date.now() - lineage.endedAt} ms ago` : `newest is ${newest!.n}, issued at ${new Date(newest!.at).toISOString().slice(11, 23)}`
         provider.rejections.push(`${presented ? `${presented.account}.${presented.lineage}-${presented.n}` : 'malformed'}: ${why}`)
       }
       return answer(400, { error: 'invalid_grant' })
     }
-    const now = Date.now()
-    const n = presented.n + 1
+    if (inGrace) newest!.orphaned = true
+    const n = newest!.n + 1
     lineage.issued.push({ n, at: now })
     lineage.refreshes.push({ from: presented.n, at: now })
     provider.counts.refreshes++
