@@ -66,10 +66,18 @@ async function run(p: Pattern) {
     const port = (app.server.address() as AddressInfo).port
     const agent = new Agent({ keepAlive: true, maxSockets: BATCH })
     const query = p.minTtl ? `?min_ttl=${p.minTtl}` : ''
+    const errors = new Map<string, number>()
     const fetchStatus = (account: string) => new Promise<number>((resolve, reject) => {
       get({ port, path: `/tokens/${account}/access${query}`, agent, headers: auth }, (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode ?? 0))
+        let body = ''
+        res.on('data', (chunk: Buffer) => { if (res.statusCode !== 200) body += chunk.toString() })
+        res.on('end', () => {
+          if (res.statusCode !== 200) {
+            const code = (JSON.parse(body) as { code?: string }).code ?? 'unknown'
+            errors.set(code, (errors.get(code) ?? 0) + 1)
+          }
+          resolve(res.statusCode ?? 0)
+        })
       }).on('error', reject)
     })
     const statuses = new Map<number, number>()
@@ -95,6 +103,7 @@ async function run(p: Pattern) {
       calls_per_account_hour: +(stub.calls() / p.accounts / hours).toFixed(1),
       ideal_per_account_hour: +(3600 / p.lifetime).toFixed(1),
       statuses: Object.fromEntries(statuses),
+      ...(errors.size > 0 ? { errors: Object.fromEntries(errors) } : {}),
       ...(p.outageSeconds > 0 ? { all_200_after_recovery_s: healedAt } : {}),
     }
   } finally {
