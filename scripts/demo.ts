@@ -41,7 +41,11 @@ const providersFile = join(dir, 'providers.json')
 writeFileSync(providersFile, JSON.stringify({
   providers: { demo: { template: 'oidc', issuer: op.issuer, client_id: op.clientId, client_secret: op.clientSecret, scopes: ['openid', 'email'] } },
 }))
-const config = loadConfig({ AUTH_JWT_SECRET: secret, PROVIDERS_FILE: providersFile, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: publicUrl, LOG_LEVEL: 'warn' })
+// No load shedding on event-loop delay: the demo's broker shares its process with the provider and the demo's own calls.
+const config = loadConfig({
+  AUTH_JWT_SECRET: secret, PROVIDERS_FILE: providersFile, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: publicUrl, LOG_LEVEL: 'warn',
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+})
 rmSync(dir, { recursive: true, force: true })
 const app = await buildApp(config)
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -18,6 +18,8 @@ test('the image\'s start command serves and passes its healthcheck with the .env
   const app = mkdtempSync(join(tmpdir(), 'tb-image-'))
   t.after(() => rmSync(app, { recursive: true, force: true }))
   await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(app, 'dist')])
+  // The rest of `npm run build` (the Dockerfile's build step): the console's static files.
+  cpSync(join(ROOT, 'src/console'), join(app, 'dist/src/console'), { recursive: true })
   copyFileSync(join(ROOT, 'package.json'), join(app, 'package.json'))
   symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'))
   const stage = runtimeStage()
