@@ -155,6 +155,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
   return converted as Env
 }
 
+/** PUBLIC_URL without a trailing slash, `http://localhost:PORT` by default. */
+export const publicUrlOf = (e: Pick<Env, 'PUBLIC_URL' | 'PORT'>) => (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '')
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = readEnv(env)
   const production = e.NODE_ENV === 'production'
@@ -179,7 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production,
     port: e.PORT,
     host: e.HOST,
-    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    publicUrl: publicUrlOf(e),
     store,
     keyPrefix: e.REDIS_KEY_PREFIX,
     storeCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,

@@ -1,10 +1,13 @@
 import { ConfigError, readEnv, type Env } from '../config.js'
 
+export { publicUrlOf } from '../config.js'
+
 /** What a command may touch: its streams, the environment it is given, and a clock. No process globals. */
 export interface CommandIo {
   stdout: { write(text: string): unknown; isTTY?: boolean }
   stderr: { write(text: string): unknown; isTTY?: boolean }
-  env: NodeJS.ProcessEnv
+  /** The environment to read; the process's own (read in config.ts) when absent. */
+  env?: NodeJS.ProcessEnv
   /** Date.now by default (tests move it). */
   now?: () => number
 }
@@ -28,8 +31,6 @@ export function environment(io: CommandIo): Env {
   }
 }
 
-/** PUBLIC_URL as the broker computes it (config.ts): without a trailing slash, localhost:PORT by default. */
-export const publicUrlOf = (env: Env) => (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '')
 
 /** Runs a command body, printing a CommandError as `token-broker: message` and returning its exit code. */
 export async function reportErrors(io: CommandIo, body: () => Promise<number>): Promise<number> {

@@ -29,7 +29,7 @@ function withProcessIo(command: { HELP: string; run(args: string[], io: CommandI
   return {
     help: `Usage:\n${command.HELP}`,
     async run(args) {
-      const code = await command.run(args, { stdout: process.stdout, stderr: process.stderr, env: process.env })
+      const code = await command.run(args, { stdout: process.stdout, stderr: process.stderr })
       if (code !== 0) process.exitCode = code
     },
   }

@@ -35,16 +35,12 @@ export async function run(args: string[]): Promise<void> {
   const sub = (values.sub as string | undefined) ?? 'cli'
   if (sub === '') throw new UsageError('--sub must not be empty')
 
-  const [{ readEnv }, { createSigner }] = await Promise.all([import('../config.js'), import('fast-jwt')])
+  const [{ readEnv }, { mintCallerJwt }] = await Promise.all([import('../config.js'), import('../cli-commands/mint.js')])
   const env = readEnv()
   if (!env.AUTH_JWT_SECRET) throw new ConfigError('AUTH_JWT_SECRET', 'is required to mint a token (the broker verifies callers with the same secret)')
-  const payload: Record<string, unknown> = { sub, scope: scopes.join(' ') }
   const accounts = values.accounts as string | undefined
-  if (accounts !== undefined) payload.accounts = [...new Set(accounts.split(',').map((a) => a.trim()).filter(Boolean))]
-  const sign = createSigner({
-    key: env.AUTH_JWT_SECRET, algorithm: 'HS256', expiresIn: ttl * 1000,
-    ...(env.AUTH_JWT_ISSUER ? { iss: env.AUTH_JWT_ISSUER } : {}),
-    ...(env.AUTH_JWT_AUDIENCE ? { aud: env.AUTH_JWT_AUDIENCE } : {}),
-  })
-  process.stdout.write(`${sign(payload)}\n`)
+  const claims = {
+    sub, scopes, ...(accounts === undefined ? {} : { accounts: [...new Set(accounts.split(',').map((a) => a.trim()).filter(Boolean))] }),
+  }
+  process.stdout.write(`${mintCallerJwt(env, claims, ttl)}\n`)
 }
