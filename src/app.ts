@@ -36,13 +36,14 @@ import type { AuditLog } from './events/audit-log.js'
 import type { EventSink } from './events/events.js'
 import { createEventing } from './events/eventing.js'
 import type { WebhookWorker, WebhookWorkerOptions } from './events/webhook-worker.js'
-import { createStore, type Store } from './store/index.js'
-import { RedisStore } from './store/redis-store.js'
+import { createStorage, type Storage } from './store/index.js'
 import type { SchedulerOptions } from './broker/refresh/scheduler.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     broker: Broker
+    /** Where everything is kept; server.ts connects it, readiness pings it, close() closes it. */
+    storage: Storage
     audit: AuditLog
     /** Sends queued webhooks; null without WEBHOOK_URLS. server.ts starts it, close() stops it. */
     webhooks: WebhookWorker | null
@@ -50,7 +51,8 @@ declare module 'fastify' {
 }
 
 export interface AppDeps {
-  store?: Store
+  /** The configured Redis (or memory) storage by default; tests share one between apps. */
+  storage?: Storage
   keyRing?: KeyRing
   clock?: () => number
   /** Where log lines go (tests capture them); stdout by default. */
@@ -106,13 +108,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     done()
   })
 
-  const store = deps.store ?? createStore(config)
+  const storage = deps.storage ?? createStorage(config, deps.clock)
   const keyRing = deps.keyRing ?? (config.encryptionKeys ? new KeyRing(config.encryptionKeys) : KeyRing.ephemeral())
   const metrics = createMetrics()
-  const eventing = createEventing({ store, config, log: loggerInstance, clock: deps.clock, webhooks: deps.webhooks })
+  const eventing = createEventing({ storage, config, log: loggerInstance, clock: deps.clock, webhooks: deps.webhooks })
   const events = deps.events ?? eventing.sink
   const broker = createBroker({
-    store,
+    store: storage.grants,
     keyRing,
     providers: new Map(config.providers.map((p) => [p.name, p])),
     endpoints: new EndpointResolver(config.providerTimeoutMs, deps.clock),
@@ -133,14 +135,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
   }, deps.scheduler)
   app.decorate('broker', broker)
+  app.decorate('storage', storage)
   app.decorate('audit', eventing.audit)
   app.decorate('webhooks', eventing.worker)
   app.addHook('onClose', async () => {
-    await broker.scheduler.stop()
-    broker.deps.accessCache?.close()
+    await broker.close()
     await eventing.worker?.stop()
     await eventing.sink.drain() // the last events reach the store before it closes
-    await store.close()
+    await storage.close()
   })
 
   // Plugins in a fixed order: framework, app-wide, then routes.
@@ -152,9 +154,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(metricsPlugin, { metrics })
   await app.register(loadShedding, { ...config.overload, metrics })
   await app.register(authPlugin, { config, events, metrics })
-  await app.register(rateLimitPlugin, {
-    limits: config.rateLimits, redis: store instanceof RedisStore ? store.client : null, prefix: config.keyPrefix,
-  })
+  await app.register(rateLimitPlugin, { limits: config.rateLimits, counters: storage.rateLimit })
 
   for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, getAudit, putAccount, getAccess, postRefresh, postConnect, deleteToken]) {
     await app.register(route)

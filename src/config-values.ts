@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto'
 import type { TSchema } from '@sinclair/typebox'
 import { ConfigError } from './config-error.js'
 import { parseKeyRingSpec, type KeyRingSpec } from './crypto/key-ring.js'
+import { isScope } from './scopes.js'
 
 /** Parsers of single settings: text in, value out, or a ConfigError naming the variable. */
 
@@ -36,7 +37,6 @@ export function publicKeyConfig(pem: string): PublicKeyAuth {
   return { kind: 'public-key', pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm }
 }
 
-const SCOPES = ['tokens:read', 'tokens:revoke', 'accounts:read', 'accounts:write', '*']
 
 /** `600` (every scope) or `tokens:read=6000,accounts:write=60,*=600`. */
 export function rateLimits(value: string): Record<string, number> {
@@ -45,7 +45,7 @@ export function rateLimits(value: string): Record<string, number> {
   const limits: Record<string, number> = { '*': 0 }
   for (const pair of value.split(',')) {
     const [scope, n] = pair.trim().split('=') as [string, string | undefined]
-    if (!SCOPES.includes(scope) || n === undefined || !/^\d{1,9}$/.test(n)) throw bad()
+    if ((scope !== '*' && !isScope(scope)) || n === undefined || !/^\d{1,9}$/.test(n)) throw bad()
     limits[scope] = Number(n)
   }
   return limits

@@ -234,7 +234,7 @@ function waitReplicasMs(e: Env, store: StoreConfig): number {
   return e.REDIS_WAIT_REPLICAS_MS
 }
 
-export type StoreSettings = Pick<Config, 'store' | 'keyPrefix' | 'storeCommandTimeoutMs' | 'storeWaitReplicasMs' | 'encryptionKeys'>
+export type StoreSettings = Pick<Config, 'store' | 'keyPrefix' | 'storeCommandTimeoutMs' | 'storeWaitReplicasMs' | 'auditMaxEntries' | 'encryptionKeys'>
 
 /** The store and the keys only, for the operator commands that work on stored grants. */
 export function loadStoreSettings(env: NodeJS.ProcessEnv = process.env): StoreSettings {
@@ -245,6 +245,7 @@ export function loadStoreSettings(env: NodeJS.ProcessEnv = process.env): StoreSe
     keyPrefix: e.REDIS_KEY_PREFIX,
     storeCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     storeWaitReplicasMs: waitReplicasMs(e, store),
+    auditMaxEntries: e.AUDIT_MAX_ENTRIES,
     encryptionKeys: e.ENCRYPTION_KEYS ? encryptionKeys(e.ENCRYPTION_KEYS) : null,
   }
 }

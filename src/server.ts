@@ -2,7 +2,6 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { startupWarnings } from './startup-warnings.js'
-import { connectStore } from './store/index.js'
 
 function readConfig(): Config {
   try {
@@ -21,7 +20,7 @@ const app = await buildApp(config)
 const log = app.log
 
 for (const warning of startupWarnings(config)) log.warn(warning)
-const storeError = await connectStore(app.broker.deps.store)
+const storeError = await app.storage.connect()
 if (storeError) log.error(`${storeError.message}; retrying in the background`)
 
 if (config.proactiveRefresh) app.broker.scheduler.start()

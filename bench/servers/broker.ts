@@ -1,12 +1,11 @@
 /** The broker as `npm start` runs it, configured by the environment, on a free loopback port. */
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { connectStore } from '../../src/store/index.js'
 import { serve, usage } from '../support/processes.js'
 
 const config = loadConfig(process.env)
 const app = await buildApp(config)
-const failed = await connectStore(app.broker.deps.store)
+const failed = await app.storage.connect()
 if (failed) throw failed
 if (config.proactiveRefresh) app.broker.scheduler.start()
 const url = await app.listen({ port: 0, host: '127.0.0.1' })

@@ -2,11 +2,11 @@ import { timingSafeEqual } from 'node:crypto'
 import { StoreUnavailableError } from '../errors.js'
 import type { EventContext } from '../events/events.js'
 import type { BrokerDeps } from './deps.js'
-import { readLive, viewOf } from './grant-state.js'
+import { readLive, tokenOf } from './grant-state.js'
 import { backingOff, servesWithoutRefresh, usable } from './refresh/policy.js'
 import { backoffError, type Refresher } from './refresh/refresher.js'
 import { ACCESS_FIELD, openSealed } from './secrets.js'
-import { accessView, type AccessView } from './views.js'
+import { issuedToken, type IssuedToken } from './results.js'
 
 /**
  * The hot path: the near cache, else one store read, and the stored token when the refresh
@@ -17,26 +17,26 @@ import { accessView, type AccessView } from './views.js'
  */
 export async function getAccess(
   deps: BrokerDeps, refresher: Refresher, account: string, minTtlSeconds: number, ctx: EventContext,
-): Promise<AccessView> {
+): Promise<IssuedToken> {
   const minTtlMs = minTtlSeconds * 1000
   const cache = deps.accessCache
   const cached = cache?.hit(account, minTtlMs, deps.clock())
-  if (cached) return accessView(account, cached.grant, cached.token, deps.clock())
+  if (cached) return issuedToken(account, cached.grant, cached.token, deps.clock())
   const stamp = cache?.stamp() ?? 0
   const grant = await readLive(deps, account).catch((error: unknown) => {
     const last = error instanceof StoreUnavailableError ? cache?.fallback(account, minTtlMs, deps.clock()) : undefined
     if (last === undefined) throw error
     return last
   })
-  if ('token' in grant) return accessView(account, grant.grant, grant.token, deps.clock())
+  if ('token' in grant) return issuedToken(account, grant.grant, grant.token, deps.clock())
   const now = deps.clock()
   if (servesWithoutRefresh(grant, now, minTtlMs, deps.settings.refreshSkewSeconds * 1000)) {
-    const view = viewOf(deps, account, grant)
-    cache?.remember(account, grant, view.access_token, stamp, now)
+    const view = tokenOf(deps, account, grant)
+    cache?.remember(account, grant, view.accessToken, stamp, now)
     return view
   }
   if (backingOff(grant, now)) {
-    if (usable(grant, now)) return viewOf(deps, account, grant)
+    if (usable(grant, now)) return tokenOf(deps, account, grant)
     deps.metrics.refreshesDeferred.inc({ provider: grant.provider, reason: 'backoff' })
     throw backoffError(grant, now)
   }
@@ -51,13 +51,13 @@ export async function getAccess(
  */
 export async function forceRefresh(
   deps: BrokerDeps, refresher: Refresher, account: string, rejectedToken: string | undefined, ctx: EventContext,
-): Promise<AccessView> {
+): Promise<IssuedToken> {
   const grant = await readLive(deps, account)
   let rejected = false
   if (rejectedToken !== undefined && grant.accessToken !== null) {
     const current = openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken)
     rejected = sameSecret(current, rejectedToken)
-    if (!rejected && usable(grant, deps.clock())) return accessView(account, grant, current, deps.clock())
+    if (!rejected && usable(grant, deps.clock())) return issuedToken(account, grant, current, deps.clock())
   }
   return refresher.refresh(account, { minTtlMs: 0, seenVersion: grant.version, force: true, rejected, ctx })
 }

@@ -2,7 +2,7 @@ import { AccountNotFoundError, ReauthenticationRequiredError } from '../errors.j
 import type { GrantRecord } from '../store/store.js'
 import type { BrokerDeps } from './deps.js'
 import { ACCESS_FIELD, openSealed } from './secrets.js'
-import { accessView, accountView, hasUnreadableField, type AccessView, type AccountView } from './views.js'
+import { accountStateOf, issuedToken, type AccountState, type IssuedToken } from './results.js'
 
 /** The grant, if it exists and can serve tokens; 404 and 409 otherwise. */
 export async function readLive(deps: BrokerDeps, account: string): Promise<GrantRecord> {
@@ -13,15 +13,16 @@ export async function readLive(deps: BrokerDeps, account: string): Promise<Grant
 }
 
 /** The caller's answer: the grant with its access token opened. */
-export function viewOf(deps: BrokerDeps, account: string, grant: GrantRecord): AccessView {
-  return accessView(account, grant, openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken!), deps.clock())
+export function tokenOf(deps: BrokerDeps, account: string, grant: GrantRecord): IssuedToken {
+  return issuedToken(account, grant, openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken!), deps.clock())
 }
 
 /** Account metadata; a stored field that cannot be read is reported (logged, counted) and shown as null. */
-export function accountViewOf(deps: BrokerDeps, account: string, grant: GrantRecord): AccountView {
-  if (hasUnreadableField(grant)) {
+export function accountState(deps: BrokerDeps, account: string, grant: GrantRecord): AccountState {
+  const { state, unreadable } = accountStateOf(account, grant)
+  if (unreadable) {
     deps.metrics.corruptRecords.inc()
     deps.log.warn({ account }, 'stored grant has an unreadable field; shown as null')
   }
-  return accountView(account, grant)
+  return state
 }

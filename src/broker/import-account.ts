@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto'
 import type { EventContext } from '../events/events.js'
-import { AccountConflictError, AccountNotFoundError, ProviderNotFoundError, ValidationError } from '../errors.js'
+import { InvalidInputError, ProviderNotFoundError } from '../errors.js'
 import type { BrokerDeps } from './deps.js'
-import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from './secrets.js'
 import { MAX_LIFETIME_SECONDS, sanitizeLifetime, type Lifetime } from '../providers/lifetime.js'
-import { dueAtFor } from './refresh/policy.js'
 import { expiryOf } from './token-expiry.js'
-import { accountView, type AccountView } from './views.js'
+import { accountState } from './grant-state.js'
+import type { AccountState } from './results.js'
+import { storeGrant } from './store-grant.js'
 
 export interface ImportRequest {
   provider: string
@@ -21,39 +20,27 @@ export interface ImportRequest {
 /** Stores an existing grant: created, or replaced when it belongs to the same provider. */
 export async function importAccount(
   deps: BrokerDeps, account: string, req: ImportRequest, ctx: EventContext,
-): Promise<{ created: boolean; view: AccountView }> {
+): Promise<{ created: boolean; account: AccountState }> {
   if (!deps.providers.has(req.provider)) throw new ProviderNotFoundError(req.provider)
-  if (!req.access_token && !req.refresh_token) throw new ValidationError('body must have access_token or refresh_token')
+  if (!req.access_token && !req.refresh_token) throw new InvalidInputError(null, 'must have access_token or refresh_token')
   if (req.expires_at !== undefined && req.expires_in !== undefined) {
-    throw new ValidationError('body must not have both expires_at and expires_in')
+    throw new InvalidInputError(null, 'must not have both expires_at and expires_in')
   }
   const now = deps.clock()
   const lifetime = req.expires_in !== undefined ? sanitizeLifetime(req.expires_in) : lifetimeUntil(req.expires_at, now)
   const expiresAt = expiryOf(deps, req.provider, lifetime.seconds, lifetime.anomaly, now)
-  const { keyRing, store } = deps
-  const previous = await store.getGrant(account)
-  const outcome = await store.writeGrant(account, {
+  const { outcome, grant } = await storeGrant(deps, account, {
     provider: req.provider,
-    grantId: randomUUID(),
     scope: req.scope ?? null,
     tokenType: req.token_type ?? 'Bearer',
     expiresAt: req.access_token ? expiresAt : null,
-    accessToken: sealOptional(keyRing, account, ACCESS_FIELD, req.access_token),
-    refreshToken: sealOptional(keyRing, account, REFRESH_FIELD, req.refresh_token),
+    accessToken: req.access_token,
+    refreshToken: req.refresh_token,
     meta: null,
     fromProvider: false,
     keepRefreshToken: false,
-  }, now)
-  if (outcome === 'conflict') throw new AccountConflictError(account)
-  const grant = await store.getGrant(account)
-  if (!grant) throw new AccountNotFoundError(account) // deleted in between
-  await store.setRefreshDue(account, dueAtFor(deps, grant))
-  deps.log.info({ account, provider: req.provider, outcome }, 'account imported')
-  deps.events.emit({ ...ctx, event: 'account.imported', account, provider: req.provider, outcome })
-  if (previous?.status === 'reauth_required') {
-    deps.events.emit({ ...ctx, event: 'account.recovered', account, provider: req.provider, outcome: 'imported' })
-  }
-  return { created: outcome === 'created', view: accountView(account, grant) }
+  }, 'imported', ctx)
+  return { created: outcome === 'created', account: accountState(deps, account, grant) }
 }
 
 /** The earliest and latest instants an `expires_at` may name (years 1970 to 9999, after its offset). */
@@ -65,7 +52,7 @@ function lifetimeUntil(value: string | undefined, now: number): Lifetime {
   if (value === undefined) return { seconds: null, anomaly: null }
   const ms = Date.parse(value)
   if (Number.isNaN(ms) || ms < EARLIEST || ms > LATEST) {
-    throw new ValidationError('body/expires_at must be an ISO 8601 date-time between 1970 and 9999')
+    throw new InvalidInputError('expires_at', 'must be an ISO 8601 date-time between 1970 and 9999')
   }
   if (ms - now > MAX_LIFETIME_SECONDS * 1000) return { seconds: MAX_LIFETIME_SECONDS, anomaly: 'too_long' }
   // A past expiry is a fact, not an anomaly: the token is refreshed on first use.

@@ -9,7 +9,7 @@ import { listAccounts, type ListQuery } from './list-accounts.js'
 import { Refresher } from './refresh/refresher.js'
 import { revokeAccount } from './revoke.js'
 import { DEFAULT_SCHEDULER, RefreshScheduler, type SchedulerOptions } from './refresh/scheduler.js'
-import { accountViewOf } from './grant-state.js'
+import { accountState } from './grant-state.js'
 import { AccessCache, invalidating } from './access-cache.js'
 
 export type { BrokerDeps } from './deps.js'
@@ -26,10 +26,14 @@ export function createBroker(given: BrokerDeps, schedulerOptions: SchedulerOptio
     deps.events.emit({ ...ctx, event: 'token.issued', account: token.account, provider: token.provider, outcome: 'success' })
     return token
   }
+  const scheduler = new RefreshScheduler(deps, refresher, schedulerOptions)
   return {
-    deps,
-    refresher,
-    scheduler: new RefreshScheduler(deps, refresher, schedulerOptions),
+    /** Proactive refresh: server.ts starts it when PROACTIVE_REFRESH is on. */
+    scheduler,
+    async close() {
+      await scheduler.stop()
+      accessCache.close()
+    },
     importAccount: (account: string, req: ImportRequest, ctx: EventContext) => importAccount(deps, account, req, ctx),
     listAccounts: (q: ListQuery) => listAccounts(deps, q),
     startLink: (req: StartLinkRequest) => startLink(deps, req),
@@ -44,7 +48,7 @@ export function createBroker(given: BrokerDeps, schedulerOptions: SchedulerOptio
     async getAccount(account: string) {
       const grant = await deps.store.getGrant(account)
       if (!grant) throw new AccountNotFoundError(account)
-      return accountViewOf(deps, account, grant)
+      return accountState(deps, account, grant)
     },
     listProviders() {
       return [...deps.providers.values()].map((p) => ({

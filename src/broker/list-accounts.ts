@@ -1,8 +1,9 @@
-import type { GrantStatus } from '../store/store.js'
+import { scanPage } from '../paging.js'
+import type { GrantRecord, GrantStatus } from '../store/store.js'
 import type { BrokerDeps } from './deps.js'
-import { accountViewOf } from './grant-state.js'
+import { accountState } from './grant-state.js'
 import { openCursor, sealCursor } from './list-cursor.js'
-import type { AccountView } from './views.js'
+import type { AccountState } from './results.js'
 
 export interface ListQuery {
   provider?: string
@@ -16,29 +17,28 @@ export interface ListQuery {
 /** How many index entries one page may scan when filters drop most of them. */
 const SCAN_BUDGET = 5000
 
+interface Listed { account: string; grant: GrantRecord | null }
+
 /**
- * A page of accounts in id order. The cursor is the last id scanned, so filtered pages
- * may be short but never skip or repeat an account; no KEYS/SCAN is involved.
+ * A page of accounts in id order (see scanPage): filtered pages may be short but never skip
+ * or repeat an account; no KEYS/SCAN is involved. Only accounts the caller may see are read.
  */
-export async function listAccounts(deps: BrokerDeps, q: ListQuery) {
-  const accounts: AccountView[] = []
-  let after = q.cursor === undefined ? null : openCursor(deps.keyRing, q.cursor)
-  let scanned = 0
-  while (accounts.length < q.limit && scanned < SCAN_BUDGET) {
-    const batchSize = Math.min(q.limit - accounts.length + 50, 500)
-    const ids = await deps.store.listAccounts(after, batchSize)
-    if (ids.length === 0) return { accounts, next_cursor: null }
-    const candidates = ids.filter(q.allowed)
-    const grants = await deps.store.getGrants(candidates)
-    for (let i = 0; i < candidates.length && accounts.length < q.limit; i++) {
-      const g = grants[i]
-      after = candidates[i]!
-      if (!g || (q.provider && g.provider !== q.provider) || (q.status && g.status !== q.status)) continue
-      accounts.push(accountViewOf(deps, after, g))
-    }
-    if (accounts.length < q.limit) after = ids[ids.length - 1]!
-    scanned += ids.length
-    if (ids.length < batchSize && accounts.length < q.limit) return { accounts, next_cursor: null }
+export async function listAccounts(deps: BrokerDeps, q: ListQuery): Promise<{ accounts: AccountState[]; nextCursor: string | null }> {
+  const from = q.cursor === undefined ? null : openCursor(deps.keyRing, q.cursor)
+  const page = await scanPage<Listed, string>({
+    async read(after, count) {
+      const ids = await deps.store.listAccounts(after, count)
+      const visible = ids.filter(q.allowed)
+      const grants = await deps.store.getGrants(visible)
+      const byId = new Map(visible.map((account, i) => [account, grants[i] ?? null]))
+      return ids.map((account) => ({ account, grant: byId.get(account) ?? null }))
+    },
+    after: (item) => item.account,
+    keep: ({ grant: g }) => g !== null && (!q.provider || g.provider === q.provider) && (!q.status || g.status === q.status),
+  }, from, q.limit, SCAN_BUDGET)
+  return {
+    accounts: page.items.map((item) => accountState(deps, item.account, item.grant!)),
+    nextCursor: page.end || page.last === null ? null : sealCursor(deps.keyRing, page.last),
   }
-  return { accounts, next_cursor: after === null ? null : sealCursor(deps.keyRing, after) }
 }
+

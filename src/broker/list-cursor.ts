@@ -1,5 +1,5 @@
 import type { KeyRing } from '../crypto/key-ring.js'
-import { ValidationError } from '../errors.js'
+import { InvalidInputError } from '../errors.js'
 
 /**
  * `GET /accounts` cursors are the last id scanned, sealed (AES-GCM with the current key):
@@ -17,6 +17,6 @@ export function openCursor(keyRing: KeyRing, cursor: string): string {
   try {
     return keyRing.open(AAD_ACCOUNT, FIELD, Buffer.from(cursor, 'base64url').toString('utf8'))
   } catch {
-    throw new ValidationError('querystring/cursor is not a cursor this service issued')
+    throw new InvalidInputError('cursor', 'is not a cursor this service issued')
   }
 }

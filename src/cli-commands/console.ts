@@ -1,8 +1,9 @@
+import type { Scope } from '../scopes.js'
 import { parseArgs } from 'node:util'
 import { environment, publicUrlOf, reportErrors, usageError, type CommandIo } from './io.js'
 import { mintCallerJwt, ttlOption } from './mint.js'
 
-export const CONSOLE_SCOPES = ['accounts:read', 'accounts:write', 'tokens:revoke']
+export const CONSOLE_SCOPES: readonly Scope[] = ['accounts:read', 'accounts:write', 'tokens:revoke']
 const DEFAULT_TTL = 900
 const MAX_TTL = 12 * 3600
 
@@ -23,7 +24,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     }
     const ttl = ttlOption(values.ttl, DEFAULT_TTL, MAX_TTL)
     const env = environment(io)
-    const token = mintCallerJwt(env, { sub: values.sub ?? 'console', scopes: CONSOLE_SCOPES }, ttl)
+    const token = mintCallerJwt(env, { sub: values.sub ?? 'console', scopes: [...CONSOLE_SCOPES] }, ttl)
     io.stdout.write(`${publicUrlOf(env)}/console#token=${token}\n`)
     io.stderr.write(`Open this address in a browser within ${Math.round(ttl / 60)} minutes. It grants admin access until then: do not share it.\n`)
     return 0

@@ -1,7 +1,7 @@
 import { ConfigError } from '../config-error.js'
+import { SCOPES, isScope } from '../scopes.js'
 import { parseCommandArgs, UsageError } from './args.js'
 
-const SCOPES = ['tokens:read', 'tokens:revoke', 'accounts:read', 'accounts:write']
 const MAX_TTL = 31 * 86400
 
 export const help = `Usage: token-broker token <scope...> [--sub NAME] [--accounts a,b*] [--ttl SECONDS]
@@ -28,7 +28,7 @@ export async function run(args: string[]): Promise<void> {
   }, Infinity)
   if (positionals.length === 0) throw new UsageError('name at least one scope')
   const scopes = [...new Set(positionals)]
-  for (const s of scopes) if (!SCOPES.includes(s)) throw new UsageError(`unknown scope "${s}" (one of: ${SCOPES.join(', ')})`)
+  for (const s of scopes) if (!isScope(s)) throw new UsageError(`unknown scope "${s}" (one of: ${SCOPES.join(', ')})`)
   const ttlText = (values.ttl as string | undefined) ?? '3600'
   const ttl = Number(ttlText)
   if (!/^\d+$/.test(ttlText) || ttl < 1 || ttl > MAX_TTL) throw new UsageError(`--ttl must be whole seconds, 1 to ${MAX_TTL}`)

@@ -1,4 +1,5 @@
-import { ValidationError } from '../errors.js'
+import { InvalidInputError } from '../errors.js'
+import { scanPage } from '../paging.js'
 import type { BrokerEvent, EventName } from './events.js'
 
 /** One line of the audit trail. Never holds a token: only names, codes and outcomes. */
@@ -97,7 +98,7 @@ export const encodeAuditCursor = (id: string) => Buffer.from(id, 'utf8').toStrin
 
 export function decodeAuditCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8')
-  if (!STREAM_ID.test(id)) throw new ValidationError('querystring/cursor is not a cursor this service issued')
+  if (!STREAM_ID.test(id)) throw new InvalidInputError('cursor', 'is not a cursor this service issued')
   return id
 }
 
@@ -108,29 +109,18 @@ export interface RangeStart { id: string; exclusive: boolean }
 export type RangeReader = (start: RangeStart | null, count: number) => Promise<AuditEntry[]>
 
 /**
- * One page of a filtered read. The cursor is the last entry looked at, so a page that the
- * scan budget cut short may hold fewer than `limit` entries but never skips or repeats one;
- * `next_cursor` is null once the end of the trail is reached.
+ * One page of a filtered read (see scanPage): a page that the scan budget cut short may hold
+ * fewer than `limit` entries but never skips or repeats one; `next_cursor` is null once the
+ * end of the trail is reached.
  */
 export async function readPage(range: RangeReader, q: AuditQuery, budget = AUDIT_SCAN_BUDGET): Promise<AuditPage> {
-  let start: RangeStart | null = q.cursor !== undefined
+  const from: RangeStart | null = q.cursor !== undefined
     ? { id: decodeAuditCursor(q.cursor), exclusive: true }
     : q.since !== undefined ? { id: `${Math.max(0, Math.floor(q.since))}-0`, exclusive: false } : null
-  const entries: AuditEntry[] = []
-  let scanned = 0
-  let last: string | null = null
-  while (scanned < budget && entries.length < q.limit) {
-    const count = Math.min(q.limit - entries.length + 50, 500, budget - scanned)
-    const batch = await range(start, count)
-    let i = 0
-    for (; i < batch.length && entries.length < q.limit; i++) {
-      const entry = batch[i]!
-      last = entry.id
-      if (matches(entry, q)) entries.push(entry)
-    }
-    scanned += i
-    if (batch.length < count && i === batch.length) return { entries, next_cursor: null }
-    start = { id: last!, exclusive: true }
-  }
-  return { entries, next_cursor: last === null ? null : encodeAuditCursor(last) }
+  const page = await scanPage<AuditEntry, RangeStart>({
+    read: range,
+    after: (entry) => ({ id: entry.id, exclusive: true }),
+    keep: (entry) => matches(entry, q),
+  }, from, q.limit, budget)
+  return { entries: page.items, next_cursor: page.end || page.last === null ? null : encodeAuditCursor(page.last.id) }
 }

@@ -1,13 +1,8 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import { RedisStore } from '../store/redis-store.js'
-import type { Store } from '../store/store.js'
+import type { Storage } from '../store/index.js'
 import type { AuditLog } from './audit-log.js'
 import { createEventSink, type DrainableSink } from './event-sink.js'
-import { MemoryAuditLog } from './memory-audit-log.js'
-import { MemoryWebhookQueue } from './memory-webhook-queue.js'
-import { RedisAuditLog } from './redis-audit-log.js'
-import { RedisWebhookQueue } from './redis-webhook-queue.js'
 import type { WebhookQueue } from './webhook-queue.js'
 import { WebhookWorker, type WebhookWorkerOptions } from './webhook-worker.js'
 
@@ -20,21 +15,17 @@ export interface Eventing {
 }
 
 export interface EventingOptions {
-  store: Store
-  config: Pick<Config, 'keyPrefix' | 'auditMaxEntries' | 'auditAccess' | 'webhookUrls' | 'webhookSecret' | 'webhookSecrets'>
+  storage: Pick<Storage, 'audit' | 'webhooks'>
+  config: Pick<Config, 'auditAccess' | 'webhookUrls' | 'webhookSecret' | 'webhookSecrets'>
   log: Logger
   clock?: () => number
   webhooks?: Partial<WebhookWorkerOptions>
 }
 
-/** The audit trail, webhook queue, sink and worker on the app's store (Redis, or memory with the embedded store). */
+/** The audit trail, webhook queue, sink and worker on the app's storage. */
 export function createEventing(o: EventingOptions): Eventing {
-  const { store, config, log } = o
-  const redis = store instanceof RedisStore ? store.client : null
-  const audit = redis
-    ? new RedisAuditLog(redis, { prefix: config.keyPrefix, maxEntries: config.auditMaxEntries })
-    : new MemoryAuditLog({ maxEntries: config.auditMaxEntries, clock: o.clock })
-  const queue = redis ? new RedisWebhookQueue(redis, config.keyPrefix) : new MemoryWebhookQueue()
+  const { config, log } = o
+  const { audit, webhooks: queue } = o.storage
   const sink = createEventSink({
     audit, queue, webhookUrls: config.webhookUrls, auditAccess: config.auditAccess, log, clock: o.clock,
   })

@@ -1,16 +1,9 @@
 /** Security-relevant things that happen, for the audit trail, webhooks and logs. */
-export type EventName =
-  | 'account.link_started'
-  | 'account.linked'
-  | 'account.imported'
-  | 'account.refreshed'
-  | 'account.refresh_failed'
-  | 'account.reuse_detected'
-  | 'account.reauth_required'
-  | 'account.recovered'
-  | 'account.revoked'
-  | 'caller.denied'
-  | 'token.issued'
+export const EVENT_NAMES = [
+  'account.link_started', 'account.linked', 'account.imported', 'account.refreshed', 'account.refresh_failed',
+  'account.reuse_detected', 'account.reauth_required', 'account.recovered', 'account.revoked', 'caller.denied', 'token.issued',
+] as const
+export type EventName = (typeof EVENT_NAMES)[number]
 
 /** Who caused an event: the caller's `sub` and the request id, when a request did. */
 export interface EventContext {

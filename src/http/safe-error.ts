@@ -1,7 +1,7 @@
 /**
  * An error fit for a log line: the same class (so pino's `err` serializer names its type),
  * message, code and stack, and its cause likewise, but none of the other own properties an
- * error may carry, such as an ioredis error's command arguments or a response body.
+ * error may carry, such as a Redis driver error's command arguments or a response body.
  */
 export function safeError(error: Error & { code?: unknown; cause?: unknown }): Error {
   const safe = Object.create(Object.getPrototypeOf(error) as object) as Error & { code?: unknown; cause?: unknown }

@@ -11,7 +11,6 @@ const SWEEP_INTERVAL_MS = 60_000
  * because it runs synchronously between awaits.
  */
 export class MemoryStore implements Store {
-  readonly kind = 'memory'
   private readonly grants = new Map<string, GrantRecord>()
   private readonly locks = new Map<string, Expiring>()
   private readonly states = new Map<string, Expiring>()

@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../errors.js'
 import { keySpace, type KeySpace } from './keys.js'
 import { scripts } from './lua/index.js'
 import { grantFromHash } from './record.js'
+import { storeCall } from './store-call.js'
 import type { RedisClient } from './redis-client.js'
 import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealWrite, Store } from './store.js'
 
@@ -14,7 +15,6 @@ const opt = (v: string | number | null) => (v === null ? '' : String(v))
 
 /** The store on Redis (standalone, Sentinel or Cluster: every script stays in one slot). */
 export class RedisStore implements Store {
-  readonly kind = 'redis'
   private readonly keys: KeySpace
   private readonly run: Scripted
   private readonly changes = new EventEmitter().setMaxListeners(0)
@@ -83,20 +83,20 @@ export class RedisStore implements Store {
   }
 
   getGrant(account: string): Promise<GrantRecord | null> {
-    return guard(this.client.hgetall(this.keys.grant(account)).then(grantFromHash))
+    return storeCall(this.client.hgetall(this.keys.grant(account)).then(grantFromHash))
   }
 
   async getGrants(accounts: string[]): Promise<(GrantRecord | null)[]> {
-    return guard(Promise.all(accounts.map((a) => this.client.hgetall(this.keys.grant(a)).then(grantFromHash))))
+    return storeCall(Promise.all(accounts.map((a) => this.client.hgetall(this.keys.grant(a)).then(grantFromHash))))
   }
 
   async writeGrant(account: string, w: GrantWrite, now: number): Promise<GrantWriteOutcome> {
-    const outcome = (await guard(this.run.writeGrant(
+    const outcome = (await storeCall(this.run.writeGrant(
       this.keys.grant(account), w.provider, now, opt(w.scope), w.tokenType, opt(w.expiresAt),
       opt(w.accessToken), opt(w.refreshToken), opt(w.meta), w.keepRefreshToken ? '1' : '0',
       this.keys.changedChannel, account, w.grantId, w.fromProvider ? 'p' : 'i',
     ))) as GrantWriteOutcome
-    if (outcome !== 'conflict') await guard(this.client.zadd(this.keys.accounts, 0, account))
+    if (outcome !== 'conflict') await storeCall(this.client.zadd(this.keys.accounts, 0, account))
     return outcome
   }
 
@@ -105,7 +105,7 @@ export class RedisStore implements Store {
       this.keys.grant(account), expectedVersion, now, c.accessToken, opt(c.refreshToken), opt(c.expiresAt),
       c.tokenType, opt(c.scope), opt(c.meta), this.keys.changedChannel, account,
     ]
-    if (c.refreshToken === null || this.waitReplicasMs === 0) return Number(await guard(this.run.commitRefresh(...args))) > 0
+    if (c.refreshToken === null || this.waitReplicasMs === 0) return Number(await storeCall(this.run.commitRefresh(...args))) > 0
     return (await this.commitAndWait(args)) > 0
   }
 
@@ -119,28 +119,28 @@ export class RedisStore implements Store {
     const pipeline = this.client.pipeline() as unknown as Scripted & { call(...a: (string | number)[]): unknown; exec(): Promise<[Error | null, unknown][] | null> }
     pipeline.commitRefresh(...args)
     pipeline.call('WAIT', 1, this.waitReplicasMs)
-    const [commit] = (await guard(pipeline.exec())) ?? []
+    const [commit] = (await storeCall(pipeline.exec())) ?? []
     if (!commit) throw new StoreUnavailableError()
-    if (commit[0]) throw Object.assign(new StoreUnavailableError(), { cause: commit[0] })
+    if (commit[0]) throw new StoreUnavailableError({ cause: commit[0] })
     return Number(commit[1])
   }
 
   async markReauthRequired(account: string, expectedVersion: number | null, lastError: string, now: number) {
-    const marked = await guard(this.run.markReauth(
+    const marked = await storeCall(this.run.markReauth(
       this.keys.grant(account), opt(expectedVersion), lastError, now, this.keys.changedChannel, account,
     ))
     return marked === 1
   }
 
   async recordFailure(account: string, expectedVersion: number, f: RefreshFailure): Promise<boolean> {
-    const recorded = await guard(this.run.recordFailure(
+    const recorded = await storeCall(this.run.recordFailure(
       this.keys.grant(account), expectedVersion, f.lastError, f.retryAt, f.failures, this.keys.changedChannel, account,
     ))
     return recorded === 1
   }
 
   async resealGrant(account: string, expectedVersion: number, r: ResealWrite): Promise<boolean> {
-    const rewritten = await guard(this.run.resealGrant(
+    const rewritten = await storeCall(this.run.resealGrant(
       this.keys.grant(account), expectedVersion, opt(r.from.accessToken), opt(r.from.refreshToken),
       opt(r.to.accessToken), opt(r.to.refreshToken),
     ))
@@ -148,22 +148,22 @@ export class RedisStore implements Store {
   }
 
   async deleteGrant(account: string): Promise<boolean> {
-    const deleted = await guard(this.run.deleteGrant(this.keys.grant(account), this.keys.changedChannel, account))
-    await guard(Promise.all([this.client.zrem(this.keys.accounts, account), this.setRefreshDue(account, null)]))
+    const deleted = await storeCall(this.run.deleteGrant(this.keys.grant(account), this.keys.changedChannel, account))
+    await storeCall(Promise.all([this.client.zrem(this.keys.accounts, account), this.setRefreshDue(account, null)]))
     return deleted === 1
   }
 
   listAccounts(after: string | null, limit: number): Promise<string[]> {
-    return guard(this.client.zrangebylex(this.keys.accounts, after === null ? '-' : `(${after}`, '+', 'LIMIT', 0, limit))
+    return storeCall(this.client.zrangebylex(this.keys.accounts, after === null ? '-' : `(${after}`, '+', 'LIMIT', 0, limit))
   }
 
   async setRefreshDue(account: string, dueAt: number | null): Promise<void> {
     const key = this.keys.refreshDue(account)
-    await guard(dueAt === null ? this.client.zrem(key, account) : this.client.zadd(key, dueAt, account))
+    await storeCall(dueAt === null ? this.client.zrem(key, account) : this.client.zadd(key, dueAt, account))
   }
 
   async listRefreshDue(now: number, limit: number): Promise<{ account: string; dueAt: number }[]> {
-    const shards = await guard(Promise.all(this.keys.refreshDueShards.map((key) =>
+    const shards = await storeCall(Promise.all(this.keys.refreshDueShards.map((key) =>
       this.client.zrangebyscore(key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit))))
     const due: { account: string; dueAt: number }[] = []
     for (const flat of shards) {
@@ -173,23 +173,23 @@ export class RedisStore implements Store {
   }
 
   async acquireLock(account: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await guard(this.client.set(this.keys.lock(account), owner, 'PX', ttlMs, 'NX'))) === 'OK'
+    return (await storeCall(this.client.set(this.keys.lock(account), owner, 'PX', ttlMs, 'NX'))) === 'OK'
   }
 
   async extendLock(account: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await guard(this.run.extendLock(this.keys.lock(account), owner, ttlMs))) === 1
+    return (await storeCall(this.run.extendLock(this.keys.lock(account), owner, ttlMs))) === 1
   }
 
   async releaseLock(account: string, owner: string): Promise<boolean> {
-    return (await guard(this.run.releaseLock(this.keys.lock(account), owner))) === 1
+    return (await storeCall(this.run.releaseLock(this.keys.lock(account), owner))) === 1
   }
 
   async putConnectState(state: string, sealed: string, ttlSeconds: number): Promise<void> {
-    await guard(this.client.set(this.keys.connectState(state), sealed, 'EX', ttlSeconds))
+    await storeCall(this.client.set(this.keys.connectState(state), sealed, 'EX', ttlSeconds))
   }
 
   takeConnectState(state: string): Promise<string | null> {
-    return guard(this.client.getdel(this.keys.connectState(state)))
+    return storeCall(this.client.getdel(this.keys.connectState(state)))
   }
 
   onGrantChanged(listener: (account: string, version: number) => void): () => void {
@@ -207,7 +207,7 @@ export class RedisStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await guard(this.client.ping())
+    await storeCall(this.client.ping())
   }
 
   async close(): Promise<void> {
@@ -229,13 +229,4 @@ export class RedisStore implements Store {
  */
 async function openNodeConnections(cluster: Cluster): Promise<void> {
   await Promise.all(cluster.nodes('master').map((node) => (node.status === 'wait' ? node.connect().catch(() => {}) : undefined)))
-}
-
-/** Any failure to talk to Redis becomes STORE_UNAVAILABLE; the original stays as `cause`. */
-async function guard<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work
-  } catch (cause) {
-    throw Object.assign(new StoreUnavailableError(), { cause })
-  }
 }

@@ -84,7 +84,6 @@ export interface ResealWrite {
 }
 
 export interface Store {
-  readonly kind: 'redis' | 'memory'
   getGrant(account: string): Promise<GrantRecord | null>
   /** Several grants in one round trip (listing); missing ones are null. */
   getGrants(accounts: string[]): Promise<(GrantRecord | null)[]>

@@ -85,7 +85,7 @@ test('a change published while the subscriber is disconnected is not missed: the
   // In one transaction: drop every subscriber, then wipe the grant and announce it. The
   // announcement reaches nobody; only the flush on reconnect keeps b from serving the token.
   const transitions: boolean[] = []
-  t.after(b.broker.deps.store.onChangesLive((live) => transitions.push(live)))
+  t.after(b.storage.grants.onChangesLive((live) => transitions.push(live)))
   const grantKey = `${env.REDIS_KEY_PREFIX}{missed}:grant`
   await raw.multi()
     .client('KILL', 'TYPE', 'pubsub')
@@ -108,7 +108,7 @@ test('while Redis is down, a cached token that is still fresh is served; an unca
   await importGrant(a, 'cold', { access_token: 'cold-at', refresh_token: 'rt', expires_in: 3600 })
   assert.equal(await tokenOf(b, 'kept'), 'kept-at')
   await outage.stop()
-  await waitUntil('b to notice the subscriber is gone', () => !b.broker.deps.store.changesLive())
+  await waitUntil('b to notice the subscriber is gone', () => !b.storage.grants.changesLive())
   const kept = await getAccess(b, 'kept')
   assert.equal(kept.statusCode, 200)
   assert.equal((kept.json() as { access_token: string }).access_token, 'kept-at')
@@ -116,5 +116,5 @@ test('while Redis is down, a cached token that is still fresh is served; an unca
   assert.equal(cold.statusCode, 503)
   assert.equal((cold.json() as { code: string }).code, 'STORE_UNAVAILABLE')
   await outage.start()
-  await waitUntil('b to subscribe again', () => b.broker.deps.store.changesLive())
+  await waitUntil('b to subscribe again', () => b.storage.grants.changesLive())
 })

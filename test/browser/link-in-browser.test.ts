@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { chromium } from 'playwright-core'
-import { connectStore } from '../../src/store/index.js'
 import { bearer, testApp, testConfig } from '../helpers/app.js'
 import { startOidcProvider } from '../helpers/oidc-provider.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
@@ -24,7 +23,7 @@ test('an admin links an account in a real browser and sees the success page', { 
   })
   const { app } = await testApp(testConfig({ PROVIDERS_FILE: providersFile, PUBLIC_URL: publicUrl }))
   t.after(() => app.close())
-  await connectStore(app.broker.deps.store)
+  await app.storage.connect()
   await app.listen({ port, host: '127.0.0.1' })
 
   const started = await app.inject({ method: 'POST', url: '/connect/acme', headers: bearer(), payload: { account: 'browser-demo' } })

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net'
 import type { TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
-import { connectStore } from '../../src/store/index.js'
 import { LogCapture, TEST_KEYS, bearer, testConfig } from '../helpers/app.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import { json, startStubProvider, type StubHandler, type StubProvider } from '../helpers/stub-provider.js'
@@ -72,7 +71,7 @@ export async function startBroker(t: TestContext, redis: RedisFixture, env: Reco
     const hit = answers.get(request.raw)
     if (hit && retryAfter !== undefined) hit.retryAfter = Number(retryAfter)
   })
-  await connectStore(app.broker.deps.store)
+  await app.storage.connect()
   await app.listen({ port: 0, host: '127.0.0.1' })
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   return {

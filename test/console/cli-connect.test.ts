@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { run } from '../../src/cli-commands/connect.js'
-import { connectStore } from '../../src/store/index.js'
 import { TEST_JWT_SECRET, TEST_KEYS, testApp, testConfig } from '../helpers/app.js'
 import { startOidcProvider, type OidcServer } from '../helpers/oidc-provider.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
@@ -32,7 +31,7 @@ describe('token-broker connect', { timeout: 120_000 }, () => {
       PROVIDERS_FILE: providersFile, PUBLIC_URL: publicUrl, REDIS_URL: server.url, ENCRYPTION_KEYS: TEST_KEYS,
       REDIS_KEY_PREFIX: `cli${randomUUID()}:`, PROACTIVE_REFRESH: 'false',
     }))).app
-    await connectStore(app.broker.deps.store)
+    await app.storage.connect()
     await app.listen({ port, host: '127.0.0.1' })
     env = { AUTH_JWT_SECRET: TEST_JWT_SECRET, PUBLIC_URL: publicUrl }
   })

@@ -10,7 +10,6 @@ import type { FastifyInstance } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import type { Page } from 'playwright-core'
 import { run as consoleCommand } from '../../src/cli-commands/console.js'
-import { connectStore } from '../../src/store/index.js'
 import { TEST_JWT_SECRET, TEST_KEYS, bearer, testApp, testConfig, type TestApp } from '../helpers/app.js'
 import { startOidcProvider, type OidcServer } from '../helpers/oidc-provider.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
@@ -51,7 +50,7 @@ describe('the admin console in a browser', { skip: NO_CHROMIUM, timeout: 180_000
       REDIS_KEY_PREFIX: `console${randomUUID()}:`, PROACTIVE_REFRESH: 'false',
     }))
     app = broker.app
-    await connectStore(app.broker.deps.store)
+    await app.storage.connect()
     app.server.on('request', (req) => urlsSeen.push(req.url ?? ''))
     await app.listen({ port, host: '127.0.0.1' })
 

@@ -4,7 +4,7 @@ import { after, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import type { AuditEntry } from '../../src/events/audit-log.js'
 import type { EventName } from '../../src/events/events.js'
-import { auditStreamKey } from '../../src/events/redis-audit-log.js'
+import { keySpace } from '../../src/store/keys.js'
 import { callerToken } from '../helpers/app.js'
 import { startRedis } from '../helpers/redis-server.js'
 import { startStubProvider } from '../helpers/stub-provider.js'
@@ -111,7 +111,7 @@ for (const kind of ['memory', 'redis'] as const) {
       if (kind === 'redis') {
         const raw = new Redis(redis.port, '127.0.0.1')
         t.after(() => raw.quit())
-        const stream = await raw.xrange(auditStreamKey(prefix), '-', '+')
+        const stream = await raw.xrange(keySpace(prefix).audit, '-', '+')
         assert.equal(stream.length, entries.length)
         assertNoSecrets(JSON.stringify(stream), secrets.values, 'the Redis audit stream')
       }
@@ -187,7 +187,7 @@ for (const kind of ['memory', 'redis'] as const) {
         return all.some((e) => e.event === 'caller.denied') ? all : undefined
       })
       assert.deepEqual(events.map((e) => e.event), ['account.imported', 'caller.denied'])
-      const metrics = await app.broker.deps.metrics.registry.metrics()
+      const metrics = await app.metrics.registry.metrics()
       assert.match(metrics, /access_tokens_issued_total\{provider="stub"\} 3/)
     })
   })

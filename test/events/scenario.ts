@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { ACCESS_FIELD, REFRESH_FIELD } from '../../src/broker/secrets.js'
-import { callerToken, type TokenOptions } from '../helpers/app.js'
+import { callerToken, keyRingOf, type TokenOptions } from '../helpers/app.js'
 import { json, type StubProvider } from '../helpers/stub-provider.js'
 import { waitFor } from './support.js'
 
@@ -79,7 +79,8 @@ export async function reuse(app: FastifyInstance, secrets: Secrets, stub: StubPr
   const slow = access(app, secrets, account) // holds the lock, waits at the provider
   await waitFor('the gated refresh to reach the provider', () => (stub.count('/token') > before ? true : undefined))
   // Meanwhile another instance refreshed from the same grant and committed first.
-  const { store, keyRing } = app.broker.deps
+  const store = app.storage.grants
+  const keyRing = keyRingOf(app)
   const grant = (await store.getGrant(account))!
   const now = Date.now()
   assert.ok(await store.commitRefresh(account, grant.version, {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, describe, test } from 'node:test'
-import { MemoryWebhookQueue } from '../../src/events/memory-webhook-queue.js'
-import { RedisWebhookQueue, webhookKeys } from '../../src/events/redis-webhook-queue.js'
+import { MemoryWebhookQueue } from '../../src/store/memory-webhook-queue.js'
+import { keySpace } from '../../src/store/keys.js'
+import { RedisWebhookQueue } from '../../src/store/redis-webhook-queue.js'
 import type { WebhookJob, WebhookQueue } from '../../src/events/webhook-queue.js'
 import { createRedisClient } from '../../src/store/redis-client.js'
 import { startRedis } from '../helpers/redis-server.js'
@@ -73,11 +74,11 @@ queueContract('memory', async () => ({ queue: new MemoryWebhookQueue(), cleanup:
 queueContract('Redis', async () => {
   const client = createRedisClient({ kind: 'standalone', url: redis.url }, 2000)
   await client.connect()
-  const queue = new RedisWebhookQueue(client, `q${randomUUID()}:`)
+  const queue = new RedisWebhookQueue(client, keySpace(`q${randomUUID()}:`))
   return { queue, cleanup: async () => { await client.quit() } }
 })
 
 test('Redis: every queue key shares one hash tag (the claim script stays in one Cluster slot)', () => {
-  const keys = Object.values(webhookKeys('tb:'))
+  const keys = Object.values(keySpace('tb:').webhooks)
   assert.deepEqual(keys, ['tb:{webhooks}:jobs', 'tb:{webhooks}:due', 'tb:{webhooks}:attempts'])
 })

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { RedisWebhookQueue } from '../../src/events/redis-webhook-queue.js'
+import { keySpace } from '../../src/store/keys.js'
+import { RedisWebhookQueue } from '../../src/store/redis-webhook-queue.js'
 import { signWebhook, verifyWebhookSignature } from '../../src/events/webhook-signature.js'
 import type { WebhookWorkerOptions } from '../../src/events/webhook-worker.js'
 import { createRedisClient } from '../../src/store/redis-client.js'
-import { connectStore } from '../../src/store/index.js'
 import { testApp, testConfig } from '../helpers/app.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis } from '../helpers/redis-server.js'
@@ -32,7 +32,7 @@ async function broker(stub: StubProvider, urls: string[], o: { prefix?: string; 
     ...(o.prefix ? { REDIS_URL: redis.url, ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 7).toString('base64'), REDIS_KEY_PREFIX: o.prefix } : {}),
   }
   const t = await testApp(testConfig(env), { webhooks: { ...FAST, ...o.webhooks } })
-  await connectStore(t.app.broker.deps.store)
+  await t.app.storage.connect()
   return t
 }
 
@@ -233,7 +233,7 @@ describe('webhooks survive a broker restart (redis store)', () => {
     const client = createRedisClient({ kind: 'standalone', url: redis.url }, 2000)
     await client.connect()
     t.after(() => client.quit())
-    const claimed = await new RedisWebhookQueue(client, prefix).claim(Date.now(), 10, 300)
+    const claimed = await new RedisWebhookQueue(client, keySpace(prefix)).claim(Date.now(), 10, 300)
     assert.equal(claimed.length, 1)
     const leasedUntil = Date.now() + 300
     assert.deepEqual(await app.webhooks!.tick(), { delivered: 0, retried: 0, dropped: 0 })

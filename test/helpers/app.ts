@@ -3,6 +3,7 @@ import { createSigner } from 'fast-jwt'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
+import { KeyRing } from '../../src/crypto/key-ring.js'
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789'
 export const TEST_KEYS = 'k1:' + Buffer.alloc(32, 7).toString('base64')
@@ -35,9 +36,20 @@ export interface TestApp {
   logs: LogCapture
 }
 
+const keyRings = new WeakMap<FastifyInstance, KeyRing>()
+
+/** The key ring an app built by testApp seals with (tests that write sealed values themselves need it). */
+export function keyRingOf(app: FastifyInstance): KeyRing {
+  const keyRing = keyRings.get(app)
+  if (!keyRing) throw new Error('not an app built by testApp')
+  return keyRing
+}
+
 export async function testApp(config: Config = testConfig(), deps: AppDeps = {}): Promise<TestApp> {
   const logs = new LogCapture()
-  const app = await buildApp(config, { logStream: logs, ...deps })
+  const keyRing = deps.keyRing ?? (config.encryptionKeys ? new KeyRing(config.encryptionKeys) : KeyRing.ephemeral())
+  const app = await buildApp(config, { logStream: logs, ...deps, keyRing })
+  keyRings.set(app, keyRing)
   await app.ready()
   return { app, logs }
 }

@@ -48,7 +48,7 @@ const accountRoutes = (id: string): InjectOptions[] => [
 
 /** What the store holds: the ids and every grant record, byte for byte (sealed values included). */
 async function snapshot(f: StoreApp) {
-  const store = f.app.broker.deps.store
+  const store = f.app.storage.grants
   const ids = await store.listAccounts(null, 1000)
   const grants = await store.getGrants(ids)
   return { ids, grants }

@@ -8,7 +8,6 @@ import { STATUS_CODES } from 'node:http'
 import type { TestContext } from 'node:test'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
-import { connectStore } from '../../src/store/index.js'
 import type { AppDeps } from '../../src/app.js'
 import type { Config } from '../../src/config.js'
 import { TEST_KEYS, testApp, testConfig, type TestApp } from '../helpers/app.js'
@@ -95,7 +94,7 @@ export async function storeApp(
   const { app, logs } = await testApp(config, opts.deps)
   t.after(() => app.close())
   if (kind === 'redis') {
-    const error = await connectStore(app.broker.deps.store)
+    const error = await app.storage.connect()
     assert.equal(error, null, `store connects: ${error?.message}`)
   }
   return { app, logs, kind, config, redis }

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { countSealedByKey, resealAll } from '../../src/broker/key-rotation.js'
 import type { Store } from '../../src/store/store.js'
-import { bearer } from '../helpers/app.js'
+import { bearer, keyRingOf } from '../helpers/app.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
@@ -29,7 +29,7 @@ after(() => Promise.all(apps.map((a) => a.close())))
 async function broker(prefix: string, keys: string) {
   const { app } = await brokerFor(stub, { redisUrl: redis.url, env: { ENCRYPTION_KEYS: keys, REDIS_KEY_PREFIX: prefix } })
   apps.push(app)
-  return { app, store: app.broker.deps.store, keyRing: app.broker.deps.keyRing }
+  return { app, store: app.storage.grants, keyRing: keyRingOf(app) }
 }
 
 /** `n` accounts imported with k1 as the only key: `rt-<account>-0` is their provider's current refresh token. */

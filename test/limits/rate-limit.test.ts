@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { connectStore } from '../../src/store/index.js'
 import { TEST_KEYS, bearer, testApp, testConfig } from '../helpers/app.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 
@@ -12,7 +11,7 @@ async function instance(limits: string) {
   const { app } = await testApp(testConfig({
     REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: 'rl:', RATE_LIMIT_PER_MINUTE: limits,
   }))
-  await connectStore(app.broker.deps.store)
+  await app.storage.connect()
   return app
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { memoryStorage } from '../../src/store/index.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
 import { bearer } from '../helpers/app.js'
 import type { OidcServer } from '../helpers/oidc-provider.js'
@@ -77,7 +78,7 @@ describe('linking against a real authorization server', () => {
   test('a state older than 10 minutes has expired', async (t) => {
     let now = Date.now()
     const clock = () => now
-    const { app } = await brokerForOp(op, {}, { store: new MemoryStore(clock), clock })
+    const { app } = await brokerForOp(op, {}, { storage: memoryStorage({ grants: new MemoryStore(clock), clock }), clock })
     t.after(() => app.close())
     const { authorization_url: url } = (await connect(app, 'late')).json()
     const redirect = await op.authorize(url)
@@ -126,7 +127,7 @@ describe('linking against a real authorization server', () => {
     }
     assert.equal((await link()).statusCode, 200)
     const first = (await app.inject({ method: 'GET', url: '/tokens/relink/access', headers: bearer() })).json().access_token
-    await app.broker.deps.store.markReauthRequired('relink', null, JSON.stringify({ code: 'REFRESH_TOKEN_INVALID', message: 'x', at: new Date().toISOString() }), Date.now())
+    await app.storage.grants.markReauthRequired('relink', null, JSON.stringify({ code: 'REFRESH_TOKEN_INVALID', message: 'x', at: new Date().toISOString() }), Date.now())
     assert.equal((await app.inject({ method: 'GET', url: '/tokens/relink/access', headers: bearer() })).statusCode, 409)
     assert.equal((await link()).statusCode, 200)
     const meta = (await app.inject({ method: 'GET', url: '/accounts/relink', headers: bearer() })).json()

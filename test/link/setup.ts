@@ -1,5 +1,4 @@
 import type { AppDeps } from '../../src/app.js'
-import { connectStore } from '../../src/store/index.js'
 import { testApp, testConfig, type TestApp } from '../helpers/app.js'
 import { startOidcProvider, type OidcServer } from '../helpers/oidc-provider.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
@@ -18,7 +17,7 @@ export async function brokerForOp(op: OidcServer, env: Record<string, string> = 
     ...extraProviders,
   })
   const t = await testApp(testConfig({ PROVIDERS_FILE: providersFile, PUBLIC_URL, ...env }), deps)
-  await connectStore(t.app.broker.deps.store)
+  await t.app.storage.connect()
   return t
 }
 

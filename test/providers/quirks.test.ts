@@ -22,7 +22,7 @@ const account = (app: FastifyInstance, id: string) =>
   app.inject({ method: 'GET', url: `/accounts/${id}`, headers: bearer() }).then((r) => r.json())
 const forceRefresh = (app: FastifyInstance, id: string) => app.inject({ method: 'POST', url: `/tokens/${id}/refresh`, headers: bearer() })
 const storedMeta = async (app: FastifyInstance, id: string) => {
-  const grant = await app.broker.deps.store.getGrant(id)
+  const grant = await app.storage.grants.getGrant(id)
   return grant?.meta ? JSON.parse(grant.meta) as Record<string, string> : null
 }
 const basic = (req: StubRequest) => {

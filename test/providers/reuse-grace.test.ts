@@ -34,7 +34,6 @@ test('xero: a lost lock within the reuse grace window keeps the newer grant and 
     t.after(() => app.close())
   }
   const [a, b] = apps as [FastifyInstance, FastifyInstance]
-  assert.equal(a.broker.deps.providers.get('stub')?.reuseGraceSeconds, 1800)
   await importGrant(a, 'graced', { access_token: 'old', refresh_token: 'xero-rt-0', expires_in: 30 })
 
   const slow = getAccess(a, 'graced') // takes the lock, then waits at the provider
@@ -53,7 +52,7 @@ test('xero: a lost lock within the reuse grace window keeps the newer grant and 
   assert.equal(late.json().access_token, 'xero-at-2', 'the late caller gets the newer token, not its own fenced-off one')
   assert.deepEqual(stub.requests.filter((r) => r.path === '/token').map((r) => r.body.refresh_token), ['xero-rt-0', 'xero-rt-0'])
 
-  const grant = await a.broker.deps.store.getGrant('graced')
+  const grant = await a.storage.grants.getGrant('graced')
   assert.equal(grant?.status, 'active')
   assert.equal(grant?.lastError, null)
   const meta = (await a.inject({ method: 'GET', url: '/accounts/graced', headers: bearer() })).json()

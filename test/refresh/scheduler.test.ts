@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { connectStore } from '../../src/store/index.js'
 import { TEST_KEYS, bearer, testApp, testConfig } from '../helpers/app.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
@@ -23,7 +22,7 @@ test('the scheduler refreshes due grants before they expire, within the per-prov
     scheduler: { intervalMs: 1000, batch: 50, perProviderConcurrency: 2, retryDelayMs: 1000 },
   })
   t.after(() => app.close())
-  await connectStore(app.broker.deps.store)
+  await app.storage.connect()
 
   for (let i = 0; i < 6; i++) {
     const res = await app.inject({ method: 'PUT', url: `/accounts/s${i}`, headers: bearer(),

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { connectStore } from '../../src/store/index.js'
 import { TEST_KEYS, bearer, testApp, testConfig, type TestApp } from '../helpers/app.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import type { StubProvider } from '../helpers/stub-provider.js'
@@ -38,7 +37,7 @@ export async function brokerFor(stub: StubProvider, o: BrokerOptions = {}): Prom
     ...o.env,
   }
   const t = await testApp(testConfig(env), o.clock ? { clock: o.clock } : {})
-  await connectStore(t.app.broker.deps.store)
+  await t.app.storage.connect()
   return t
 }
 

@@ -5,7 +5,7 @@ import { assertError, storeApp } from '../http/support.js'
 
 test('GET /accounts: a cursor never reveals an id outside the caller\'s accounts claim, and a tampered one is 400', async (t) => {
   const { app } = await storeApp(t, 'memory', null)
-  const store = app.broker.deps.store
+  const store = app.storage.grants
   const write = (provider: string) => ({
     provider, grantId: 'g', scope: null, tokenType: 'Bearer', expiresAt: null, accessToken: null, refreshToken: null, meta: null, fromProvider: false, keepRefreshToken: false,
   })

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { memoryStorage } from '../../src/store/index.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
 import { bearer } from '../helpers/app.js'
 import { manualClock, storeApp } from '../http/support.js'
@@ -7,7 +8,7 @@ import { manualClock, storeApp } from '../http/support.js'
 test('the embedded store does not keep abandoned link states past their 10 minutes', async (t) => {
   const clock = manualClock(Date.now())
   const store = new MemoryStore(clock)
-  const { app } = await storeApp(t, 'memory', null, { deps: { store, clock } })
+  const { app } = await storeApp(t, 'memory', null, { deps: { storage: memoryStorage({ grants: store, clock }), clock } })
   const start = (account: string) => app.inject({ method: 'POST', url: '/connect/acme', headers: bearer(), payload: { account } })
   for (let i = 0; i < 50; i++) assert.equal((await start(`abandoned-${i}`)).statusCode, 201)
   assert.equal(store.connectStateCount, 50)

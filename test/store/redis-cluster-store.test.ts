@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { Cluster } from 'ioredis'
-import { RedisAuditLog } from '../../src/events/redis-audit-log.js'
-import { RedisWebhookQueue } from '../../src/events/redis-webhook-queue.js'
+import { keySpace } from '../../src/store/keys.js'
+import { RedisAuditLog } from '../../src/store/redis-audit-log.js'
+import { RedisWebhookQueue } from '../../src/store/redis-webhook-queue.js'
 import { createRedisClient } from '../../src/store/redis-client.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { auditContract } from '../events/audit-contract.js'
@@ -181,7 +182,7 @@ describe('audit trail and webhook queue on Redis Cluster', () => {
   auditContract('Redis stream on Cluster', async (o) => {
     const prefix = `a${randomUUID()}:`
     const store = await connectStore(prefix)
-    const log = new RedisAuditLog(store.client, { prefix, ...o })
+    const log = new RedisAuditLog(store.client, keySpace(prefix), o)
     return { log, cleanup: () => store.close() }
   })
 
@@ -189,7 +190,7 @@ describe('audit trail and webhook queue on Redis Cluster', () => {
     const prefix = `q${randomUUID()}:`
     const store = await connectStore(prefix)
     try {
-      const q = new RedisWebhookQueue(store.client, prefix)
+      const q = new RedisWebhookQueue(store.client, keySpace(prefix))
       const job = (n: number) => ({ id: `job-${n}`, url: `https://hooks.example.test/${n}`, event: 'account.reauth_required' as const, body: `{"n":${n}}` })
       await q.enqueue([job(1), job(2)], T0)
       assert.equal(await q.size(), 2)

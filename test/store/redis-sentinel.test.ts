@@ -103,7 +103,7 @@ describe('the broker through Redis Sentinel', () => {
     for (const app of brokers) {
       const ready = await app.inject({ method: 'GET', url: '/readyz' })
       assert.equal(ready.statusCode, 200, ready.body)
-      assert.equal(connectedPort(app.broker.deps.store as RedisStore), rs.master.port)
+      assert.equal(connectedPort(app.storage.grants as RedisStore), rs.master.port)
     }
 
     await importGrant(a, 'acct-1', { access_token: 'old-at', refresh_token: 'rt-0', expires_in: 60 })
@@ -159,7 +159,7 @@ describe('a Sentinel failover (SENTINEL FAILOVER)', () => {
 
     // The broker app follows too: it serves the imported account and refreshes it there.
     await waitFor('the broker connected to the new master', () =>
-      connectedPort(app.broker.deps.store as RedisStore) === promoted.port || undefined, { timeoutMs: 5_000 })
+      connectedPort(app.storage.grants as RedisStore) === promoted.port || undefined, { timeoutMs: 5_000 })
     const served = await waitFor<{ access_token: string }>('the broker serving the account after the failover', async () => {
       const res = await getAccess(app, 'imported')
       return res.statusCode === 200 ? res.json() : undefined

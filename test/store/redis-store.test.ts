@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { KeyRing } from '../../src/crypto/key-ring.js'
 import { createRedisClient } from '../../src/store/redis-client.js'
+import { StoreUnavailableError } from '../../src/errors.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import type { Store } from '../../src/store/store.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
@@ -171,8 +172,8 @@ describe('RedisStore: outages', () => {
   })
 
   const isStoreUnavailable = (error: unknown) => {
-    assert.equal((error as { code?: string }).code, 'STORE_UNAVAILABLE', `got ${String(error)}`)
-    assert.equal((error as { statusCode?: number }).statusCode, 503)
+    assert.ok(error instanceof StoreUnavailableError, `got ${String(error)}`)
+    assert.equal(error.code, 'STORE_UNAVAILABLE')
     assert.ok((error as { cause?: unknown }).cause, 'the Redis error is kept as the cause')
     return true
   }

@@ -1,16 +1,13 @@
-import { randomUUID } from 'node:crypto'
 import {
-  AccountConflictError, AuthorizationDeniedError, IdentityMismatchError, InvalidStateError, IssuerMismatchError, ProviderNotFoundError,
-  ValidationError,
+  AuthorizationDeniedError, IdentityMismatchError, InvalidInputError, InvalidStateError, IssuerMismatchError, ProviderNotFoundError,
 } from '../../errors.js'
 import { requestToken } from '../../providers/token-client.js'
 import { describeIdentity, fetchIdentity, identityMatches } from '../../providers/userinfo.js'
 import type { TokenSet } from '../../providers/token-response.js'
 import type { EventContext } from '../../events/events.js'
 import type { BrokerDeps } from '../deps.js'
-import { dueAtFor } from '../refresh/policy.js'
 import { expiryOf } from '../token-expiry.js'
-import { ACCESS_FIELD, REFRESH_FIELD, sealOptional } from '../secrets.js'
+import { storeGrant } from '../store-grant.js'
 import { STATE_FIELD, type LinkState } from './link-state.js'
 import { linkEndpoints, linkFailure } from './provider-failure.js'
 
@@ -24,9 +21,9 @@ export interface CallbackQuery {
 export interface LinkResult {
   account: string
   provider: string
-  status: 'linked'
   scope: string | null
-  expires_at: string | null
+  /** Epoch ms, or null when the provider gave no lifetime. */
+  expiresAt: number | null
   returnTo: string | null
 }
 
@@ -46,7 +43,7 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
     deps.events.emit({ ...ctx, event: 'account.linked', account: link.account, provider: link.provider, outcome: 'denied', detail: q.error.slice(0, 64) })
     throw new AuthorizationDeniedError(q.error.slice(0, 64))
   }
-  if (!q.code) throw new ValidationError('querystring must have code or error')
+  if (!q.code) throw new InvalidInputError(null, 'must have code or error')
   const provider = deps.providers.get(link.provider)
   if (!provider) throw new ProviderNotFoundError(link.provider)
 
@@ -70,40 +67,22 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
     deps.events.emit({ ...ctx, event: 'account.linked', account, provider: provider.name, outcome: 'identity_mismatch', detail: describeIdentity(identity) })
     throw new IdentityMismatchError()
   }
-  const previous = await deps.store.getGrant(account)
-  const now = deps.clock()
-  const expiresAt = expiryOf(deps, provider.name, tokens.expiresIn, tokens.lifetimeAnomaly, now)
-  const scope = tokens.scope ?? (link.scope || null)
-  const outcome = await deps.store.writeGrant(account, {
+  const expiresAt = expiryOf(deps, provider.name, tokens.expiresIn, tokens.lifetimeAnomaly, deps.clock())
+  const { grant } = await storeGrant(deps, account, {
     provider: provider.name,
-    grantId: randomUUID(),
-    scope,
+    scope: tokens.scope ?? (link.scope || null),
     tokenType: tokens.tokenType,
     expiresAt,
-    accessToken: sealOptional(deps.keyRing, account, ACCESS_FIELD, tokens.accessToken),
-    refreshToken: sealOptional(deps.keyRing, account, REFRESH_FIELD, tokens.refreshToken),
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
     meta: tokens.meta ? JSON.stringify(tokens.meta) : null,
     fromProvider: true,
     keepRefreshToken: true,
-  }, now)
-  if (outcome === 'conflict') throw new AccountConflictError(account)
-  const stored = await deps.store.getGrant(account)
-  await deps.store.setRefreshDue(account, stored ? dueAtFor(deps, stored) : null)
-  deps.log.info({ account, provider: provider.name, outcome, sub: link.sub, identity: describeIdentity(identity) }, 'account linked')
-  deps.events.emit({
-    ...ctx, event: 'account.linked', account, provider: provider.name, outcome, detail: endpoints.userinfoUrl ? describeIdentity(identity) : undefined,
+  }, 'linked', ctx, {
+    identity: describeIdentity(identity),
+    detail: endpoints.userinfoUrl ? describeIdentity(identity) : undefined,
   })
-  if (previous?.status === 'reauth_required') {
-    deps.events.emit({ ...ctx, event: 'account.recovered', account, provider: provider.name, outcome: 'linked' })
-  }
-  return {
-    account,
-    provider: provider.name,
-    status: 'linked',
-    scope,
-    expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-    returnTo: link.returnTo,
-  }
+  return { account, provider: provider.name, scope: grant.scope, expiresAt: grant.expiresAt, returnTo: link.returnTo }
 }
 
 async function takeState(deps: BrokerDeps, state: string | undefined): Promise<LinkState> {

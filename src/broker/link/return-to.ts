@@ -1,4 +1,4 @@
-import { ValidationError } from '../../errors.js'
+import { InvalidInputError } from '../../errors.js'
 
 /**
  * Where the callback may send the browser back to. Both sides are parsed and normalized
@@ -12,10 +12,10 @@ import { ValidationError } from '../../errors.js'
  * the callback never meets a URL it cannot follow after the grant is stored.
  */
 export function checkReturnTo(candidate: string, allowlist: readonly string[]): string {
-  if (!URL.canParse(candidate)) throw new ValidationError('body/return_to is not a valid URL')
+  if (!URL.canParse(candidate)) throw new InvalidInputError('return_to', 'is not a valid URL')
   const url = new URL(candidate)
   if (url.username !== '' || url.password !== '' || !allowlist.some((entry) => isUnder(url, new URL(entry)))) {
-    throw new ValidationError('body/return_to is not in RETURN_TO_ALLOWLIST')
+    throw new InvalidInputError('return_to', 'is not in RETURN_TO_ALLOWLIST')
   }
   return url.href
 }

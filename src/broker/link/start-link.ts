@@ -1,4 +1,4 @@
-import { AccountConflictError, ProviderNotFoundError, ValidationError } from '../../errors.js'
+import { AccountConflictError, ProviderNotFoundError, InvalidInputError } from '../../errors.js'
 import type { BrokerDeps } from '../deps.js'
 import { linkEndpoints } from './provider-failure.js'
 import { checkReturnTo } from './return-to.js'
@@ -21,12 +21,19 @@ export interface StartLinkRequest {
  * Starts linking: a single-use state (10 minutes) bound to provider, account, scope,
  * caller, return_to, issuer and PKCE verifier, and the provider's authorization URL.
  */
-export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
+/** A started link: where to send the admin, and until when (epoch ms) the state is good. */
+export interface LinkStarted {
+  authorizationUrl: string
+  state: string
+  expiresAt: number
+}
+
+export async function startLink(deps: BrokerDeps, req: StartLinkRequest): Promise<LinkStarted> {
   const provider = deps.providers.get(req.provider)
   if (!provider) throw new ProviderNotFoundError(req.provider)
   const returnTo = req.returnTo === undefined ? null : checkReturnTo(req.returnTo, deps.settings.returnToAllowlist)
   if (req.expectedSubject !== undefined && !provider.issuer) {
-    throw new ValidationError('body/expected_subject needs an OpenID provider (one with an issuer)')
+    throw new InvalidInputError('expected_subject', 'needs an OpenID provider (one with an issuer)')
   }
   const existing = await deps.store.getGrant(req.account)
   if (existing && existing.provider !== provider.name) throw new AccountConflictError(req.account)
@@ -67,9 +74,5 @@ export async function startLink(deps: BrokerDeps, req: StartLinkRequest) {
     event: 'account.link_started', sub: req.sub, requestId: req.requestId, account: req.account, provider: provider.name,
     outcome: 'started', detail: link.expectedSubject === null ? undefined : `expected ${link.expectedSubject}`,
   })
-  return {
-    authorization_url: url.toString(),
-    state,
-    expires_at: new Date(now + STATE_TTL_SECONDS * 1000).toISOString(),
-  }
+  return { authorizationUrl: url.toString(), state, expiresAt: now + STATE_TTL_SECONDS * 1000 }
 }

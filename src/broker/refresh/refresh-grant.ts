@@ -1,14 +1,14 @@
 import { performance } from 'node:perf_hooks'
-import { ProviderError, ProviderUnavailableError, ReauthenticationRequiredError, withRetryAfter } from '../../errors.js'
+import { BrokerError, ProviderError, ProviderUnavailableError, ReauthenticationRequiredError, withRetryAfter } from '../../errors.js'
 import type { EventContext } from '../../events/events.js'
 import { ProviderCallError } from '../../providers/token-client.js'
 import type { TokenSet } from '../../providers/token-response.js'
 import type { GrantRecord } from '../../store/store.js'
 import type { BrokerDeps } from '../deps.js'
-import { readLive, viewOf } from '../grant-state.js'
+import { readLive, tokenOf } from '../grant-state.js'
 import { ACCESS_FIELD, REFRESH_FIELD, openSealed } from '../secrets.js'
 import { expiryOf } from '../token-expiry.js'
-import { accessView, lastError, type AccessView } from '../views.js'
+import { issuedToken, lastError, type IssuedToken } from '../results.js'
 import { ProviderBusyError } from './endpoint-limiter.js'
 import { callRefresh } from './provider-call.js'
 import { backoffMs, dueAtFor, usable } from './policy.js'
@@ -29,7 +29,7 @@ export const COMMIT_BUDGET_MS = 15_000
  */
 export async function refreshGrant(
   deps: BrokerDeps, gates: ProviderGates, account: string, grant: GrantRecord, deadline: number, want: Want,
-): Promise<AccessView> {
+): Promise<IssuedToken> {
   const { ctx } = want
   const provider = deps.providers.get(grant.provider)
   if (!provider) {
@@ -37,7 +37,7 @@ export async function refreshGrant(
     return answerWithout(deps, account, grant, want, new ProviderError('the account\'s provider is not configured'))
   }
   if (!grant.refreshToken) {
-    if (usable(grant, deps.clock()) && !want.rejected) return viewOf(deps, account, grant)
+    if (usable(grant, deps.clock()) && !want.rejected) return tokenOf(deps, account, grant)
     await deps.store.markReauthRequired(account, grant.version,
       lastError('REFRESH_TOKEN_MISSING', 'the access token expired and there is no refresh token', deps.clock()), deps.clock())
     deps.events.emit({ ...ctx, event: 'account.reauth_required', account, provider: grant.provider, detail: 'REFRESH_TOKEN_MISSING' })
@@ -72,7 +72,7 @@ export async function refreshGrant(
 /** The fenced commit, before anyone sees the new token; retried while the store is away. */
 async function commit(
   deps: BrokerDeps, account: string, grant: GrantRecord, tokens: TokenSet, reuseGraceSeconds: number, ctx: EventContext,
-): Promise<AccessView> {
+): Promise<IssuedToken> {
   const { store, keyRing, clock, log, metrics, events } = deps
   const now = clock()
   const expiresAt = expiryOf(deps, grant.provider, tokens.expiresIn, tokens.lifetimeAnomaly, now)
@@ -108,26 +108,26 @@ async function commit(
       refreshToken: sealed.refreshToken ?? grant.refreshToken,
     }
     store.setRefreshDue(account, dueAtFor(deps, next)).catch(() => {})
-    return accessView(account, next, tokens.accessToken, now)
+    return issuedToken(account, next, tokens.accessToken, now)
   }
   return onFenceTripped(deps, account, grant, reuseGraceSeconds, ctx)
 }
 
 /** The grant moved while we refreshed from it: the same refresh token was used twice. */
-async function onFenceTripped(deps: BrokerDeps, account: string, grant: GrantRecord, reuseGraceSeconds: number, ctx: EventContext): Promise<AccessView> {
+async function onFenceTripped(deps: BrokerDeps, account: string, grant: GrantRecord, reuseGraceSeconds: number, ctx: EventContext): Promise<IssuedToken> {
   const { store, log, metrics, clock, events } = deps
   const provider = grant.provider
   const current = await readLive(deps, account)
   if (current.grantId !== grant.grantId) {
     // Relinked or re-imported meanwhile: a new lineage, not a reuse. Our result is dropped.
-    if (usable(current, deps.clock())) return viewOf(deps, account, current)
+    if (usable(current, deps.clock())) return tokenOf(deps, account, current)
     throw withRetryAfter(new ProviderUnavailableError(), 1)
   }
   if (reuseGraceSeconds > 0 && usable(current, deps.clock())) {
     metrics.reuseDetections.inc({ provider, action: 'kept_newer' })
     events.emit({ ...ctx, event: 'account.reuse_detected', account, provider, outcome: 'kept_newer' })
     log.warn({ account, provider: provider }, 'refresh token used twice within the provider\'s grace window; kept the newer grant')
-    return viewOf(deps, account, current)
+    return tokenOf(deps, account, current)
   }
   metrics.reuseDetections.inc({ provider, action: 'wiped' })
   metrics.refreshes.inc({ provider, outcome: 'reuse_detected' })
@@ -141,7 +141,7 @@ async function onFenceTripped(deps: BrokerDeps, account: string, grant: GrantRec
 
 async function onProviderFailure(
   deps: BrokerDeps, account: string, grant: GrantRecord, error: ProviderCallError, want: Want,
-): Promise<AccessView> {
+): Promise<IssuedToken> {
   const { store, log, metrics, clock, events } = deps
   const provider = grant.provider
   const { ctx } = want
@@ -153,14 +153,14 @@ async function onProviderFailure(
   }
   if (error.failure === 'invalid_grant') {
     const current = await readLive(deps, account)
-    if (current.version !== grant.version && usable(current, deps.clock())) return viewOf(deps, account, current) // another refresh won
+    if (current.version !== grant.version && usable(current, deps.clock())) return tokenOf(deps, account, current) // another refresh won
     log.warn({ account, provider, reason: error.reason }, 'refresh token rejected; the account must be linked again')
     await store.markReauthRequired(account, grant.version,
       lastError('REFRESH_TOKEN_INVALID', `the provider rejected the refresh token (${error.reason})`, clock()), clock())
     events.emit({ ...ctx, event: 'account.reauth_required', account, provider, detail: 'REFRESH_TOKEN_INVALID' })
     throw new ReauthenticationRequiredError(account)
   }
-  let failure: Error
+  let failure: BrokerError
   if (error.failure === 'client') {
     metrics.clientErrors.inc({ provider })
     log.error({ provider, reason: error.reason }, 'the provider rejected the broker\'s client credentials; check the providers file')
@@ -201,9 +201,9 @@ async function recordBackoff(deps: BrokerDeps, account: string, grant: GrantReco
 export async function answerWithout(
   deps: BrokerDeps, account: string, grant: GrantRecord | null, want: Want,
   failure: Error = withRetryAfter(new ProviderUnavailableError(), 1),
-): Promise<AccessView> {
+): Promise<IssuedToken> {
   const current = grant ?? (await readLive(deps, account))
   const rejected = want.rejected && current.version <= want.seenVersion
-  if (usable(current, deps.clock()) && !rejected) return viewOf(deps, account, current)
+  if (usable(current, deps.clock()) && !rejected) return tokenOf(deps, account, current)
   throw failure
 }

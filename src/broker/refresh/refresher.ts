@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { GrantRecord } from '../../store/store.js'
 import type { BrokerDeps } from '../deps.js'
-import { readLive, viewOf } from '../grant-state.js'
-import type { AccessView } from '../views.js'
+import { readLive, tokenOf } from '../grant-state.js'
+import type { IssuedToken } from '../results.js'
 import { ProviderUnavailableError, withRetryAfter } from '../../errors.js'
 import { ChangeWaiters } from './change-waiters.js'
 import { holdLock } from './lock-holder.js'
@@ -20,7 +20,7 @@ const POLL_MS = 150
 interface Flight {
   want: Want
   /** null: the scheduler found the lock taken and skipped. */
-  work: Promise<AccessView | null>
+  work: Promise<IssuedToken | null>
 }
 
 const ignore = () => {}
@@ -46,7 +46,7 @@ export class Refresher {
    * Shares the running refresh of the account when its answer satisfies this caller too;
    * otherwise refreshes after it (the lock would serialize them anyway).
    */
-  refresh(account: string, want: Want): Promise<AccessView> {
+  refresh(account: string, want: Want): Promise<IssuedToken> {
     const running = this.inflight.get(account)
     if (running && covers(running.want, want)) {
       return running.work.then((view) => view ?? this.refresh(account, want))
@@ -60,7 +60,7 @@ export class Refresher {
   }
 
   /** Refreshes only if nothing else is refreshing the account right now (the scheduler); null when skipped. */
-  refreshIfIdle(account: string, want: Want): Promise<AccessView | null> {
+  refreshIfIdle(account: string, want: Want): Promise<IssuedToken | null> {
     if (this.inflight.has(account)) return Promise.resolve(null)
     const work = (async () => {
       const owner = randomUUID()
@@ -101,14 +101,14 @@ export class Refresher {
   }
 
   /** Only its own refresh removes an entry: a later one may have taken the slot meanwhile. */
-  private track(account: string, want: Want, work: Promise<AccessView | null>): void {
+  private track(account: string, want: Want, work: Promise<IssuedToken | null>): void {
     const flight: Flight = { want, work }
     this.inflight.set(account, flight)
     const done = () => { if (this.inflight.get(account) === flight) this.inflight.delete(account) }
     work.then(done, done)
   }
 
-  private async run(account: string, want: Want, deadline: number): Promise<AccessView> {
+  private async run(account: string, want: Want, deadline: number): Promise<IssuedToken> {
     const { store, settings, metrics } = this.deps
     let waitStarted: number | null = null
     for (;;) {
@@ -131,25 +131,25 @@ export class Refresher {
   }
 
   /** Waits for a change of the account (or one poll interval); the answer if it now satisfies. */
-  private async waitForHolder(account: string, want: Want, deadline: number): Promise<AccessView | null> {
+  private async waitForHolder(account: string, want: Want, deadline: number): Promise<IssuedToken | null> {
     const waiter = this.waiters.register(account) // before the read: no missed wake-up
     try {
       const grant = await readLive(this.deps, account)
-      if (this.satisfies(grant, want)) return viewOf(this.deps, account, grant)
+      if (this.satisfies(grant, want)) return tokenOf(this.deps, account, grant)
       await waiter.wait(Math.min(POLL_MS, Math.max(0, deadline - performance.now())))
       const after = await readLive(this.deps, account)
-      return this.satisfies(after, want) ? viewOf(this.deps, account, after) : null
+      return this.satisfies(after, want) ? tokenOf(this.deps, account, after) : null
     } finally {
       waiter.dispose()
     }
   }
 
-  private async underLock(account: string, owner: string, want: Want, deadline: number): Promise<AccessView> {
+  private async underLock(account: string, owner: string, want: Want, deadline: number): Promise<IssuedToken> {
     const { store, log, settings, clock, metrics } = this.deps
     const lock = holdLock(store, log, account, owner, settings.refreshLockTtlMs)
     try {
       const grant = await readLive(this.deps, account) // someone may have refreshed just before us
-      if (this.satisfies(grant, want)) return viewOf(this.deps, account, grant)
+      if (this.satisfies(grant, want)) return tokenOf(this.deps, account, grant)
       if (backingOff(grant, clock())) {
         metrics.refreshesDeferred.inc({ provider: grant.provider, reason: 'backoff' })
         return await answerWithout(this.deps, account, grant, want, backoffError(grant, clock()))

@@ -1,3 +1,4 @@
+import { AccountNotFoundError, ReauthenticationRequiredError, StoreUnavailableError } from '../../errors.js'
 import { throttled } from '../../log-throttle.js'
 import type { BrokerDeps } from '../deps.js'
 import type { Refresher } from './refresher.js'
@@ -66,10 +67,9 @@ export class RefreshScheduler {
       const want = { force: true, rejected: false, seenVersion: grant.version, minTtlMs: 0, ctx: { sub: 'scheduler' } }
       const work = this.refresher.refreshIfIdle(account, want)
         .catch(async (error: unknown) => {
-          const code = (error as { code?: string }).code
-          if (code === 'REAUTHENTICATION_REQUIRED' || code === 'ACCOUNT_NOT_FOUND') return store.setRefreshDue(account, null)
+          if (error instanceof ReauthenticationRequiredError || error instanceof AccountNotFoundError) return store.setRefreshDue(account, null)
           // A provider failure has re-queued the grant at its shared retry_at already; this covers the rest.
-          if (code === 'STORE_UNAVAILABLE') return store.setRefreshDue(account, clock() + this.options.retryDelayMs)
+          if (error instanceof StoreUnavailableError) return store.setRefreshDue(account, clock() + this.options.retryDelayMs)
         })
         .catch(() => {})
         .finally(() => {

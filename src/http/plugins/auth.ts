@@ -10,8 +10,8 @@ import { accountMatcher, type Caller } from '../caller.js'
 import { Lru } from '../../lru.js'
 import { JwksKeySet } from '../jwks.js'
 import { ACCOUNT_ID_PATTERN } from '../schemas/common.js'
+import type { Scope } from '../../scopes.js'
 
-export type Scope = 'tokens:read' | 'tokens:revoke' | 'accounts:read' | 'accounts:write'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -66,14 +66,13 @@ export default fp<{ config: Config; events: EventSink; metrics: AppMetrics }>(as
   // evict real evidence from the capped audit trail, nor plant entries naming real accounts.
   const warnUnauthenticated = throttled(60_000)
   app.addHook('onError', async (request, _reply, error) => {
-    const code = (error as { code?: string }).code
     const route = request.routeOptions.url ?? 'unmatched'
-    if (code === 'UNAUTHORIZED') {
+    if (error instanceof UnauthorizedError) {
       metrics.unauthenticated.inc({ route })
       warnUnauthenticated((suppressed) => request.log.warn({ client: request.ip, route, suppressed }, 'unauthenticated request refused'))
       return
     }
-    if (code !== 'FORBIDDEN' || !request.caller) return
+    if (!(error instanceof ForbiddenError) || !request.caller) return
     // Only a well-formed account id reaches the trail; anything else the client typed is left out.
     const account = (request.params as { account?: unknown } | undefined)?.account
     events.emit({

@@ -2,20 +2,14 @@ import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import {
-  InternalError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, ValidationError,
+  BrokerError, InternalError, InvalidInputError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError,
+  ValidationError, type ErrorCode,
 } from '../../errors.js'
+import { ERROR_STATUS } from '../error-status.js'
 import { safeError } from '../safe-error.js'
 
-/** Codes the contract names; an error carrying one of these is rendered as it is. */
-const CONTRACT_CODES = new Set([
-  'VALIDATION_ERROR', 'INVALID_STATE', 'AUTHORIZATION_DENIED', 'ISSUER_MISMATCH', 'UNAUTHORIZED', 'FORBIDDEN',
-  'ACCOUNT_NOT_FOUND', 'PROVIDER_NOT_FOUND', 'NOT_FOUND', 'ACCOUNT_CONFLICT', 'PAYLOAD_TOO_LARGE',
-  'UNSUPPORTED_MEDIA_TYPE', 'REAUTHENTICATION_REQUIRED', 'RATE_LIMITED', 'PROVIDER_ERROR',
-  'PROVIDER_UNAVAILABLE', 'STORE_UNAVAILABLE', 'CREDENTIAL_UNREADABLE', 'OVERLOADED', 'IDENTITY_MISMATCH',
-])
-
 /** Fastify's own client errors, in the contract's words. */
-const FRAMEWORK_ERRORS: Record<string, () => FastifyError> = {
+const FRAMEWORK_ERRORS: Record<string, () => BrokerError> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new PayloadTooLargeError(),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new UnsupportedMediaTypeError(),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new ValidationError('body is not valid JSON'),
@@ -23,20 +17,30 @@ const FRAMEWORK_ERRORS: Record<string, () => FastifyError> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new ValidationError('content-length does not match the body'),
 }
 
-export interface ErrorBody { statusCode: number; code: string; error: string; message: string }
+export interface ErrorBody { statusCode: number; code: ErrorCode; error: string; message: string }
 
 /** Maps any error to the contract's shape; 5xx never carry internal detail. */
-export function toErrorBody(error: FastifyError): ErrorBody {
-  let e: FastifyError = error
-  if (error.validation) e = new ValidationError(validationMessage(error))
-  else if (FRAMEWORK_ERRORS[error.code]) e = FRAMEWORK_ERRORS[error.code]!()
-  else if (!CONTRACT_CODES.has(error.code)) {
-    const status = error.statusCode ?? 500
-    e = status >= 400 && status < 500 ? new ValidationError(safeClientMessage(error)) : new InternalError()
-    if (status >= 400 && status < 500) e.statusCode = status
-  }
-  const statusCode = e.statusCode ?? 500
-  return { statusCode, code: e.code, error: STATUS_CODES[statusCode] ?? 'Error', message: e.message }
+export function toErrorBody(error: unknown, request?: FastifyRequest): ErrorBody {
+  const { code, message, statusCode } = classify(error as FastifyError, request)
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+function classify(error: FastifyError, request?: FastifyRequest): { code: ErrorCode; message: string; statusCode: number } {
+  if (error instanceof InvalidInputError) return { code: error.code, message: locate(error, request), statusCode: 400 }
+  if (error instanceof BrokerError) return { code: error.code, message: error.message, statusCode: ERROR_STATUS[error.code] }
+  const known = error.validation ? new ValidationError(validationMessage(error)) : FRAMEWORK_ERRORS[error.code]?.()
+  if (known) return classify(known as unknown as FastifyError)
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) return { code: 'VALIDATION_ERROR', message: safeClientMessage(error), statusCode: status }
+  return classify(new InternalError() as unknown as FastifyError)
+}
+
+/** `body/return_to is not a valid URL`: where the domain's bad input came from, in Ajv's words. */
+function locate(error: InvalidInputError, request?: FastifyRequest): string {
+  const query = request?.query as Record<string, unknown> | undefined
+  const inQuery = error.field === null ? request?.method === 'GET' : query !== undefined && error.field in query
+  const where = inQuery ? 'querystring' : 'body'
+  return error.field === null ? `${where} ${error.problem}` : `${where}/${error.field} ${error.problem}`
 }
 
 /** Ajv's first message, prefixed with where it applies: `body/account must match pattern ...`. */
@@ -66,19 +70,19 @@ export default fp(async (app) => {
   app.removeContentTypeParser('text/plain')
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const body = toErrorBody(error)
+    const body = toErrorBody(error, request)
     if (body.statusCode >= 500) {
       request.log.error({ err: safeError(error), code: body.code }, 'request failed')
     }
     if (body.statusCode === 401) {
       reply.header('www-authenticate', request.headers.authorization ? 'Bearer error="invalid_token"' : 'Bearer')
     }
-    const retryAfter = (error as { retryAfter?: number }).retryAfter
+    const retryAfter = error instanceof BrokerError ? error.retryAfter : undefined
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
   })
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(toErrorBody(new RouteNotFoundError(request.method, request.url.split('?')[0])))
+    reply.code(404).send(toErrorBody(new RouteNotFoundError(request.method, request.url.split('?')[0] ?? request.url)))
   })
 }, { name: 'error-handler' })

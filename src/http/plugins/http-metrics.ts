@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { StoreUnavailableError } from '../../errors.js'
 import type { AppMetrics } from '../../metrics.js'
 
 declare module 'fastify' {
@@ -24,6 +25,6 @@ export default fp<{ metrics: AppMetrics }>(async (app, { metrics }) => {
     done()
   })
   app.addHook('onError', async (_request, _reply, error) => {
-    if ((error as { code?: string }).code === 'STORE_UNAVAILABLE') metrics.storeErrors.inc()
+    if (error instanceof StoreUnavailableError) metrics.storeErrors.inc()
   })
 }, { name: 'http-metrics' })

@@ -1,18 +1,18 @@
-import rateLimit from '@fastify/rate-limit'
+import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import { RateLimitedError, withRetryAfter } from '../../errors.js'
-import type { RedisClient } from '../../store/redis-client.js'
+import type { RateLimitBackend } from '../../store/index.js'
 
 const WINDOW_MS = 60_000
 
 /**
- * Per-caller limits, counted in Redis so every instance shares them (in memory on the
+ * Per-caller limits, counted by the storage so every instance shares them (in memory on the
  * embedded store). The key is the caller's `sub` and the scope that admitted it; public routes
  * (health, readiness, metrics, the OAuth callback) are not limited. A Redis outage
  * does not turn into 500s: the limiter steps aside and the route answers on its own.
  */
-export default fp<{ limits: Record<string, number>; redis: RedisClient | null; prefix: string }>(async (app, o) => {
+export default fp<{ limits: Record<string, number>; counters: RateLimitBackend | null }>(async (app, o) => {
   const limitOf = (scope: string | undefined) => (scope !== undefined ? o.limits[scope] : undefined) ?? o.limits['*'] ?? 0
   /**
    * The scope that admitted the caller: a route that accepts several takes the strictest
@@ -42,7 +42,7 @@ export default fp<{ limits: Record<string, number>; redis: RedisClient | null; p
     allowList: (request) => !request.caller || limitFor(request) === 0,
     keyGenerator: (request) => `${request.caller?.sub ?? request.ip}|${scopeOf(request) ?? '-'}`,
     skipOnError: true,
-    ...(o.redis ? { redis: o.redis, nameSpace: `${o.prefix}ratelimit:` } : {}),
+    ...(o.counters ? { store: o.counters as unknown as FastifyRateLimitStoreCtor } : {}),
     errorResponseBuilder: (_request, context) => withRetryAfter(new RateLimitedError(), context.ttl / 1000),
   })
 }, { name: 'rate-limit', dependencies: ['auth'] })

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { eventContext } from '../caller.js'
 import { ValidationError } from '../../errors.js'
+import { accessBody } from '../views.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 import { AccessQuery } from '../schemas/tokens.js'
 
@@ -21,7 +22,7 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
     const minTtl = Number(request.query.min_ttl)
     if (minTtl > MAX_MIN_TTL) throw new ValidationError(`querystring/min_ttl must be at most ${MAX_MIN_TTL}`)
     const token = await app.broker.getAccess(request.params.account, minTtl, eventContext(request))
-    return reply.header('cache-control', 'no-store').send(token)
+    return reply.header('cache-control', 'no-store').send(accessBody(token))
   })
 }
 export default route

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { accountBody } from '../views.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 
 /** GET /accounts/:account — metadata, never secrets. */
@@ -11,6 +12,6 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
       params: AccountParams,
       response: { 200: { $ref: 'Account' }, ...authErrors, 404: ErrorRef },
     },
-  }, async (request) => app.broker.getAccount(request.params.account))
+  }, async (request) => accountBody(await app.broker.getAccount(request.params.account)))
 }
 export default route

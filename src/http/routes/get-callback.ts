@@ -5,6 +5,7 @@ import { eventContext } from '../caller.js'
 import { linkPage, PAGE_HEADERS, PAGE_HELMET } from '../link-page.js'
 import { toErrorBody } from '../plugins/error-handler.js'
 import { ErrorRef, Nullable, Time } from '../schemas/common.js'
+import { linkedBody } from '../views.js'
 
 const Param = Type.String({ minLength: 1, maxLength: 4096 })
 
@@ -50,15 +51,16 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
     // Errors are JSON (the contract); a browser that asks for HTML gets a readable page.
     errorHandler: (error: FastifyError, request, reply) => {
       if (!wantsHtml(request) || wantsJson(request)) return app.errorHandler(error, request, reply)
-      const body = toErrorBody(error)
+      const body = toErrorBody(error, request)
       if (body.statusCode >= 500) request.log.error({ err: { type: error.name, message: error.message } }, 'link failed')
       return (reply as FastifyReply).code(body.statusCode).headers(PAGE_HEADERS)
         .send(linkPage({ ok: false, title: 'Linking failed', lines: [body.message, `Error code: ${body.code}`] }))
     },
   }, async (request, reply: FastifyReply) => {
     const { state, code, error, iss } = request.query
-    const { returnTo, ...linked } = await app.broker.completeLink({ state, code, error, iss }, eventContext(request))
-    if (wantsJson(request)) return reply.header('cache-control', 'no-store').send(linked)
+    const linked = await app.broker.completeLink({ state, code, error, iss }, eventContext(request))
+    const { returnTo } = linked
+    if (wantsJson(request)) return reply.header('cache-control', 'no-store').send(linkedBody(linked))
     if (returnTo) {
       const target = new URL(returnTo)
       target.searchParams.set('account', linked.account)

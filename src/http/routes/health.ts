@@ -13,7 +13,7 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
     schema: { summary: 'Readiness', tags: ['health'], response: { 200: Status('ready'), 503: Status('unavailable') } },
   }, async (_request, reply) => {
     try {
-      await app.broker.deps.store.ping()
+      await app.storage.ping()
       return { status: 'ready' as const }
     } catch {
       return reply.code(503).send({ status: 'unavailable' as const })

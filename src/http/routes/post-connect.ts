@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AccountId, ErrorRef, ProviderName, Time, authErrors } from '../schemas/common.js'
 import { SMALL_BODY_LIMIT } from '../body-limits.js'
+import { linkStartedBody } from '../views.js'
 
 const ConnectBody = Type.Object({
   account: AccountId,
@@ -41,7 +42,7 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
     const started = await app.broker.startLink({
       provider: request.params.provider, account, scope, returnTo, expectedSubject, loginHint, sub: request.caller!.sub, requestId: request.id,
     })
-    return reply.code(201).header('cache-control', 'no-store').send(started)
+    return reply.code(201).header('cache-control', 'no-store').send(linkStartedBody(started))
   })
 }
 export default route

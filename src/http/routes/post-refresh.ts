@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { eventContext } from '../caller.js'
+import { accessBody } from '../views.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 import { SMALL_BODY_LIMIT } from '../body-limits.js'
 
@@ -24,7 +25,7 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
     preValidation: async (request) => { request.body ??= {} },
   }, async (request, reply) => {
     const token = await app.broker.forceRefresh(request.params.account, request.body.rejected_token, eventContext(request))
-    return reply.header('cache-control', 'no-store').send(token)
+    return reply.header('cache-control', 'no-store').send(accessBody(token))
   })
 }
 export default route

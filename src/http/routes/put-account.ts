@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { eventContext } from '../caller.js'
+import { accountBody } from '../views.js'
 import { ImportBody } from '../schemas/accounts.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 
@@ -15,8 +16,8 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: { $ref: 'Account' }, 201: { $ref: 'Account' }, ...authErrors, 404: ErrorRef, 409: ErrorRef, 413: ErrorRef, 415: ErrorRef },
     },
   }, async (request, reply) => {
-    const { created, view } = await app.broker.importAccount(request.params.account, request.body, eventContext(request))
-    return reply.code(created ? 201 : 200).send(view)
+    const { created, account } = await app.broker.importAccount(request.params.account, request.body, eventContext(request))
+    return reply.code(created ? 201 : 200).send(accountBody(account))
   })
 }
 export default route

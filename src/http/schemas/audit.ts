@@ -1,10 +1,7 @@
 import { Type } from '@sinclair/typebox'
+import { EVENT_NAMES } from '../../events/events.js'
 import { AccountId, Instant, Nullable, Time } from './common.js'
 
-const EVENT_NAMES = [
-  'account.link_started', 'account.linked', 'account.imported', 'account.refreshed', 'account.refresh_failed', 'account.reuse_detected',
-  'account.reauth_required', 'account.recovered', 'account.revoked', 'caller.denied', 'token.issued',
-] as const
 
 export const EventNameSchema = Type.Union(EVENT_NAMES.map((e) => Type.Literal(e)))
 

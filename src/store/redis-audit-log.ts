@@ -1,17 +1,14 @@
-import type { RedisClient } from '../store/redis-client.js'
-import { AUDIT_SCAN_BUDGET, auditEntry, auditFields, readPage, type AuditLog, type AuditPage, type AuditQuery } from './audit-log.js'
-import type { BrokerEvent } from './events.js'
+import type { RedisClient } from './redis-client.js'
+import { AUDIT_SCAN_BUDGET, auditEntry, auditFields, readPage, type AuditLog, type AuditPage, type AuditQuery } from '../events/audit-log.js'
+import type { BrokerEvent } from '../events/events.js'
+import type { KeySpace } from './keys.js'
 import { storeCall } from './store-call.js'
 
 export interface RedisAuditOptions {
-  prefix: string
   /** XADD MAXLEN ~ this: Redis trims whole stream nodes, so a little more may stay. */
   maxEntries: number
   scanBudget?: number
 }
-
-/** The stream key: one key, so it needs no hash tag on Cluster. */
-export const auditStreamKey = (prefix: string) => `${prefix}audit`
 
 /**
  * The audit trail as a Redis Stream. Redis assigns the ids (`ms-seq`, its own clock), so
@@ -21,8 +18,8 @@ export const auditStreamKey = (prefix: string) => `${prefix}audit`
 export class RedisAuditLog implements AuditLog {
   private readonly key: string
 
-  constructor(private readonly client: RedisClient, private readonly options: RedisAuditOptions) {
-    this.key = auditStreamKey(options.prefix)
+  constructor(private readonly client: RedisClient, keys: KeySpace, private readonly options: RedisAuditOptions) {
+    this.key = keys.audit
   }
 
   async append(event: BrokerEvent): Promise<void> {

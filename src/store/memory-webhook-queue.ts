@@ -1,4 +1,4 @@
-import type { ClaimedJob, WebhookJob, WebhookQueue } from './webhook-queue.js'
+import type { ClaimedJob, WebhookJob, WebhookQueue } from '../events/webhook-queue.js'
 
 interface Queued { job: WebhookJob; due: number; attempts: number }
 

@@ -1,26 +1,18 @@
-import { claimWebhooks } from '../store/lua/claim-webhooks.js'
-import type { RedisClient } from '../store/redis-client.js'
+import { claimWebhooks } from './lua/claim-webhooks.js'
+import type { RedisClient } from './redis-client.js'
+import type { KeySpace } from './keys.js'
 import { storeCall } from './store-call.js'
-import type { ClaimedJob, WebhookJob, WebhookQueue } from './webhook-queue.js'
-
-/** One hash tag for every queue key, so the claim script and MULTIs stay in one Cluster slot. */
-export function webhookKeys(prefix: string) {
-  return {
-    jobs: `${prefix}{webhooks}:jobs`,
-    due: `${prefix}{webhooks}:due`,
-    attempts: `${prefix}{webhooks}:attempts`,
-  }
-}
+import type { ClaimedJob, WebhookJob, WebhookQueue } from '../events/webhook-queue.js'
 
 type Claim = (jobs: string, due: string, attempts: string, now: number, limit: number, leaseMs: number) => Promise<(string | number)[]>
 
 /** The delivery queue on Redis: jobs survive a broker restart. */
 export class RedisWebhookQueue implements WebhookQueue {
-  private readonly keys: ReturnType<typeof webhookKeys>
+  private readonly keys: KeySpace['webhooks']
   private readonly claimScript: Claim
 
-  constructor(private readonly client: RedisClient, prefix: string) {
-    this.keys = webhookKeys(prefix)
+  constructor(private readonly client: RedisClient, keys: KeySpace) {
+    this.keys = keys.webhooks
     client.defineCommand('claimWebhooks', claimWebhooks)
     this.claimScript = (client as unknown as { claimWebhooks: Claim }).claimWebhooks.bind(client)
   }

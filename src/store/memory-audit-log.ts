@@ -1,5 +1,5 @@
-import { AUDIT_SCAN_BUDGET, auditEntry, auditFields, compareIds, readPage, type AuditEntry, type AuditLog, type AuditPage, type AuditQuery, type RangeStart } from './audit-log.js'
-import type { BrokerEvent } from './events.js'
+import { AUDIT_SCAN_BUDGET, auditEntry, auditFields, compareIds, readPage, type AuditEntry, type AuditLog, type AuditPage, type AuditQuery, type RangeStart } from '../events/audit-log.js'
+import type { BrokerEvent } from '../events/events.js'
 
 export interface MemoryAuditOptions {
   /** Keep at least this many entries; trimmed in chunks, as Redis MAXLEN ~ does. */

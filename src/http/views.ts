@@ -1,0 +1,42 @@
+import type { LinkResult } from '../broker/link/complete-link.js'
+import type { LinkStarted } from '../broker/link/start-link.js'
+import type { AccountState, IssuedToken } from '../broker/results.js'
+
+/** The domain's answers in the contract's JSON: snake_case, ISO 8601 times. */
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+const EPOCH = new Date(0).toISOString()
+
+export function accessBody(t: IssuedToken) {
+  return {
+    account: t.account,
+    provider: t.provider,
+    access_token: t.accessToken,
+    token_type: t.tokenType,
+    expires_at: iso(t.expiresAt),
+    expires_in: t.expiresAt === null ? null : Math.max(0, Math.floor((t.expiresAt - t.issuedAt) / 1000)),
+    scope: t.scope,
+  }
+}
+
+/** Unreadable stored times show as null, or as the epoch where the contract requires a time. */
+export function accountBody(a: AccountState) {
+  return {
+    account: a.account,
+    provider: a.provider,
+    status: a.status,
+    scope: a.scope,
+    expires_at: iso(a.expiresAt),
+    created_at: iso(a.createdAt) ?? EPOCH,
+    updated_at: iso(a.updatedAt) ?? EPOCH,
+    last_refreshed_at: iso(a.refreshedAt),
+    last_error: a.lastError,
+  }
+}
+
+export function linkStartedBody(l: LinkStarted) {
+  return { authorization_url: l.authorizationUrl, state: l.state, expires_at: iso(l.expiresAt) }
+}
+
+export function linkedBody(l: LinkResult) {
+  return { account: l.account, provider: l.provider, status: 'linked' as const, scope: l.scope, expires_at: iso(l.expiresAt) }
+}
