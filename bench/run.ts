@@ -3,6 +3,7 @@
  * some), each bounded in time. Raw results go to bench/results/<name>.json, the figures the
  * README cites to bench/results/summary.json, and the hot-path chart to bench/results/hot-path.svg.
  */
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { startRedis } from '../scripts/support/redis-server.js'
@@ -18,6 +19,8 @@ const benchmarks: Record<string, (redisUrl: string) => Promise<Record<string, un
   'mass-expiry': massExpiry,
   footprint,
 }
+// The broker runs from dist/, as `npm start` runs it: built from the current source first.
+execFileSync('npm', ['run', 'build'], { stdio: 'inherit' })
 const only = process.env.BENCH_ONLY?.split(',') ?? Object.keys(benchmarks)
 const dir = new URL('./results/', import.meta.url)
 mkdirSync(dir, { recursive: true })

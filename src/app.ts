@@ -5,6 +5,7 @@ import { pino } from 'pino'
 import { createBroker, type Broker } from './broker/index.js'
 import { AccessLog } from './http/access-log.js'
 import { clientErrorHandler, rejectExpectation } from './http/client-errors.js'
+import { lazyChildLogger } from './http/lazy-child-logger.js'
 import { validatorCompiler } from './http/validation.js'
 import type { Config } from './config.js'
 import { KeyRing } from './crypto/key-ring.js'
@@ -82,6 +83,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     logController: new AccessLog(pino(plainLoggerOptions(config.logLevel), destination)),
     bodyLimit: BODY_LIMIT,
     requestIdHeader: false,
+    childLoggerFactory: lazyChildLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()

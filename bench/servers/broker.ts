@@ -1,7 +1,14 @@
-/** The broker as `npm start` runs it, configured by the environment, on a free loopback port. */
-import { buildApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
+/**
+ * The broker as `npm start` runs it: the compiled JavaScript in dist/ (the runner builds it
+ * first), configured by the environment, on a free loopback port.
+ */
 import { serve, usage } from '../support/processes.js'
+
+type AppModule = typeof import('../../src/app.js')
+type ConfigModule = typeof import('../../src/config.js')
+const dist = (path: string) => new URL(`../../dist/src/${path}`, import.meta.url).href
+const { buildApp } = (await import(dist('app.js'))) as AppModule
+const { loadConfig } = (await import(dist('config.js'))) as ConfigModule
 
 const config = loadConfig(process.env)
 const app = await buildApp(config)
