@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto'
+import { createPublicKey, type KeyObject } from 'node:crypto'
 import type { TSchema } from '@sinclair/typebox'
 import { ConfigError } from './config-error.js'
 import { parseKeyRingSpec, type KeyRingSpec } from './crypto/key-ring.js'
@@ -24,7 +24,7 @@ const EC_ALGORITHMS: Record<string, 'ES256' | 'ES384' | 'ES512'> = {
 
 /** One key, one algorithm: pinning it rules out alg confusion (an HS256 token signed with the PEM). */
 export function publicKeyConfig(pem: string): PublicKeyAuth {
-  let key
+  let key: KeyObject
   try {
     key = createPublicKey(pem)
   } catch {

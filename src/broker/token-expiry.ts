@@ -14,7 +14,10 @@ export function expiryOf(
   if (anomaly !== null) {
     deps.metrics.lifetimeAnomalies.inc({ provider, anomaly })
     let seen = warned.get(deps.metrics)
-    if (!seen) warned.set(deps.metrics, (seen = new Set()))
+    if (!seen) {
+      seen = new Set()
+      warned.set(deps.metrics, seen)
+    }
     if (!seen.has(`${provider}|${anomaly}`)) {
       seen.add(`${provider}|${anomaly}`)
       deps.log.warn({ provider, anomaly }, anomaly === 'too_long'

@@ -68,12 +68,13 @@ async function linkOutcome(api: BrokerApi, account: string, since: string, sub: 
 }
 
 function parse(args: string[]) {
-  let parsed
-  try {
-    parsed = parseArgs({ args, options: { scope: { type: 'string' }, 'token-file': { type: 'string' } }, allowPositionals: true, strict: true })
-  } catch (error) {
-    throw usageError(`connect: ${(error as Error).message}`)
-  }
+  const parsed = (() => {
+    try {
+      return parseArgs({ args, options: { scope: { type: 'string' }, 'token-file': { type: 'string' } }, allowPositionals: true, strict: true })
+    } catch (error) {
+      throw usageError(`connect: ${(error as Error).message}`)
+    }
+  })()
   const [provider, account, ...extra] = parsed.positionals
   if (!provider || !account || extra.length > 0) throw usageError('usage: token-broker connect <provider> <account> (see --help)')
   if (!PROVIDER.test(provider)) throw usageError(`not a provider name: ${provider}`)

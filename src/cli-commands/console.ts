@@ -16,12 +16,13 @@ export const HELP = `  token-broker console [--sub NAME] [--ttl SECONDS]
 /** `token-broker console`: mints an admin JWT and prints `${PUBLIC_URL}/console#token=...`. */
 export async function run(args: string[], io: CommandIo): Promise<number> {
   return reportErrors(io, async () => {
-    let values
-    try {
-      ({ values } = parseArgs({ args, options: { sub: { type: 'string' }, ttl: { type: 'string' } }, strict: true, allowPositionals: false }))
-    } catch (error) {
-      throw usageError(`console: ${(error as Error).message}`)
-    }
+    const { values } = (() => {
+      try {
+        return parseArgs({ args, options: { sub: { type: 'string' }, ttl: { type: 'string' } }, strict: true, allowPositionals: false })
+      } catch (error) {
+        throw usageError(`console: ${(error as Error).message}`)
+      }
+    })()
     const ttl = ttlOption(values.ttl, DEFAULT_TTL, MAX_TTL)
     const env = environment(io)
     const token = mintCallerJwt(env, { sub: values.sub ?? 'console', scopes: [...CONSOLE_SCOPES] }, ttl)

@@ -20,12 +20,13 @@ export interface Parsed {
  * given twice (parseArgs would silently keep the last one).
  */
 export function parseCommandArgs(args: string[], options: Options, maxPositionals: number): Parsed {
-  let parsed
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true, tokens: true })
-  } catch (error) {
-    throw new UsageError(describeParseError(error as Error & { code?: string }))
-  }
+  const parsed = (() => {
+    try {
+      return parseArgs({ args, options, allowPositionals: true, strict: true, tokens: true })
+    } catch (error) {
+      throw new UsageError(describeParseError(error as Error & { code?: string }))
+    }
+  })()
   const seen = new Set<string>()
   for (const token of parsed.tokens) {
     if (token.kind !== 'option' || options[token.name]?.multiple) continue

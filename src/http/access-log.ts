@@ -29,7 +29,10 @@ export class AccessLog extends LogController {
       statusCode: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10,
     }
-    if (error) return request.log.error({ ...line, err: safeError(error) }, 'request errored')
+    if (error) {
+      request.log.error({ ...line, err: safeError(error) }, 'request errored')
+      return
+    }
     const log = this.plain ?? request.log
     const entry = this.plain ? { reqId: request.id, ...line } : line
     if (PROBES.has(line.route) && reply.statusCode < 500) log.debug(entry, 'request')

@@ -1,5 +1,5 @@
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
 
 /** Headers of every HTML page that @fastify/helmet does not set: the type, and nothing is cached. */
 export const PAGE_HEADERS = {
@@ -32,11 +32,11 @@ export function linkPage(o: { ok: boolean; title: string; lines: string[] }): st
   const color = o.ok ? '#1a7f37' : '#cf222e'
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(o.title)} · token-broker</title>
+<title>${escapeHtml(o.title)} · token-broker</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem;color:#1f2328}
 h1{font-size:1.4rem;color:${color}}p{margin:.4rem 0}code{background:#f6f8fa;padding:.1rem .3rem;border-radius:4px}</style>
-</head><body><h1>${escape(o.title)}</h1>
-${o.lines.map((line) => `<p>${escape(line)}</p>`).join('\n')}
+</head><body><h1>${escapeHtml(o.title)}</h1>
+${o.lines.map((line) => `<p>${escapeHtml(line)}</p>`).join('\n')}
 <p>You can close this window.</p>
 </body></html>
 `

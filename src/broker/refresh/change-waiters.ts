@@ -24,7 +24,10 @@ export class ChangeWaiters {
   register(account: string): ChangeWaiter {
     const entry = new Entry()
     let set = this.byAccount.get(account)
-    if (!set) this.byAccount.set(account, (set = new Set()))
+    if (!set) {
+      set = new Set()
+      this.byAccount.set(account, set)
+    }
     set.add(entry)
     return {
       wait: (ms) => entry.wait(ms),

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { BrokerError, ProviderError, ProviderUnavailableError, ReauthenticationRequiredError, withRetryAfter } from '../../errors.js'
+import { type BrokerError, ProviderError, ProviderUnavailableError, ReauthenticationRequiredError, withRetryAfter } from '../../errors.js'
 import type { EventContext } from '../../events/events.js'
 import { ProviderCallError } from '../../providers/token-client.js'
 import type { TokenSet } from '../../providers/token-response.js'
