@@ -15,9 +15,7 @@ export function createMetrics() {
     storeErrors: new Counter({
       name: 'store_errors_total', help: 'Requests that failed because the store was unreachable', registers,
     }),
-    tokensIssued: new Counter({
-      name: 'access_tokens_issued_total', help: 'Access tokens handed to callers', labelNames: ['provider'] as const, registers,
-    }),
+    tokensIssued: hotCounter({ name: 'access_tokens_issued_total', help: 'Access tokens handed to callers', registers }),
     refreshes: new Counter({
       name: 'refreshes_total', help: 'Refresh attempts by provider and outcome',
       labelNames: ['provider', 'outcome'] as const, registers,
@@ -67,3 +65,29 @@ export function createMetrics() {
 }
 
 export type AppMetrics = ReturnType<typeof createMetrics>
+
+/**
+ * A per-provider counter on the hot path: counted in a plain map and handed to prom-client
+ * when the registry is read (its `collect` hook), so serving a token costs a map update rather
+ * than a label lookup.
+ */
+function hotCounter(o: { name: string; help: string; registers: Registry[] }) {
+  const counts = new Map<string, number>()
+  const reported = new Map<string, number>()
+  new Counter({
+    ...o,
+    labelNames: ['provider'] as const,
+    collect() {
+      for (const [provider, n] of counts) {
+        const delta = n - (reported.get(provider) ?? 0)
+        if (delta > 0) this.inc({ provider }, delta)
+        reported.set(provider, n)
+      }
+    },
+  })
+  return {
+    inc(provider: string): void {
+      counts.set(provider, (counts.get(provider) ?? 0) + 1)
+    },
+  }
+}

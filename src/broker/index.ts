@@ -21,15 +21,8 @@ export function createBroker(given: BrokerDeps, schedulerOptions: SchedulerOptio
   })
   const deps: BrokerDeps = { ...given, store: invalidating(given.store, accessCache), accessCache }
   const refresher = new Refresher(deps)
-  // The hot path: each provider's counter is bound to its label once, not hashed per token.
-  const issuedCounters = new Map<string, { inc(): void }>()
   const issued = <T extends { account: string; provider: string }>(token: T, ctx: EventContext): T => {
-    let counter = issuedCounters.get(token.provider)
-    if (counter === undefined) {
-      counter = deps.metrics.tokensIssued.labels({ provider: token.provider })
-      issuedCounters.set(token.provider, counter)
-    }
-    counter.inc()
+    deps.metrics.tokensIssued.inc(token.provider)
     deps.events.emit({ ...ctx, event: 'token.issued', account: token.account, provider: token.provider, outcome: 'success' })
     return token
   }

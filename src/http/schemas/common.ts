@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 
 export const ACCOUNT_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$'
 
@@ -7,7 +7,14 @@ export const ProviderName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$',
 export const Instant = Type.String({ format: 'date-time', maxLength: 64 })
 /** A time in a response: ISO 8601. */
 export const Time = Type.String({ format: 'date-time' })
-export const Nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) => Type.Union([t, Type.Null()])
+/**
+ * A value or null. A scalar is `type: [t, 'null']`: the response serializer writes it directly,
+ * where an `anyOf` would make it validate the value against each branch on every response.
+ */
+export const Nullable = <T extends TSchema>(t: T) =>
+  (typeof t.type === 'string' && t.type !== 'object' && t.type !== 'array'
+    ? Type.Unsafe<Static<T> | null>({ ...t, type: [t.type, 'null'] })
+    : Type.Union([t, Type.Null()]))
 
 export const AccountParams = Type.Object({ account: AccountId }, { additionalProperties: false })
 
