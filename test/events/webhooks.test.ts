@@ -6,13 +6,13 @@ import { RedisWebhookQueue } from '../../src/events/redis-webhook-queue.js'
 import { signWebhook, verifyWebhookSignature } from '../../src/events/webhook-signature.js'
 import type { WebhookWorkerOptions } from '../../src/events/webhook-worker.js'
 import { createRedisClient } from '../../src/store/redis-client.js'
-import { connectStore } from '../../src/store/index.js'
-import { testApp, testConfig } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import type { TestApp } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
 import { startRedis } from '../helpers/redis-server.js'
 import { startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { waitFor } from '../helpers/wait.js'
 import { Secrets, access, importAccount, link, reuse, scriptedProvider } from './scenario.js'
-import { WEBHOOK_SECRET, assertNoSecrets, startReceiver, waitFor, type Receiver } from './support.js'
+import { WEBHOOK_SECRET, assertNoSecrets, startReceiver, type Receiver } from './support.js'
 
 const redis = await startRedis()
 after(() => redis.dispose())
@@ -20,20 +20,13 @@ after(() => redis.dispose())
 /** Retries within milliseconds, so tests wait on deliveries, not on backoff. */
 const FAST: Partial<WebhookWorkerOptions> = { backoffBaseMs: 10, backoffMaxMs: 40, intervalMs: 20 }
 
-interface Broker { app: FastifyInstance; logs: { text: string; lines: string[] } }
-
 /** A broker with the stub provider and webhooks to `urls`; `prefix` picks the Redis key space (redis store). */
-async function broker(stub: StubProvider, urls: string[], o: { prefix?: string; webhooks?: Partial<WebhookWorkerOptions> } = {}): Promise<Broker> {
-  const providers = writeProvidersFile({
-    stub: { template: 'oauth2', authorization_url: `${stub.url}/authorize`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
+function broker(stub: StubProvider, urls: string[], o: { prefix?: string; webhooks?: Partial<WebhookWorkerOptions> } = {}): Promise<TestApp> {
+  return brokerFor(stub, {
+    ...(o.prefix ? { redis } : {}),
+    env: { WEBHOOK_URLS: urls.join(','), WEBHOOK_SECRET, ...(o.prefix ? { REDIS_KEY_PREFIX: o.prefix } : {}) },
+    deps: { webhooks: { ...FAST, ...o.webhooks } },
   })
-  const env: Record<string, string> = {
-    PROVIDERS_FILE: providers, PROVIDER_TIMEOUT_MS: '5000', WEBHOOK_URLS: urls.join(','), WEBHOOK_SECRET,
-    ...(o.prefix ? { REDIS_URL: redis.url, ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 7).toString('base64'), REDIS_KEY_PREFIX: o.prefix } : {}),
-  }
-  const t = await testApp(testConfig(env), { webhooks: { ...FAST, ...o.webhooks } })
-  await connectStore(t.app.broker.deps.store)
-  return t
 }
 
 /** Ticks the app's worker until `done` holds (each tick delivers whatever is due). */

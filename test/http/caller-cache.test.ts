@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
+import { bearer, testApp } from '../helpers/app.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
 import { realTimePassed } from '../helpers/wait.js'
-import { assertError, providersFile } from './support.js'
+import { assertError } from './support.js'
 
 /** Verified callers are kept by Authorization header: a hit must still honour exp and the claims. */
 async function appWith() {
-  const { app } = await testApp(testConfig({ PROVIDERS_FILE: providersFile() }))
+  const { app } = await testApp({ providers: loopbackProviders() })
   return app
 }
 

@@ -9,9 +9,10 @@ import type { AddressInfo } from 'node:net'
 import { after, afterEach, before, describe, test, type TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { jwksSettings } from '../../src/http/jwks.js'
-import { testApp, testConfig } from '../helpers/app.js'
+import { testApp } from '../helpers/app.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
 import { waitFor } from '../helpers/wait.js'
-import { assertError, auth, claims, makeJwt, providersFile, type JwtKey } from './support.js'
+import { assertError, auth, claims, makeJwt, type JwtKey } from './support.js'
 
 const DEFAULTS = { ...jwksSettings }
 afterEach(() => { Object.assign(jwksSettings, DEFAULTS) })
@@ -57,7 +58,7 @@ describe('JWKS fetches are bounded (AUTH_JWKS_URL)', () => {
     ks.keys = [jwk(k1.publicKey, { kid: 'k1', alg: 'RS256' })]
     ks.failing = false
     ks.requests = 0
-    const { app, logs } = await testApp(testConfig({ PROVIDERS_FILE: providersFile(), AUTH_JWT_SECRET: '', AUTH_JWKS_URL: ks.url }))
+    const { app, logs } = await testApp({ providers: loopbackProviders(), env: { AUTH_JWT_SECRET: '', AUTH_JWKS_URL: ks.url } })
     t.after(() => app.close())
     return { app, logs }
   }

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { TEST_JWT_SECRET, TEST_KEYS, bearer } from '../helpers/app.js'
 import { spawnBroker } from '../helpers/broker-process.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { stubProvider, writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 
@@ -19,9 +19,7 @@ test('SIGTERM: stop accepting, finish the in-flight request, close Redis, exit 0
     await gate
     json(res, 200, { access_token: 'finished-after-sigterm', refresh_token: 'rt-1', expires_in: 3600 })
   })
-  const providersFile = writeProvidersFile({
-    stub: { template: 'oauth2', authorization_url: `${stub.url}/a`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
-  })
+  const providersFile = writeProvidersFile({ stub: stubProvider(stub) })
   const broker = await spawnBroker({
     REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, AUTH_JWT_SECRET: TEST_JWT_SECRET, REDIS_KEY_PREFIX: 'sd:',
     PROVIDERS_FILE: providersFile, PROACTIVE_REFRESH: 'false',

@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, rotatingTokens, startStubProvider, type StubHandler, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, getAccess, importGrant } from './setup.js'
 
 let redis: RedisServer
 before(async () => { redis = await startRedis() })
@@ -23,7 +24,7 @@ async function brokers(t: { after(fn: () => Promise<unknown>): void }, stub: Stu
   const prefix = `pol${randomUUID()}:`
   const apps: FastifyInstance[] = []
   for (let i = 0; i < n; i++) {
-    const { app } = await brokerFor(stub, { redisUrl: redis.url, env: { REDIS_KEY_PREFIX: prefix, ...env }, clock, provider })
+    const { app } = await brokerFor(stub, { redis, env: { REDIS_KEY_PREFIX: prefix, ...env }, deps: { clock }, provider })
     apps.push(app)
   }
   t.after(() => Promise.all(apps.map((a) => a.close())))

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, getAccess, importGrant } from './setup.js'
 
 let redis: RedisServer
 before(async () => { redis = await startRedis() })
@@ -14,7 +15,7 @@ for (const storeKind of ['memory', 'redis'] as const) {
     let stub: StubProvider
     const broker = async (o: Parameters<typeof brokerFor>[1] = {}) => {
       stub = await startStubProvider()
-      const t = await brokerFor(stub, { redisUrl: storeKind === 'redis' ? redis.url : undefined, ...o })
+      const t = await brokerFor(stub, { redis: storeKind === 'redis' ? redis : undefined, ...o })
       return t
     }
 

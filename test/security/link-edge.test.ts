@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { createServer as createTcpServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
+import type { AppDeps } from '../../src/app.js'
 import { isAllowedDiscoveredUrl } from '../../src/providers/endpoints.js'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { bearer, testApp } from '../helpers/app.js'
+import { storeApp } from '../helpers/brokers.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { assertError, manualClock, storeApp } from '../http/support.js'
+import { assertError, manualClock } from '../http/support.js'
 
 const writer = bearer({ scopes: ['accounts:write'] })
 
@@ -25,11 +26,9 @@ function discovery(stub: StubProvider, endpoints: Record<string, string> = {}) {
   }))
 }
 
-async function oidcBroker(t: import('node:test').TestContext, issuer: string, extra: Record<string, unknown> = {}, deps = {}) {
-  const file = writeProvidersFile({ idp: { template: 'oidc', issuer, client_id: 'cid', client_secret: 'client-secret-value', ...extra } })
-  const { app, logs } = await testApp(testConfig({ PROVIDERS_FILE: file }), deps)
-  t.after(() => app.close())
-  return { app, logs }
+function oidcBroker(t: import('node:test').TestContext, issuer: string, extra: Record<string, unknown> = {}, deps: AppDeps = {}) {
+  const idp = { template: 'oidc', issuer, client_id: 'cid', client_secret: 'client-secret-value', ...extra }
+  return testApp({ providers: { idp }, deps, t })
 }
 
 const connect = (app: import('fastify').FastifyInstance, body: Record<string, unknown> = { account: 'crm' }) =>

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { MemoryStore } from '../../src/store/memory-store.js'
 import { bearer } from '../helpers/app.js'
-import { manualClock, storeApp } from '../http/support.js'
+import { storeApp } from '../helpers/brokers.js'
+import { manualClock } from '../http/support.js'
 
 test('the embedded store does not keep abandoned link states past their 10 minutes', async (t) => {
   const clock = manualClock(Date.now())
