@@ -1,6 +1,6 @@
 /**
  * `token-broker connect` against a real broker (listener, Redis) and a real authorization
- * server whose login and consent pages are walked headless.
+ * server, whose login and consent the harness answers headless.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
