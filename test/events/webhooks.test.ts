@@ -10,7 +10,7 @@ import type { TestApp } from '../helpers/app.js'
 import { brokerFor } from '../helpers/brokers.js'
 import { startRedis } from '../helpers/redis-server.js'
 import { startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { waitFor } from '../helpers/wait.js'
+import { realTimePassed, waitFor } from '../helpers/wait.js'
 import { Secrets, access, importAccount, link, reuse, scriptedProvider } from './scenario.js'
 import { WEBHOOK_SECRET, assertNoSecrets, startReceiver, type Receiver } from './support.js'
 
@@ -167,17 +167,27 @@ for (const kind of ['memory', 'redis'] as const) {
       assertNoSecrets(logs.text, secrets.values, 'the logs')
     })
 
-    test('start() delivers on its own; close() stops the worker', async (t) => {
+    test('start() delivers on its own; stop() (which close() calls) stops it', async (t) => {
       const stub = await startStubProvider()
       const receiver = await startReceiver()
       const { app } = await broker(stub, [receiver.url], { prefix: prefix() })
-      t.after(async () => { await stub.close(); await receiver.down() })
+      t.after(async () => { await app.close(); await stub.close(); await receiver.down() })
       const secrets = new Secrets()
       scriptedProvider(stub, secrets)
       app.webhooks!.start()
       await link(app, secrets, 'acct-auto')
       await waitFor('the delivery', () => (receiver.accepted().length === 1 ? true : undefined))
-      await app.close()
+
+      await app.webhooks!.stop()
+      await link(app, secrets, 'acct-after-stop')
+      await waitFor('the event to be queued', async () => ((await app.webhooks!.backlog()) === 1 ? true : undefined))
+      const queuedAt = Date.now()
+      // Nothing to wait on: the point is that nothing happens. A running worker polls every
+      // 20 ms here, so half a second of real time is 25 rounds it would have had.
+      await realTimePassed(queuedAt, 500)
+      assert.equal(receiver.requests.length, 1, 'the stopped worker sent nothing')
+      assert.equal(await app.webhooks!.backlog(), 1)
+      await deliverUntil(app, 'the queued delivery, by hand', () => receiver.accepted().length === 2)
     })
   })
 }

@@ -18,10 +18,15 @@ const admin = bearer()
 
 interface Page { accounts: { account: string; provider: string; status: string }[]; next_cursor: string | null }
 
+/** The stores the tests below opened an app on, so a skipped store shows at the end. */
+const opened = new Set<StoreKind>()
+
 for (const kind of STORE_KINDS) {
   describe(`accounts and tokens (${kind} store)`, () => {
-    const open = (t: TestContext, opts: Parameters<typeof storeApp>[3] = {}) =>
-      storeApp(t, kind, kind === 'redis' ? redisFixture : null, opts)
+    const open = (t: TestContext, opts: Parameters<typeof storeApp>[3] = {}) => {
+      opened.add(kind)
+      return storeApp(t, kind, kind === 'redis' ? redisFixture : null, opts)
+    }
 
     async function withClock(t: TestContext) {
       const clock = manualClock()
@@ -264,7 +269,7 @@ for (const kind of STORE_KINDS) {
   })
 }
 
-// A guard against a silently skipped store: both kinds must have run above.
+// A guard against a silently skipped store: the tests above opened an app on each kind.
 test('both stores are exercised', () => {
-  assert.deepEqual(STORE_KINDS, ['memory', 'redis'] satisfies StoreKind[])
+  assert.deepEqual([...opened].sort(), ['memory', 'redis'])
 })

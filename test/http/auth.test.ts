@@ -233,8 +233,8 @@ describe('scopes', () => {
         ['a scope that only looks alike', bearer({ scopes: ['accounts', 'tokens', 'read', 'ACCOUNTS:READ', 'accounts:read:x', 'tokens:*'] })],
       ] as const) {
         const res = await app.inject({ method: route.method, url: route.url, payload: route.payload as object, headers })
+        assert.equal(res.statusCode, 403, `${route.method} ${route.url} with ${what}: ${res.body}`)
         assertError(res, 403, 'FORBIDDEN')
-        assert.ok(what)
       }
       // several scopes in one claim, separated by spaces
       const res = await app.inject({ method: route.method, url: route.url, payload: route.payload as object, headers: bearer({ scopes: ['tokens:revoke', ...route.scopes] }) })
