@@ -7,6 +7,7 @@ import { importGrant } from '../helpers/grants.js'
 import type { OidcServer } from '../helpers/oidc-provider.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 before(async () => { redis = await startRedis() })
@@ -104,11 +105,11 @@ describe('against stub providers', () => {
     await importGrant(app, 'race', { access_token: 'race-at-0', refresh_token: 'race-rt-0', expires_in: 60 })
 
     const access = app.inject({ method: 'GET', url: '/tokens/race/access', headers: bearer() })
-    while (stub.count('/token') === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await waitUntil('the refresh to reach the provider', () => stub.count('/token') === 1)
     const lockWaits = async () => (await app.metrics.lockWaits.get()).values[0]?.value ?? 0
     const waitsBefore = await lockWaits()
     const deletion = revoke(app, 'race')
-    while (await lockWaits() === waitsBefore) await new Promise((resolve) => setTimeout(resolve, 5)) // the delete waits for the lock
+    await waitUntil('the delete to wait for the refresh lock', async () => (await lockWaits()) > waitsBefore)
     assert.equal(stub.count('/revoke-race'), 0, 'revocation waits for the refresh holding the lock')
     release()
     const [got, deleted] = await Promise.all([access, deletion])
