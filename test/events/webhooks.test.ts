@@ -236,9 +236,9 @@ describe('webhooks survive a broker restart (redis store)', () => {
     const client = createRedisClient({ kind: 'standalone', url: redis.url }, 2000)
     await client.connect()
     t.after(() => client.quit())
-    const claimed = await new RedisWebhookQueue(client, prefix).claim(Date.now(), 10, 300)
+    const claimed = await new RedisWebhookQueue(client, prefix).claim(Date.now(), 10, 3_000)
     assert.equal(claimed.length, 1)
-    const leasedUntil = Date.now() + 300
+    const leasedUntil = Date.now() + 3_000
     assert.deepEqual(await app.webhooks!.tick(), { delivered: 0, retried: 0, dropped: 0 })
     await deliverUntil(app, 'the delivery after the lease', () => receiver.accepted().length === 1)
     assert.ok(Date.now() >= leasedUntil - 5)
