@@ -1,8 +1,8 @@
 /**
  * Development and test harness: runs panva's `oidc-provider` (a REAL OAuth 2.0 / OpenID Connect
- * authorization server) in-process on 127.0.0.1 on a free port, plus a scripted,
- * browser-less user agent that walks the provider's own (dev) login and consent
- * pages with a cookie jar.
+ * authorization server) in-process on 127.0.0.1 on a free port, with its login and consent
+ * done through oidc-provider's interaction API (oidc-interactions.ts), plus a scripted,
+ * browser-less user agent (`authorize`) that follows the redirects and carries the cookies.
  *
  * Provider setup (oidc-provider v9):
  * - one confidential client (`client_secret_basic` by default, or `client_secret_post`),
@@ -21,20 +21,20 @@
  * - note: oidc-provider accepts client_secret_basic and client_secret_post interchangeably
  *   for a client registered with either; `tokenEndpointAuthMethod` picks what the harness
  *   sends and what the client registration says;
- * - revocation + introspection enabled; the dev interactions (login accepts any login,
- *   consent just confirms) enabled;
+ * - revocation + introspection enabled; no dev interactions: /interaction/:uid is ours, and
+ *   accepts any login and grants whatever the client asked for;
  * - the discovery document advertises `authorization_response_iss_parameter_supported`
  *   (oidc-provider always does, and always adds `iss` to authorization responses).
  *
- * oidc-provider's start-up notices (dev interactions / in-memory adapter /
- * "unsupported runtime" on Node 20) are filtered out of the console; set
- * OIDC_PROVIDER_VERBOSE=1 to see them.
+ * oidc-provider's start-up notices (in-memory adapter, "unsupported runtime" on Node 20) are
+ * filtered out of the console; set OIDC_PROVIDER_VERBOSE=1 to see them.
  */
 import { createHash, generateKeyPair, randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider'
+import { INTERACTION_PATH, interactionRoute, type InteractionChoice } from './oidc-interactions.js'
 
 type ProviderModule = typeof import('oidc-provider')
 type Provider = InstanceType<ProviderModule['default']>
@@ -70,9 +70,11 @@ export interface OidcServer {
   /** Token-endpoint requests that FAILED, by grant_type (e.g. a reused refresh token). */
   grantErrors: Record<string, number>
   /**
-   * Drive login + consent for `authorizationUrl` (as the broker would produce it),
-   * following redirects with a cookie jar, and return the final redirect URL to the
-   * redirectUri (with code, state, iss — or error) WITHOUT requesting it.
+   * Login + consent for `authorizationUrl` (as the broker would produce it) as the user
+   * `login` (default alice), or a cancel with `deny`: the choice is keyed by the request's
+   * state and made by the interaction route; this follows the redirects with the provider's
+   * cookies and returns the final redirect to the redirectUri (with code, state, iss — or
+   * error) WITHOUT requesting it.
    */
   authorize(authorizationUrl: string, opts?: { login?: string; deny?: boolean }): Promise<URL>
   /** authorize() with its own PKCE + state, then the code exchange; returns the token response. */
@@ -151,74 +153,6 @@ function loadProvider(): Promise<ProviderModule> {
 }
 
 // ---------------------------------------------------------------------------
-// cookie jar + HTML form scraping for the scripted user agent
-
-class CookieJar {
-  private readonly hosts = new Map<string, Map<string, string>>()
-
-  store(url: URL, res: Response): void {
-    let jar = this.hosts.get(url.host)
-    if (!jar) this.hosts.set(url.host, (jar = new Map()))
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = '', ...attrs] = line.split(';')
-      const eq = pair.indexOf('=')
-      if (eq <= 0) continue
-      const name = pair.slice(0, eq).trim()
-      const value = pair.slice(eq + 1).trim()
-      const expired = attrs.some((attr) => {
-        const [k = '', v = ''] = attr.split('=').map((s) => s.trim())
-        if (k.toLowerCase() === 'max-age') return Number(v) <= 0
-        if (k.toLowerCase() === 'expires') return Date.parse(v) <= Date.now()
-        return false
-      })
-      if (expired || value === '') jar.delete(name)
-      else jar.set(name, value)
-    }
-  }
-
-  header(url: URL): string | undefined {
-    const jar = this.hosts.get(url.host)
-    if (!jar || jar.size === 0) return undefined
-    return [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
-  }
-}
-
-function htmlUnescape(s: string): string {
-  return s
-    .replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCodePoint(parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_, d: string) => String.fromCodePoint(Number(d)))
-    .replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-}
-
-function attr(tag: string, name: string): string | undefined {
-  const m = new RegExp(`\\s${name}\\s*=\\s*"([^"]*)"`, 'i').exec(tag)
-  return m?.[1] === undefined ? undefined : htmlUnescape(m[1])
-}
-
-interface ScrapedForm { action: string; method: string; fields: Record<string, string>; names: string[] }
-
-function scrapeForm(html: string): ScrapedForm | undefined {
-  const m = /<form\b([^>]*)>([\s\S]*?)<\/form>/i.exec(html)
-  if (!m) return undefined
-  const [, formAttrs = '', inner = ''] = m
-  const fields: Record<string, string> = {}
-  const names: string[] = []
-  for (const input of inner.matchAll(/<input\b[^>]*>/gi)) {
-    const name = attr(input[0], 'name')
-    if (!name) continue
-    names.push(name)
-    if ((attr(input[0], 'type') ?? 'text').toLowerCase() === 'hidden') fields[name] = attr(input[0], 'value') ?? ''
-  }
-  return { action: attr(formAttrs, 'action') ?? '', method: (attr(formAttrs, 'method') ?? 'get').toUpperCase(), fields, names }
-}
-
-function snippet(body: string): string {
-  const text = body.replace(/<style[\s\S]*?<\/style>/gi, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()
-  return text.slice(0, 500)
-}
-
-// ---------------------------------------------------------------------------
 
 function s256(verifier: string): string {
   return createHash('sha256').update(verifier).digest('base64url')
@@ -289,7 +223,7 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
       Interaction: 3600,
     },
     features: {
-      devInteractions: { enabled: true },
+      devInteractions: { enabled: false },
       revocation: {
         enabled: true,
         allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
@@ -336,10 +270,9 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
   }
   resetCounts()
 
-  // Pre-middleware counts the path; post-middleware (after the provider handled the request,
-  // so its form body is parsed — whether the grant succeeded or not) counts the grant type.
+  // After the provider handled a token request (its form body parsed, whether the grant
+  // succeeded or not), count the grant type.
   provider.use(async (ctx, next) => {
-    counts[ctx.path] = (counts[ctx.path] ?? 0) + 1
     await next()
     const oidc = (ctx as Partial<KoaContextWithOIDC>).oidc
     if (oidc?.route !== 'token') return
@@ -349,7 +282,15 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
     if (ctx.status >= 400) grantErrors[key] = (grantErrors[key] ?? 0) + 1
   })
 
-  server.on('request', provider.callback())
+  const scripted = new Map<string, InteractionChoice>()
+  const interaction = interactionRoute(provider, scripted)
+  const handle = provider.callback()
+  server.on('request', (req, res) => {
+    const path = new URL(req.url ?? '/', issuer).pathname
+    counts[path] = (counts[path] ?? 0) + 1
+    if (path.startsWith(INTERACTION_PATH)) void interaction(req, res)
+    else void handle(req, res)
+  })
 
   // ----- client-side helpers -------------------------------------------------
 
@@ -386,63 +327,35 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
     u.origin === redirectTarget.origin && u.pathname === redirectTarget.pathname
 
   const authorize: OidcServer['authorize'] = async (authorizationUrl, aOpts = {}) => {
-    const login = aOpts.login ?? 'alice'
-    const jar = new CookieJar()
-    let url = new URL(authorizationUrl)
-    let init: { method: string; body?: URLSearchParams } = { method: 'GET' }
-
-    for (let step = 0; step < MAX_AUTHORIZE_STEPS; step++) {
-      if (isRedirectUri(url)) return url
-      if (url.origin !== issuer) throw new Error(`authorize: unexpected navigation to ${url.href}`)
-
-      const headers: Record<string, string> = { accept: 'text/html' }
-      const cookie = jar.header(url)
-      if (cookie) headers.cookie = cookie
-      if (init.body) headers['content-type'] = 'application/x-www-form-urlencoded'
-      const res = await fetch(url, { method: init.method, headers, body: init.body, redirect: 'manual' })
-      jar.store(url, res)
-
-      const location = res.headers.get('location')
-      if (res.status >= 300 && res.status < 400 && location) {
+    const state = new URL(authorizationUrl).searchParams.get('state') ?? ''
+    scripted.set(state, { login: aOpts.login ?? 'alice', deny: aOpts.deny ?? false })
+    const cookies = new Map<string, string>()
+    try {
+      let url = new URL(authorizationUrl)
+      for (let step = 0; step < MAX_AUTHORIZE_STEPS; step++) {
+        if (isRedirectUri(url)) return url
+        if (url.origin !== issuer) throw new Error(`authorize: unexpected navigation to ${url.href}`)
+        const cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')
+        const res = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} })
+        for (const line of res.headers.getSetCookie()) {
+          const [pair = ''] = line.split(';')
+          const eq = pair.indexOf('=')
+          if (eq <= 0) continue
+          const value = pair.slice(eq + 1).trim()
+          if (value) cookies.set(pair.slice(0, eq).trim(), value)
+          else cookies.delete(pair.slice(0, eq).trim())
+        }
+        const location = res.headers.get('location')
+        if (res.status < 300 || res.status >= 400 || !location) {
+          throw new Error(`authorize: GET ${url.pathname} -> ${res.status}: ${(await res.text()).slice(0, 500)}`)
+        }
         await res.body?.cancel()
         url = new URL(location, url)
-        init = { method: 'GET' }
-        continue
       }
-
-      const html = await res.text()
-      if (res.status !== 200) {
-        throw new Error(`authorize: ${init.method} ${url.pathname} -> ${res.status}: ${snippet(html)}`)
-      }
-
-      if (aOpts.deny) {
-        // the dev interaction pages carry a "[ Cancel ]" link to /interaction/:uid/abort
-        const abort = /<a\b[^>]*href="([^"]*\/abort)"/i.exec(html)?.[1]
-        if (!abort) throw new Error(`authorize: no abort link on ${url.pathname}: ${snippet(html)}`)
-        url = new URL(htmlUnescape(abort), url)
-        init = { method: 'GET' }
-        continue
-      }
-
-      const form = scrapeForm(html)
-      if (!form) throw new Error(`authorize: no form on ${url.pathname}: ${snippet(html)}`)
-      const action = new URL(form.action || url.href, url)
-      if (isRedirectUri(action)) {
-        throw new Error('authorize: got a form_post response; only query responses are supported')
-      }
-      const fields = { ...form.fields }
-      if (form.names.includes('login')) fields.login = login
-      if (form.names.includes('password')) fields.password = 'any-password'
-      if (form.method === 'POST') {
-        url = action
-        init = { method: 'POST', body: new URLSearchParams(fields) }
-      } else {
-        for (const [k, v] of Object.entries(fields)) action.searchParams.set(k, v)
-        url = action
-        init = { method: 'GET' }
-      }
+      throw new Error(`authorize: gave up after ${MAX_AUTHORIZE_STEPS} redirects (last: ${url.href})`)
+    } finally {
+      scripted.delete(state)
     }
-    throw new Error(`authorize: gave up after ${MAX_AUTHORIZE_STEPS} steps (last: ${url.href})`)
   }
 
   const obtainGrant: OidcServer['obtainGrant'] = async (gOpts = {}) => {

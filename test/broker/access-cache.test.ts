@@ -3,10 +3,11 @@ import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitUntil } from '../helpers/wait.js'
-import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
 
 /**
  * The near cache across instances, on real Redis. Entries are held for a minute here, so
@@ -22,8 +23,8 @@ let prefixes = 0
 
 async function pair(server: RedisServer = redis) {
   const env = { ...HOLD, REDIS_KEY_PREFIX: `nc${++prefixes}:` }
-  const a = (await brokerFor(stub, { redisUrl: server.url, env })).app
-  const b = (await brokerFor(stub, { redisUrl: server.url, env })).app
+  const a = (await brokerFor(stub, { redis: server, env })).app
+  const b = (await brokerFor(stub, { redis: server, env })).app
   return { a, b, env, close: () => Promise.all([a.close(), b.close()]) }
 }
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/redis-server.js'
+import { waitFor } from '../helpers/wait.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -13,13 +14,13 @@ test('npm run demo starts a broker and a provider and prints working steps', asy
   })
   t.after(() => { child.kill('SIGTERM') })
   let out = ''
+  let exited = false
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr.on('data', (d: Buffer) => { out += d.toString() })
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not print its steps:\n${out}`)), 120_000)
-    child.stdout.on('data', () => { if (out.includes('Waiting for the account to be linked')) { clearTimeout(timer); resolve() } })
-    child.once('exit', () => { clearTimeout(timer); reject(new Error(`demo exited:\n${out}`)) })
-  })
+  child.once('exit', () => { exited = true })
+  const outcome = await waitFor('the demo to print its steps', () =>
+    (out.includes('Waiting for the account to be linked') ? 'waiting' : exited ? 'exited' : undefined), { timeoutMs: 120_000 })
+  assert.equal(outcome, 'waiting', out)
   const authorizationUrl = /^\s+(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)$/m.exec(out)?.[1]
   const token = /export TB_TOKEN=(\S+)/.exec(out)?.[1]
   assert.ok(authorizationUrl, out)

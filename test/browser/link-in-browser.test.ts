@@ -1,41 +1,25 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { chromium } from 'playwright-core'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
+import { bearer, listen, testApp } from '../helpers/app.js'
+import { NO_CHROMIUM, launchBrowser } from '../helpers/browser.js'
 import { startOidcProvider } from '../helpers/oidc-provider.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { oidcProvider } from '../helpers/providers-file.js'
 import { freePort } from '../helpers/redis-server.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic']
-
-test('an admin links an account in a real browser and sees the success page', { timeout: 90_000, skip: !existsSync(CHROMIUM) && 'Chromium is not installed' }, async (t) => {
+test('an admin links an account in a real browser and sees the success page', { timeout: 90_000, skip: NO_CHROMIUM }, async (t) => {
   const port = await freePort()
   const publicUrl = `http://127.0.0.1:${port}`
   const op = await startOidcProvider({ redirectUri: `${publicUrl}/connect/callback` })
   t.after(() => op.close())
-  const providersFile = writeProvidersFile({
-    acme: { template: 'oidc', issuer: op.issuer, client_id: op.clientId, client_secret: op.clientSecret },
-  })
-  const { app } = await testApp(testConfig({ PROVIDERS_FILE: providersFile, PUBLIC_URL: publicUrl }))
-  t.after(() => app.close())
-  await app.storage.connect()
-  await app.listen({ port, host: '127.0.0.1' })
+  const { app } = await testApp({ providers: { acme: oidcProvider(op) }, env: { PUBLIC_URL: publicUrl }, t })
+  await listen(app, port)
 
   const started = await app.inject({ method: 'POST', url: '/connect/acme', headers: bearer(), payload: { account: 'browser-demo' } })
   assert.equal(started.statusCode, 201)
 
-  const profile = mkdtempSync(join(tmpdir(), 'tb-chromium-'))
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: FLAGS })
-  t.after(async () => {
-    await browser.close()
-    rmSync(profile, { recursive: true, force: true, maxRetries: 5 })
-  })
-  const page = await browser.newPage()
+  const browser = await launchBrowser()
+  t.after(() => browser.close())
+  const page = await browser.context.newPage()
   await page.goto(started.json().authorization_url)
 
   // The provider's own login page, then its consent page.

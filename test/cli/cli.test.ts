@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { parseKeyRingSpec } from '../../src/crypto/key-ring.js'
-import { testApp, testConfig } from '../helpers/app.js'
-import { assertError, auth, nowSeconds, providersFile } from '../http/support.js'
+import { testApp } from '../helpers/app.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
+import { assertError, auth, nowSeconds } from '../http/support.js'
 import { cli } from './run-cli.js'
 
 const SECRET = 'cli-test-secret-0123456789abcdef01234567'
@@ -49,7 +50,7 @@ describe('cli', { concurrency: true }, () => {
     const exp = payload.exp as number
     assert.ok(exp >= before + 60 && exp <= nowSeconds() + 60, `exp is 60 s from minting: ${exp}`)
 
-    const { app } = await testApp(testConfig({ AUTH_JWT_SECRET: SECRET, PROVIDERS_FILE: providersFile() }))
+    const { app } = await testApp({ providers: loopbackProviders(), env: { AUTH_JWT_SECRET: SECRET } })
     t.after(() => app.close())
     // allowed accounts get past auth (and are simply unknown here)
     assertError(await app.inject({ method: 'GET', url: '/accounts/a', headers: auth(jwt) }), 404, 'ACCOUNT_NOT_FOUND')
@@ -59,7 +60,7 @@ describe('cli', { concurrency: true }, () => {
     assertError(await app.inject({ method: 'GET', url: '/accounts/ab', headers: auth(jwt) }), 403, 'FORBIDDEN')
     assertError(await app.inject({ method: 'GET', url: '/accounts', headers: auth(jwt) }), 403, 'FORBIDDEN')
     // an app with another secret refuses it
-    const { app: other } = await testApp(testConfig({ AUTH_JWT_SECRET: `${SECRET}-other`, PROVIDERS_FILE: providersFile() }))
+    const { app: other } = await testApp({ providers: loopbackProviders(), env: { AUTH_JWT_SECRET: `${SECRET}-other` } })
     t.after(() => other.close())
     assertError(await other.inject({ method: 'GET', url: '/accounts/a', headers: auth(jwt) }), 401, 'UNAUTHORIZED')
   })
@@ -74,7 +75,7 @@ describe('cli', { concurrency: true }, () => {
     assert.equal(payload.aud, 'token-broker')
     assert.equal(payload.scope, 'accounts:read accounts:write')
     assert.equal(payload.accounts, undefined, 'no accounts claim unless asked')
-    const { app } = await testApp(testConfig({ ...env, PROVIDERS_FILE: providersFile() }))
+    const { app } = await testApp({ providers: loopbackProviders(), env })
     t.after(() => app.close())
     const res = await app.inject({ method: 'GET', url: '/accounts', headers: auth(jwt) })
     assert.equal(res.statusCode, 200, res.body)

@@ -5,9 +5,10 @@ import {
   TokenBrokerClient, TokenBrokerError, UnauthorizedError,
 } from '../../src/client/index.js'
 import { callerToken } from '../helpers/app.js'
+import { importGrant } from '../helpers/grants.js'
+import { RedisFixture } from '../helpers/redis-fixture.js'
 import { freePort } from '../helpers/redis-server.js'
 import { json } from '../helpers/stub-provider.js'
-import { RedisFixture } from '../http/support.js'
 import { startBroker } from './setup.js'
 
 const redis = new RedisFixture()
@@ -29,7 +30,7 @@ describe('typed errors carry the contract code', () => {
   test('404, 403, 401, 409 and a generic 400', async (t) => {
     const broker = await startBroker(t, redis)
     broker.stub.handle('/token', (_req, res) => json(res, 400, { error: 'invalid_grant' }))
-    await broker.importGrant('dead', { access_token: 'old', refresh_token: 'rt-0', expires_in: 0 })
+    await importGrant(broker.app, 'dead', { access_token: 'old', refresh_token: 'rt-0', expires_in: 0 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() })
 
     await rejectsWith(client.getToken('nobody'), AccountNotFoundError, 'ACCOUNT_NOT_FOUND', 404)
@@ -46,8 +47,8 @@ describe('typed errors carry the contract code', () => {
 
   test('429 is thrown at once with its Retry-After', async (t) => {
     const broker = await startBroker(t, redis, { RATE_LIMIT_PER_MINUTE: 'tokens:read=1' })
-    await broker.importGrant('a1', { access_token: 'a1-at', expires_in: 3600 })
-    await broker.importGrant('a2', { access_token: 'a2-at', expires_in: 3600 })
+    await importGrant(broker.app, 'a1', { access_token: 'a1-at', expires_in: 3600 })
+    await importGrant(broker.app, 'a2', { access_token: 'a2-at', expires_in: 3600 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() })
     assert.equal((await client.getToken('a1')).accessToken, 'a1-at')
     const error = await rejectsWith(client.getToken('a2'), RateLimitedError, 'RATE_LIMITED', 429)
@@ -69,7 +70,7 @@ describe('503 and Retry-After', () => {
       if (++calls <= 3) return json(res, 503, { error: 'temporarily_unavailable' }, { 'retry-after': '1' })
       json(res, 200, { access_token: 'at-after-outage', refresh_token: 'rt-1', expires_in: 3600 })
     })
-    await broker.importGrant('crm', { access_token: 'expired', refresh_token: 'rt-0', expires_in: 0 })
+    await importGrant(broker.app, 'crm', { access_token: 'expired', refresh_token: 'rt-0', expires_in: 0 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken(), maxRetries: 5 })
     assert.equal((await client.getToken('crm')).accessToken, 'at-after-outage')
     const hits = broker.hits
@@ -86,7 +87,7 @@ describe('503 and Retry-After', () => {
   test('a bounded number of retries, then ProviderUnavailableError', async (t) => {
     const broker = await startBroker(t, redis, { PROVIDER_TIMEOUT_MS: '2000' })
     broker.stub.handle('/token', (_req, res) => json(res, 503, { error: 'down' }, { 'retry-after': '1' }))
-    await broker.importGrant('crm', { access_token: 'expired', refresh_token: 'rt-0', expires_in: 0 })
+    await importGrant(broker.app, 'crm', { access_token: 'expired', refresh_token: 'rt-0', expires_in: 0 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken(), maxRetries: 1 })
     const error = await rejectsWith(client.getToken('crm'), ProviderUnavailableError, 'PROVIDER_UNAVAILABLE', 503)
     assert.ok(error.retryAfter !== null && error.retryAfter >= 1)
@@ -96,7 +97,7 @@ describe('503 and Retry-After', () => {
   test('no retry when Retry-After ends past the deadline', async (t) => {
     const broker = await startBroker(t, redis, { PROVIDER_TIMEOUT_MS: '2000' })
     broker.stub.handle('/token', (_req, res) => json(res, 503, { error: 'down' }, { 'retry-after': '120' }))
-    await broker.importGrant('crm', { access_token: 'expired', refresh_token: 'rt-0', expires_in: 0 })
+    await importGrant(broker.app, 'crm', { access_token: 'expired', refresh_token: 'rt-0', expires_in: 0 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken(), maxRetries: 5, timeoutMs: 20_000 })
     const error = await rejectsWith(client.getToken('crm'), ProviderUnavailableError, 'PROVIDER_UNAVAILABLE', 503)
     assert.ok(error.retryAfter! > 20, `Retry-After ${error.retryAfter} is past the 20 s deadline`)

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { TokenBrokerClient } from '../../src/client/index.js'
 import { callerToken } from '../helpers/app.js'
+import { importGrant } from '../helpers/grants.js'
+import { RedisFixture } from '../helpers/redis-fixture.js'
 import { json } from '../helpers/stub-provider.js'
-import { RedisFixture } from '../http/support.js'
 import { providerApi, startBroker } from './setup.js'
 
 const redis = new RedisFixture()
@@ -14,7 +15,7 @@ describe('client.fetch', () => {
     const broker = await startBroker(t, redis)
     providerApi(broker.stub)
     // Valid for an hour as far as the broker knows, but the provider no longer accepts it.
-    await broker.importGrant('crm', { access_token: 'revoked-at', refresh_token: 'rt-0', expires_in: 3600 })
+    await importGrant(broker.app, 'crm', { access_token: 'revoked-at', refresh_token: 'rt-0', expires_in: 3600 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() })
     await client.getToken('crm')
 
@@ -34,7 +35,7 @@ describe('client.fetch', () => {
   test('two client processes hitting the same 401: one refresh call each, still one provider refresh', async (t) => {
     const broker = await startBroker(t, redis)
     providerApi(broker.stub)
-    await broker.importGrant('crm', { access_token: 'revoked-at', refresh_token: 'rt-0', expires_in: 3600 })
+    await importGrant(broker.app, 'crm', { access_token: 'revoked-at', refresh_token: 'rt-0', expires_in: 3600 })
     const clients = [0, 1].map(() => new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() }))
     await Promise.all(clients.map((c) => c.getToken('crm')))
     const answers = await Promise.all(clients.flatMap((c) => Array.from({ length: 25 }, () => c.fetch('crm', `${broker.stub.url}/api/echo`))))
@@ -47,7 +48,7 @@ describe('client.fetch', () => {
     const broker = await startBroker(t, redis)
     providerApi(broker.stub)
     broker.stub.handle('/api/always-401', (req, res) => json(res, 401, { seen: req.headers.authorization, body: req.body, trace: req.headers['x-trace'] }))
-    await broker.importGrant('crm', { access_token: 'revoked-at', refresh_token: 'rt-0', expires_in: 3600 })
+    await importGrant(broker.app, 'crm', { access_token: 'revoked-at', refresh_token: 'rt-0', expires_in: 3600 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() })
 
     const answer = await client.fetch('crm', `${broker.stub.url}/api/always-401`, {
@@ -65,7 +66,7 @@ describe('client.fetch', () => {
     const broker = await startBroker(t, redis)
     providerApi(broker.stub)
     broker.stub.handle('/api/forbidden', (_req, res) => json(res, 403, { error: 'nope' }))
-    await broker.importGrant('crm', { access_token: 'some-at', refresh_token: 'rt-0', expires_in: 3600 })
+    await importGrant(broker.app, 'crm', { access_token: 'some-at', refresh_token: 'rt-0', expires_in: 3600 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() })
     const answer = await client.fetch('crm', new Request(`${broker.stub.url}/api/forbidden`))
     assert.equal(answer.status, 403)

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { TokenBrokerClient } from '../../src/client/index.js'
 import { callerToken } from '../helpers/app.js'
+import { importGrant } from '../helpers/grants.js'
+import { RedisFixture } from '../helpers/redis-fixture.js'
 import { realTimePassed } from '../helpers/wait.js'
-import { RedisFixture } from '../http/support.js'
 import { providerApi, startBroker } from './setup.js'
 
 const redis = new RedisFixture()
@@ -13,8 +14,8 @@ describe('getToken', () => {
   test('caches per account until expiry minus the skew: one broker call for many reads', async (t) => {
     const broker = await startBroker(t, redis)
     providerApi(broker.stub)
-    await broker.importGrant('crm', { access_token: 'imported-at', refresh_token: 'rt-0', expires_in: 3600, scope: 'read' })
-    await broker.importGrant('erp', { access_token: 'erp-at', refresh_token: 'rt-e', expires_in: 3600 })
+    await importGrant(broker.app, 'crm', { access_token: 'imported-at', refresh_token: 'rt-0', expires_in: 3600, scope: 'read' })
+    await importGrant(broker.app, 'erp', { access_token: 'erp-at', refresh_token: 'rt-e', expires_in: 3600 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() })
 
     const first = await client.getToken('crm')
@@ -35,7 +36,7 @@ describe('getToken', () => {
   test('never hands out a cached token with less than minTtl left: it asks the broker with min_ttl', async (t) => {
     const broker = await startBroker(t, redis)
     providerApi(broker.stub)
-    await broker.importGrant('crm', { access_token: 'imported-at', refresh_token: 'rt-0', expires_in: 3600 })
+    await importGrant(broker.app, 'crm', { access_token: 'imported-at', refresh_token: 'rt-0', expires_in: 3600 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() })
     assert.equal((await client.getToken('crm')).accessToken, 'imported-at')
     // Less than 3600 s are left on the imported token: the broker refreshes it once.
@@ -51,14 +52,15 @@ describe('getToken', () => {
 
   test('a token goes stale at expiry minus half its lifetime when that is shorter than the skew', async (t) => {
     const broker = await startBroker(t, redis)
-    providerApi(broker.stub, 4)
-    await broker.importGrant('short', { refresh_token: 'rt-0' })
+    providerApi(broker.stub, 10)
+    await importGrant(broker.app, 'short', { refresh_token: 'rt-0' })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken(), skewSeconds: 60 })
     const first = await client.getToken('short')
     assert.equal(first.accessToken, 'at-1')
     assert.equal((await client.getToken('short')).accessToken, 'at-1')
-    assert.equal(broker.count('GET', '/tokens/short/access'), 1, 'cached while more than half of 4 s is left')
-    await realTimePassed(first.expiresAt!.getTime() - 2000, 10)
+    assert.equal(broker.count('GET', '/tokens/short/access'), 1, 'cached while more than half of 10 s is left')
+    // The client's cache reads the real clock: real time has to reach the stale point.
+    await realTimePassed(first.expiresAt!.getTime() - 5000, 10)
     await client.getToken('short')
     assert.equal(broker.count('GET', '/tokens/short/access'), 2, 'asked again once stale')
   })
@@ -66,8 +68,8 @@ describe('getToken', () => {
   test('concurrent calls for one account share one broker request', async (t) => {
     const broker = await startBroker(t, redis)
     providerApi(broker.stub)
-    await broker.importGrant('crm', { refresh_token: 'rt-0' })
-    await broker.importGrant('erp', { access_token: 'erp-at', expires_in: 3600 })
+    await importGrant(broker.app, 'crm', { refresh_token: 'rt-0' })
+    await importGrant(broker.app, 'erp', { access_token: 'erp-at', expires_in: 3600 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() })
     const tokens = await Promise.all([
       ...Array.from({ length: 40 }, () => client.getToken('crm')),
@@ -82,8 +84,8 @@ describe('getToken', () => {
   test('the caller token may be a function, asked for every broker request (rotation)', async (t) => {
     const broker = await startBroker(t, redis)
     providerApi(broker.stub)
-    await broker.importGrant('a1', { access_token: 'a1-at', expires_in: 3600 })
-    await broker.importGrant('a2', { access_token: 'a2-at', expires_in: 3600 })
+    await importGrant(broker.app, 'a1', { access_token: 'a1-at', expires_in: 3600 })
+    await importGrant(broker.app, 'a2', { access_token: 'a2-at', expires_in: 3600 })
     let asked = 0
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: async () => { asked++; return callerToken({ sub: `rotated-${asked}` }) } })
     assert.equal((await client.getToken('a1')).accessToken, 'a1-at')

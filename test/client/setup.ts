@@ -1,12 +1,9 @@
-import { randomUUID } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
 import type { TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
-import { LogCapture, TEST_KEYS, bearer, testConfig } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { listen } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import type { RedisFixture } from '../helpers/redis-fixture.js'
 import { json, startStubProvider, type StubHandler, type StubProvider } from '../helpers/stub-provider.js'
-import { RedisFixture } from '../http/support.js'
 
 /** One request the broker received, and what it answered. */
 export interface BrokerHit { method: string; url: string; at: number; status?: number; retryAfter?: number }
@@ -18,8 +15,6 @@ export interface Harness {
   hits: BrokerHit[]
   /** Requests to the broker whose method and path (query ignored) match. */
   count(method: string, path: string): number
-  /** Imports a grant for provider `stub` through the API. */
-  importGrant(account: string, body: Record<string, unknown>): Promise<void>
 }
 
 /**
@@ -48,38 +43,25 @@ export function providerApi(stub: StubProvider, expiresIn = 3600): { tokenHandle
 export async function startBroker(t: TestContext, redis: RedisFixture, env: Record<string, string> = {}): Promise<Harness> {
   const stub = await startStubProvider()
   t.after(() => stub.close())
-  const server = await redis.get()
-  const providersFile = writeProvidersFile({
-    stub: { template: 'oauth2', authorization_url: `${stub.url}/authorize`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
-  })
-  const config = testConfig({
-    PROVIDERS_FILE: providersFile, REDIS_URL: server.url, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `c${randomUUID()}:`,
-    PROACTIVE_REFRESH: 'false', ...env,
-  })
-  const app = await buildApp(config, { logStream: new LogCapture() })
-  t.after(() => app.close())
   const hits: BrokerHit[] = []
-  app.server.on('request', (req, res) => {
-    const hit: BrokerHit = { method: req.method ?? '', url: req.url ?? '', at: Date.now() }
-    hits.push(hit)
-    res.on('finish', () => { hit.status = res.statusCode })
-    answers.set(req, hit)
-  })
   const answers = new WeakMap<object, BrokerHit>()
-  app.addHook('onSend', async (request, reply) => {
-    const retryAfter = reply.getHeader('retry-after')
-    const hit = answers.get(request.raw)
-    if (hit && retryAfter !== undefined) hit.retryAfter = Number(retryAfter)
-  })
-  await app.storage.connect()
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const record = (app: FastifyInstance) => {
+    app.server.on('request', (req, res) => {
+      const hit: BrokerHit = { method: req.method ?? '', url: req.url ?? '', at: Date.now() }
+      hits.push(hit)
+      res.on('finish', () => { hit.status = res.statusCode })
+      answers.set(req, hit)
+    })
+    app.addHook('onSend', async (request, reply) => {
+      const retryAfter = reply.getHeader('retry-after')
+      const hit = answers.get(request.raw)
+      if (hit && retryAfter !== undefined) hit.retryAfter = Number(retryAfter)
+    })
+  }
+  const { app } = await brokerFor(stub, { redis: await redis.get(), env: { PROACTIVE_REFRESH: 'false', ...env }, setup: record, t })
+  const url = await listen(app)
   return {
     url, app, stub, hits,
     count: (method, path) => hits.filter((h) => h.method === method && h.url.split('?')[0] === path).length,
-    async importGrant(account, body) {
-      const res = await app.inject({ method: 'PUT', url: `/accounts/${account}`, headers: bearer(), payload: { provider: 'stub', ...body } })
-      if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`import failed: ${res.statusCode} ${res.body}`)
-    },
   }
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { ConfigError, loadConfig, type Config } from '../../src/config.js'
 import { OAUTH2_DEFAULTS } from '../../src/providers/template.js'
 import { TEMPLATES } from '../../src/providers/templates/index.js'
+import { within } from '../helpers/wait.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const dir = mkdtempSync(path.join(tmpdir(), 'tb-config-'))
@@ -407,24 +408,26 @@ describe('server start with a bad setting', () => {
    * Runs the real entry point. tsx is started from node_modules/.bin (what `npx tsx` runs)
    * so npm's own warnings about the user's npmrc cannot mix into the server's stderr.
    */
-  function startServer(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/server.ts'], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (c: Buffer) => { stdout += c })
-      child.stderr.on('data', (c: Buffer) => { stderr += c })
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL')
-        reject(new Error(`the server did not exit within 60 s; stdout: ${stdout}; stderr: ${stderr}`))
-      }, 60_000)
-      child.once('error', (error) => { clearTimeout(timer); reject(error) })
-      child.once('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
+  async function startServer(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/server.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c })
+    child.stderr.on('data', (c: Buffer) => { stderr += c })
+    const closed = new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('close', resolve)
+    })
+    try {
+      return { code: await within('the server to exit', closed, 60_000), stdout, stderr }
+    } catch (error) {
+      child.kill('SIGKILL')
+      throw new Error(`${(error as Error).message}; stdout: ${stdout}; stderr: ${stderr}`)
+    }
   }
 
   const assertOneLine = (stderr: string, variable: string) => {

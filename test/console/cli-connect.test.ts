@@ -1,18 +1,17 @@
 /**
  * `token-broker connect` against a real broker (listener, Redis) and a real authorization
- * server whose login and consent pages are walked headless.
+ * server, whose login and consent the harness answers headless.
  */
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { run } from '../../src/cli-commands/connect.js'
-import { TEST_JWT_SECRET, TEST_KEYS, testApp, testConfig } from '../helpers/app.js'
+import { TEST_JWT_SECRET, listen, testApp } from '../helpers/app.js'
 import { startOidcProvider, type OidcServer } from '../helpers/oidc-provider.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { oidcProvider } from '../helpers/providers-file.js'
+import { RedisFixture } from '../helpers/redis-fixture.js'
 import { freePort } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait.js'
-import { RedisFixture } from '../http/support.js'
 import { captureIo } from './command-io.js'
 
 describe('token-broker connect', { timeout: 120_000 }, () => {
@@ -26,13 +25,10 @@ describe('token-broker connect', { timeout: 120_000 }, () => {
     const publicUrl = `http://127.0.0.1:${port}`
     op = await startOidcProvider({ redirectUri: `${publicUrl}/connect/callback` })
     const server = await redis.get()
-    const providersFile = writeProvidersFile({ acme: { template: 'oidc', issuer: op.issuer, client_id: op.clientId, client_secret: op.clientSecret } })
-    app = (await testApp(testConfig({
-      PROVIDERS_FILE: providersFile, PUBLIC_URL: publicUrl, REDIS_URL: server.url, ENCRYPTION_KEYS: TEST_KEYS,
-      REDIS_KEY_PREFIX: `cli${randomUUID()}:`, PROACTIVE_REFRESH: 'false',
-    }))).app
-    await app.storage.connect()
-    await app.listen({ port, host: '127.0.0.1' })
+    app = (await testApp({
+      providers: { acme: oidcProvider(op) }, redis: server, env: { PUBLIC_URL: publicUrl, PROACTIVE_REFRESH: 'false' },
+    })).app
+    await listen(app, port)
     env = { AUTH_JWT_SECRET: TEST_JWT_SECRET, PUBLIC_URL: publicUrl }
   })
   after(async () => {

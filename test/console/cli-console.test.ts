@@ -3,8 +3,9 @@ import { execFile } from 'node:child_process'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
 import { run } from '../../src/cli-commands/console.js'
-import { TEST_JWT_SECRET, testApp, testConfig } from '../helpers/app.js'
-import { assertError, auth, nowSeconds, providersFile } from '../http/support.js'
+import { TEST_JWT_SECRET, testApp } from '../helpers/app.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
+import { assertError, auth, nowSeconds } from '../http/support.js'
 import { captureIo } from './command-io.js'
 
 const payloadOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
@@ -23,7 +24,7 @@ test('console prints ${PUBLIC_URL}/console#token=... with a short-lived admin to
   assert.ok((claims.exp as number) >= before + 900 && (claims.exp as number) <= nowSeconds() + 900, 'valid for 15 minutes')
   assert.match(stderr.text, /within 15 minutes/)
 
-  const { app } = await testApp(testConfig({ PROVIDERS_FILE: providersFile() }))
+  const { app } = await testApp({ providers: loopbackProviders() })
   t.after(() => app.close())
   assert.equal((await app.inject({ method: 'GET', url: '/accounts', headers: auth(jwt) })).statusCode, 200)
   assertError(await app.inject({ method: 'GET', url: '/tokens/crm/access', headers: auth(jwt) }), 403, 'FORBIDDEN')

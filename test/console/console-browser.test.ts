@@ -4,20 +4,20 @@
  * end to end, revocation, an expired token, and screenshots at 1200 px and phone width.
  */
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import type { FastifyInstance } from 'fastify'
 import { createSigner } from 'fast-jwt'
+import type { FastifyInstance } from 'fastify'
 import type { Page } from 'playwright-core'
 import { run as consoleCommand } from '../../src/cli-commands/console.js'
-import { TEST_JWT_SECRET, TEST_KEYS, bearer, testApp, testConfig, type TestApp } from '../helpers/app.js'
+import { TEST_JWT_SECRET, bearer, listen, testApp, type TestApp } from '../helpers/app.js'
+import { artifactPath, launchBrowser, NO_CHROMIUM } from '../helpers/browser.js'
+import { importGrant } from '../helpers/grants.js'
 import { startOidcProvider, type OidcServer } from '../helpers/oidc-provider.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { oidcProvider, stubProvider } from '../helpers/providers-file.js'
+import { RedisFixture } from '../helpers/redis-fixture.js'
 import { freePort } from '../helpers/redis-server.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { RedisFixture } from '../http/support.js'
 import { captureIo } from './command-io.js'
-import { NO_CHROMIUM, artifactPath, launchBrowser } from './setup.js'
 
 const ADMIN = ['accounts:read', 'accounts:write', 'tokens:revoke']
 
@@ -40,28 +40,19 @@ describe('the admin console in a browser', { skip: NO_CHROMIUM, timeout: 180_000
     op = await startOidcProvider({ redirectUri: `${publicUrl}/connect/callback` })
     stub = await startStubProvider()
     stub.handle('/token', (_req, res) => json(res, 400, { error: 'invalid_grant' }))
-    const providersFile = writeProvidersFile({
-      acme: { template: 'oidc', issuer: op.issuer, client_id: op.clientId, client_secret: op.clientSecret },
-      beta: { template: 'oauth2', authorization_url: `${stub.url}/authorize`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
+    broker = await testApp({
+      providers: { acme: oidcProvider(op), beta: stubProvider(stub) },
+      redis: await redis.get(),
+      env: { PUBLIC_URL: publicUrl, PROACTIVE_REFRESH: 'false' },
     })
-    const server = await redis.get()
-    broker = await testApp(testConfig({
-      PROVIDERS_FILE: providersFile, PUBLIC_URL: publicUrl, REDIS_URL: server.url, ENCRYPTION_KEYS: TEST_KEYS,
-      REDIS_KEY_PREFIX: `console${randomUUID()}:`, PROACTIVE_REFRESH: 'false',
-    }))
     app = broker.app
-    await app.storage.connect()
     app.server.on('request', (req) => urlsSeen.push(req.url ?? ''))
-    await app.listen({ port, host: '127.0.0.1' })
+    await listen(app, port)
 
-    const put = async (account: string, provider: string, body: Record<string, unknown>) => {
-      const res = await app.inject({ method: 'PUT', url: `/accounts/${account}`, headers: bearer(), payload: { provider, ...body } })
-      assert.ok(res.statusCode === 201, res.body)
-    }
-    await put('acme-billing', 'acme', { access_token: 'a-1', refresh_token: 'r-1', expires_in: 3600, scope: 'openid' })
-    await put('acme-crm', 'acme', { access_token: 'a-2', refresh_token: 'r-2', expires_in: 3600 })
-    await put('beta-dead', 'beta', { access_token: 'a-3', refresh_token: 'r-3', expires_in: 0 })
-    await put('beta-sales', 'beta', { access_token: 'a-4', expires_in: 7200 })
+    await importGrant(app, 'acme-billing', { provider: 'acme', access_token: 'a-1', refresh_token: 'r-1', expires_in: 3600, scope: 'openid' })
+    await importGrant(app, 'acme-crm', { provider: 'acme', access_token: 'a-2', refresh_token: 'r-2', expires_in: 3600 })
+    await importGrant(app, 'beta-dead', { provider: 'beta', access_token: 'a-3', refresh_token: 'r-3', expires_in: 0 })
+    await importGrant(app, 'beta-sales', { provider: 'beta', access_token: 'a-4', expires_in: 7200 })
     // The provider refuses beta-dead's refresh token: reauth_required, with a last_error.
     assert.equal((await app.inject({ method: 'GET', url: '/tokens/beta-dead/access', headers: bearer() })).statusCode, 409)
     const cli = captureIo({ AUTH_JWT_SECRET: TEST_JWT_SECRET, PUBLIC_URL: publicUrl })

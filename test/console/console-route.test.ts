@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { test } from 'node:test'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
-import { assertError, providersFile } from '../http/support.js'
+import { bearer, testApp } from '../helpers/app.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
+import { assertError } from '../http/support.js'
 
 const CSP = "default-src 'none';script-src 'self';style-src 'self';connect-src 'self';img-src 'self';base-uri 'none';form-action 'self';frame-ancestors 'none'"
 const CONSOLE_DIR = new URL('../../src/console/', import.meta.url)
 
 test('GET /console: the page, with a strict CSP and no inline script or style', async (t) => {
-  const { app } = await testApp(testConfig({ PROVIDERS_FILE: providersFile() }))
+  const { app } = await testApp({ providers: loopbackProviders() })
   t.after(() => app.close())
   const res = await app.inject({ method: 'GET', url: '/console?account=crm&status=linked' })
   assert.equal(res.statusCode, 200)
@@ -24,7 +25,7 @@ test('GET /console: the page, with a strict CSP and no inline script or style', 
 })
 
 test('GET /console/:asset serves every file of src/console with its type, and nothing else', async (t) => {
-  const { app } = await testApp(testConfig({ PROVIDERS_FILE: providersFile() }))
+  const { app } = await testApp({ providers: loopbackProviders() })
   t.after(() => app.close())
   const files = readdirSync(CONSOLE_DIR).filter((f) => f !== 'index.html')
   assert.ok(files.length >= 5, files.join())
@@ -42,7 +43,7 @@ test('GET /console/:asset serves every file of src/console with its type, and no
 })
 
 test('return_to the broker\'s own console is allowed without RETURN_TO_ALLOWLIST; other places are not', async (t) => {
-  const { app } = await testApp(testConfig({ PROVIDERS_FILE: providersFile(), PUBLIC_URL: 'https://broker.example.test' }))
+  const { app } = await testApp({ providers: loopbackProviders(), env: { PUBLIC_URL: 'https://broker.example.test' } })
   t.after(() => app.close())
   const connect = (returnTo: string) => app.inject({ method: 'POST', url: '/connect/acme', headers: bearer(), payload: { account: 'crm', return_to: returnTo } })
   assert.equal((await connect('https://broker.example.test/console')).statusCode, 201)

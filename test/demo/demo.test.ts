@@ -4,22 +4,26 @@ import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/redis-server.js'
+import { within } from '../helpers/wait.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /** Runs `npm run demo`'s program (scripts/demo.ts) with a bare environment until it exits. */
-function demo(port: number, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', ...args], {
-      cwd: ROOT, env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the demo did not finish:\n${stdout}\n${stderr}`)) }, 120_000)
-    child.once('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
+async function demo(port: number, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', ...args], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
   })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const closed = new Promise<number | null>((resolve) => child.once('close', resolve))
+  try {
+    return { code: await within('the demo to finish', closed, 120_000), stdout, stderr }
+  } catch (error) {
+    child.kill('SIGKILL')
+    throw new Error(`${(error as Error).message}:\n${stdout}\n${stderr}`)
+  }
 }
 
 test('npm run demo -- --headless links the demo account, hands out a token and refreshes it', async () => {

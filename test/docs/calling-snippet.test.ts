@@ -5,8 +5,9 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import { callerToken } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { importGrant } from '../helpers/grants.js'
 import { rotatingTokens, startStubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, importGrant } from '../refresh/setup.js'
 
 const CALLING = new URL('../../docs/calling.md', import.meta.url)
 

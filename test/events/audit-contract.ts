@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { idTime, type AuditEntry, type AuditLog, type AuditQuery } from '../../src/events/audit-log.js'
 import type { BrokerEvent } from '../../src/events/events.js'
+import { realTimePassed } from '../helpers/wait.js'
 
 export interface AuditFixture {
   log: AuditLog
@@ -93,9 +94,10 @@ export function auditContract(name: string, make: AuditFactory): void {
     test('since starts at the first entry at or after that time', async (t) => {
       const log = await fixture(t)
       for (let i = 0; i < 5; i++) await log.append(ev(i))
-      await new Promise((resolve) => setTimeout(resolve, 5))
+      await realTimePassed(Date.now(), 1) // ids carry the millisecond: the second five get a later one
       for (let i = 5; i < 10; i++) await log.append(ev(i))
       const all = (await readAll(log)).entries
+      assert.ok(idTime(all[5]!.id) > idTime(all[4]!.id), 'the pivot starts the second five')
       for (const pivot of [all[0]!, all[5]!, all[9]!]) {
         const since = idTime(pivot.id)
         const page = (await readAll(log, { since, allowed: null })).entries

@@ -6,11 +6,12 @@ import type { AuditEntry } from '../../src/events/audit-log.js'
 import type { EventName } from '../../src/events/events.js'
 import { keySpace } from '../../src/store/keys.js'
 import { callerToken } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
 import { startRedis } from '../helpers/redis-server.js'
 import { startStubProvider } from '../helpers/stub-provider.js'
-import { brokerFor } from '../refresh/setup.js'
+import { waitFor } from '../helpers/wait.js'
 import { Secrets, access, importAccount, link, reuse, scriptedProvider } from './scenario.js'
-import { allAuditEntries, assertNoSecrets, waitFor } from './support.js'
+import { allAuditEntries, assertNoSecrets } from './support.js'
 
 const redis = await startRedis()
 after(() => redis.dispose())
@@ -31,7 +32,7 @@ for (const kind of ['memory', 'redis'] as const) {
       const stub = await startStubProvider()
       const prefix = `au${randomUUID()}:`
       const { app, logs } = await brokerFor(stub, {
-        redisUrl: kind === 'redis' ? redis.url : undefined, env: { AUDIT_ACCESS: 'true', REDIS_KEY_PREFIX: prefix },
+        redis: kind === 'redis' ? redis : undefined, env: { AUDIT_ACCESS: 'true', REDIS_KEY_PREFIX: prefix },
       })
       t.after(async () => { await app.close(); await stub.close() })
       const secrets = new Secrets()
@@ -140,7 +141,7 @@ for (const kind of ['memory', 'redis'] as const) {
 
     test('GET /audit: scope, the accounts claim, and validation', async (t) => {
       const stub = await startStubProvider()
-      const { app } = await brokerFor(stub, { redisUrl: kind === 'redis' ? redis.url : undefined })
+      const { app } = await brokerFor(stub, { redis: kind === 'redis' ? redis : undefined })
       t.after(async () => { await app.close(); await stub.close() })
       const secrets = new Secrets()
       scriptedProvider(stub, secrets)
@@ -174,7 +175,7 @@ for (const kind of ['memory', 'redis'] as const) {
 
     test('token.issued is audited only with AUDIT_ACCESS=true, and always counted in metrics', async (t) => {
       const stub = await startStubProvider()
-      const { app } = await brokerFor(stub, { redisUrl: kind === 'redis' ? redis.url : undefined })
+      const { app } = await brokerFor(stub, { redis: kind === 'redis' ? redis : undefined })
       t.after(async () => { await app.close(); await stub.close() })
       const secrets = new Secrets()
       scriptedProvider(stub, secrets)
@@ -197,7 +198,7 @@ test('a store outage never fails the request that emitted an event: a warning na
   const own = await startRedis()
   t.after(() => own.dispose())
   const stub = await startStubProvider()
-  const { app, logs } = await brokerFor(stub, { redisUrl: own.url })
+  const { app, logs } = await brokerFor(stub, { redis: own })
   t.after(async () => { await app.close(); await stub.close() })
   await own.stop()
   const forged = callerToken({ scopes: ['tokens:read'] })

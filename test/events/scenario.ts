@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { ACCESS_FIELD, REFRESH_FIELD } from '../../src/broker/secrets.js'
-import { callerToken, keyRingOf, type TokenOptions } from '../helpers/app.js'
+import { callerToken, type TokenOptions, keyRingOf } from '../helpers/app.js'
+import { importGrant } from '../helpers/grants.js'
 import { json, type StubProvider } from '../helpers/stub-provider.js'
-import { waitFor } from './support.js'
+import { waitFor } from '../helpers/wait.js'
 
 /**
  * Every value in this file that must never reach the audit trail or a webhook: tokens the
@@ -47,15 +48,9 @@ export function scriptedProvider(stub: StubProvider, secrets: Secrets) {
   return { open: () => open() }
 }
 
-export async function importAccount(
-  app: FastifyInstance, secrets: Secrets, account: string, body: Record<string, unknown>, requestId?: string,
-) {
-  const res = await app.inject({
-    method: 'PUT', url: `/accounts/${account}`, headers: secrets.caller({}, requestId), payload: { provider: 'stub', ...body },
-  })
-  assert.ok(res.statusCode === 201 || res.statusCode === 200, res.body)
-  return res
-}
+/** importGrant as a caller whose JWT is one of the secrets. */
+export const importAccount = (app: FastifyInstance, secrets: Secrets, account: string, body: Record<string, unknown>, requestId?: string) =>
+  importGrant(app, account, body, secrets.caller({}, requestId))
 
 export const access = (app: FastifyInstance, secrets: Secrets, account: string, requestId?: string) =>
   app.inject({ method: 'GET', url: `/tokens/${account}/access`, headers: secrets.caller({}, requestId) })

@@ -4,8 +4,6 @@ import type { FastifyInstance } from 'fastify'
 import type { AuditEntry } from '../../src/events/audit-log.js'
 import { verifyWebhookSignature } from '../../src/events/webhook-signature.js'
 
-export { waitFor } from '../helpers/wait.js'
-
 export const WEBHOOK_SECRET = 'whsec-test-0123456789abcdef'
 
 export interface Delivery {

@@ -7,12 +7,13 @@ import { RedisWebhookQueue } from '../../src/store/redis-webhook-queue.js'
 import { signWebhook, verifyWebhookSignature } from '../../src/events/webhook-signature.js'
 import type { WebhookWorkerOptions } from '../../src/events/webhook-worker.js'
 import { createRedisClient } from '../../src/store/redis-client.js'
-import { testApp, testConfig } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import type { TestApp } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
 import { startRedis } from '../helpers/redis-server.js'
 import { startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { realTimePassed, waitFor } from '../helpers/wait.js'
 import { Secrets, access, importAccount, link, reuse, scriptedProvider } from './scenario.js'
-import { WEBHOOK_SECRET, assertNoSecrets, startReceiver, waitFor, type Receiver } from './support.js'
+import { WEBHOOK_SECRET, assertNoSecrets, startReceiver, type Receiver } from './support.js'
 
 const redis = await startRedis()
 after(() => redis.dispose())
@@ -20,20 +21,13 @@ after(() => redis.dispose())
 /** Retries within milliseconds, so tests wait on deliveries, not on backoff. */
 const FAST: Partial<WebhookWorkerOptions> = { backoffBaseMs: 10, backoffMaxMs: 40, intervalMs: 20 }
 
-interface Broker { app: FastifyInstance; logs: { text: string; lines: string[] } }
-
 /** A broker with the stub provider and webhooks to `urls`; `prefix` picks the Redis key space (redis store). */
-async function broker(stub: StubProvider, urls: string[], o: { prefix?: string; webhooks?: Partial<WebhookWorkerOptions> } = {}): Promise<Broker> {
-  const providers = writeProvidersFile({
-    stub: { template: 'oauth2', authorization_url: `${stub.url}/authorize`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
+function broker(stub: StubProvider, urls: string[], o: { prefix?: string; webhooks?: Partial<WebhookWorkerOptions> } = {}): Promise<TestApp> {
+  return brokerFor(stub, {
+    ...(o.prefix ? { redis } : {}),
+    env: { WEBHOOK_URLS: urls.join(','), WEBHOOK_SECRET, ...(o.prefix ? { REDIS_KEY_PREFIX: o.prefix } : {}) },
+    deps: { webhooks: { ...FAST, ...o.webhooks } },
   })
-  const env: Record<string, string> = {
-    PROVIDERS_FILE: providers, PROVIDER_TIMEOUT_MS: '5000', WEBHOOK_URLS: urls.join(','), WEBHOOK_SECRET,
-    ...(o.prefix ? { REDIS_URL: redis.url, ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 7).toString('base64'), REDIS_KEY_PREFIX: o.prefix } : {}),
-  }
-  const t = await testApp(testConfig(env), { webhooks: { ...FAST, ...o.webhooks } })
-  await t.app.storage.connect()
-  return t
 }
 
 /** Ticks the app's worker until `done` holds (each tick delivers whatever is due). */
@@ -174,17 +168,27 @@ for (const kind of ['memory', 'redis'] as const) {
       assertNoSecrets(logs.text, secrets.values, 'the logs')
     })
 
-    test('start() delivers on its own; close() stops the worker', async (t) => {
+    test('start() delivers on its own; stop() (which close() calls) stops it', async (t) => {
       const stub = await startStubProvider()
       const receiver = await startReceiver()
       const { app } = await broker(stub, [receiver.url], { prefix: prefix() })
-      t.after(async () => { await stub.close(); await receiver.down() })
+      t.after(async () => { await app.close(); await stub.close(); await receiver.down() })
       const secrets = new Secrets()
       scriptedProvider(stub, secrets)
       app.webhooks!.start()
       await link(app, secrets, 'acct-auto')
       await waitFor('the delivery', () => (receiver.accepted().length === 1 ? true : undefined))
-      await app.close()
+
+      await app.webhooks!.stop()
+      await link(app, secrets, 'acct-after-stop')
+      await waitFor('the event to be queued', async () => ((await app.webhooks!.backlog()) === 1 ? true : undefined))
+      const queuedAt = Date.now()
+      // Nothing to wait on: the point is that nothing happens. A running worker polls every
+      // 20 ms here, so half a second of real time is 25 rounds it would have had.
+      await realTimePassed(queuedAt, 500)
+      assert.equal(receiver.requests.length, 1, 'the stopped worker sent nothing')
+      assert.equal(await app.webhooks!.backlog(), 1)
+      await deliverUntil(app, 'the queued delivery, by hand', () => receiver.accepted().length === 2)
     })
   })
 }
@@ -233,9 +237,9 @@ describe('webhooks survive a broker restart (redis store)', () => {
     const client = createRedisClient({ kind: 'standalone', url: redis.url }, 2000)
     await client.connect()
     t.after(() => client.quit())
-    const claimed = await new RedisWebhookQueue(client, keySpace(prefix)).claim(Date.now(), 10, 300)
+    const claimed = await new RedisWebhookQueue(client, keySpace(prefix)).claim(Date.now(), 10, 3_000)
     assert.equal(claimed.length, 1)
-    const leasedUntil = Date.now() + 300
+    const leasedUntil = Date.now() + 3_000
     assert.deepEqual(await app.webhooks!.tick(), { delivered: 0, retried: 0, dropped: 0 })
     await deliverUntil(app, 'the delivery after the lease', () => receiver.accepted().length === 1)
     assert.ok(Date.now() >= leasedUntil - 5)

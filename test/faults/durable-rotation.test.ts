@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto'
 import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { testConfig } from '../helpers/app.js'
-import { withConnection } from '../helpers/redis-server.js'
-import { startRedisSentinel, type RedisSentinel } from '../helpers/redis-sentinel.js'
-import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, importGrant } from '../refresh/setup.js'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { importGrant } from '../helpers/grants.js'
+import { startRedisSentinel, type RedisSentinel } from '../helpers/redis-sentinel.js'
+import { withConnection } from '../helpers/redis-server.js'
+import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 
 let rs: RedisSentinel
 let stub: StubProvider
@@ -32,7 +33,7 @@ const waitCalls = () => withConnection(rs.master.port, async (c) => {
 
 async function broker(path: string) {
   const prefix = `d${randomUUID()}:`
-  const { app } = await brokerFor(stub, { redisSentinels: rs.envSentinels, provider: { token_url: `${stub.url}${path}` }, env: { REDIS_KEY_PREFIX: prefix, PROACTIVE_REFRESH: 'false' } })
+  const { app } = await brokerFor(stub, { redis: { sentinels: rs.envSentinels }, provider: { token_url: `${stub.url}${path}` }, env: { REDIS_KEY_PREFIX: prefix, PROACTIVE_REFRESH: 'false' } })
   apps.push(app)
   return { app, prefix }
 }

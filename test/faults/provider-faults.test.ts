@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js'
+import { importGrant } from '../helpers/grants.js'
 import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitFor } from '../helpers/wait.js'
 import { strictRotation } from '../keys/strict-rotation.js'
-import { brokerFor, importGrant } from '../refresh/setup.js'
 
 let stub: StubProvider
 let proxy: FaultProxy

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitFor } from '../helpers/wait.js'
 import { strictRotation } from '../keys/strict-rotation.js'
-import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
 
 let redis: RedisServer
 let proxy: FaultProxy
@@ -32,7 +33,7 @@ after(async () => {
 /** A broker that reaches Redis only through the proxy. */
 async function broker() {
   const { app } = await brokerFor(stub, {
-    redisUrl: `redis://127.0.0.1:${proxy.port}`, env: { REDIS_COMMAND_TIMEOUT_MS: '1000', PROACTIVE_REFRESH: 'false' },
+    redis: { url: `redis://127.0.0.1:${proxy.port}` }, env: { REDIS_COMMAND_TIMEOUT_MS: '1000', PROACTIVE_REFRESH: 'false' },
   })
   apps.push(app)
   return app

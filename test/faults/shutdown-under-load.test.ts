@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { TEST_JWT_SECRET, TEST_KEYS, bearer } from '../helpers/app.js'
 import { spawnBroker } from '../helpers/broker-process.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { stubProvider, writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitFor } from '../helpers/wait.js'
@@ -25,9 +25,7 @@ test(`SIGTERM with ${IN_FLIGHT} requests in flight, each refreshing at the provi
   })
   const env = {
     REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, AUTH_JWT_SECRET: TEST_JWT_SECRET, REDIS_KEY_PREFIX: 'sdl:',
-    PROVIDERS_FILE: writeProvidersFile({
-      stub: { template: 'oauth2', authorization_url: `${stub.url}/a`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
-    }),
+    PROVIDERS_FILE: writeProvidersFile({ stub: stubProvider(stub) }),
     PROACTIVE_REFRESH: 'false', PROVIDER_CONCURRENCY: String(IN_FLIGHT), OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
   }
   const first = await spawnBroker(env)

@@ -1,9 +1,13 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import { createSigner } from 'fast-jwt'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { KeyRing } from '../../src/crypto/key-ring.js'
+import { writeProvidersFile, type Providers } from './providers-file.js'
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789'
 export const TEST_KEYS = 'k1:' + Buffer.alloc(32, 7).toString('base64')
@@ -31,9 +35,37 @@ export class LogCapture extends Writable {
   }
 }
 
+/** Where a test app keeps its data: a redis-server (anything with a url), a Redis Cluster or Sentinels. */
+export type RedisTarget = { url: string } | { clusterNodes: string } | { sentinels: string }
+
+export interface AppOptions {
+  /** Written to a providers file for PROVIDERS_FILE (builders in providers-file.ts). */
+  providers?: Providers
+  /**
+   * The store's Redis; the memory store when absent. Each app gets a key prefix of its own,
+   * unless env sets REDIS_KEY_PREFIX (apps that share a key space).
+   */
+  redis?: RedisTarget
+  /** Environment for loadConfig, over testConfig's defaults. */
+  env?: Record<string, string | undefined>
+  deps?: AppDeps
+  /** Runs before the app is ready: Fastify takes hooks only until then. */
+  setup?: (app: FastifyInstance) => void
+  /** Closes the app when this test (or suite) ends. */
+  t?: { after(fn: () => unknown): void }
+}
+
 export interface TestApp {
   app: FastifyInstance
   logs: LogCapture
+  config: Config
+}
+
+function redisEnv(redis: RedisTarget): Record<string, string> {
+  const where: Record<string, string> = 'url' in redis ? { REDIS_URL: redis.url }
+    : 'clusterNodes' in redis ? { REDIS_CLUSTER_NODES: redis.clusterNodes }
+    : { REDIS_SENTINELS: redis.sentinels, REDIS_SENTINEL_NAME: 'mymaster' }
+  return { ...where, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${randomUUID()}:` }
 }
 
 const keyRings = new WeakMap<FastifyInstance, KeyRing>()
@@ -45,13 +77,34 @@ export function keyRingOf(app: FastifyInstance): KeyRing {
   return keyRing
 }
 
-export async function testApp(config: Config = testConfig(), deps: AppDeps = {}): Promise<TestApp> {
+/**
+ * The one way tests build a broker app: ready, its log lines captured, and with Redis
+ * its store connected. It never listens (see `listen`).
+ */
+export async function testApp(o: AppOptions = {}): Promise<TestApp> {
+  const config = testConfig({
+    ...(o.providers ? { PROVIDERS_FILE: writeProvidersFile(o.providers) } : {}),
+    ...(o.redis ? redisEnv(o.redis) : {}),
+    ...o.env,
+  })
   const logs = new LogCapture()
-  const keyRing = deps.keyRing ?? (config.encryptionKeys ? new KeyRing(config.encryptionKeys) : KeyRing.ephemeral())
-  const app = await buildApp(config, { logStream: logs, ...deps, keyRing })
+  const keyRing = o.deps?.keyRing ?? (config.encryptionKeys ? new KeyRing(config.encryptionKeys) : KeyRing.ephemeral())
+  const app = await buildApp(config, { logStream: logs, ...o.deps, keyRing })
   keyRings.set(app, keyRing)
+  o.t?.after(() => app.close())
+  o.setup?.(app)
   await app.ready()
-  return { app, logs }
+  if (o.redis) {
+    const error = await app.storage.connect()
+    assert.equal(error, null, `the store connects: ${error?.message}`)
+  }
+  return { app, logs, config }
+}
+
+/** Listens on loopback (`port` 0: any free one) and returns the base URL. */
+export async function listen(app: FastifyInstance, port = 0): Promise<string> {
+  await app.listen({ port, host: '127.0.0.1' })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 }
 
 export interface TokenOptions {

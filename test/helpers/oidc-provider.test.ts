@@ -3,8 +3,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { startOidcProvider, type OidcServer } from './oidc-provider.js'
+import { waitUntil } from './wait.js'
 
 function pkce() {
   const verifier = randomBytes(32).toString('base64url')
@@ -24,6 +24,36 @@ function authorizationUrl(srv: OidcServer, state: string, challenge: string, sco
     code_challenge_method: 'S256',
   }).toString()
   return u.href
+}
+
+/** The token endpoint's answer to an authorization code. */
+async function exchange(srv: OidcServer, code: string, verifier: string) {
+  const res = await fetch(srv.endpoints.token, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${srv.clientId}:${srv.clientSecret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: srv.redirectUri, code_verifier: verifier }),
+  })
+  return { status: res.status, body: (await res.json()) as Record<string, string> }
+}
+
+/** A browser's part, without a browser: requests that carry the cookies the server set, no redirects followed. */
+function cookieCarrier() {
+  const cookies = new Map<string, string>()
+  return async (url: string | URL, init: { method?: string; form?: Record<string, string> } = {}) => {
+    const headers: Record<string, string> = { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') }
+    if (init.form) headers['content-type'] = 'application/x-www-form-urlencoded'
+    const res = await fetch(url, { method: init.method ?? 'GET', headers, body: init.form && new URLSearchParams(init.form), redirect: 'manual' })
+    for (const line of res.headers.getSetCookie()) {
+      const pair = line.split(';')[0]!
+      const [name, value] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]
+      if (value) cookies.set(name, value)
+      else cookies.delete(name)
+    }
+    return { status: res.status, location: res.headers.get('location'), text: await res.text() }
+  }
 }
 
 describe('oidc-provider harness (defaults: rotation on, client_secret_basic)', () => {
@@ -63,13 +93,57 @@ describe('oidc-provider harness (defaults: rotation on, client_secret_basic)', (
   })
 
   it('authorize() walks login + consent and returns the callback URL (code, state, iss) without requesting it', async () => {
-    const { challenge } = pkce()
+    srv.resetCounts()
+    const { verifier, challenge } = pkce()
     const cb = await srv.authorize(authorizationUrl(srv, 'st-1', challenge), { login: 'bob' })
     assert.equal(`${cb.origin}${cb.pathname}`, srv.redirectUri)
-    assert.ok(cb.searchParams.get('code'))
     assert.equal(cb.searchParams.get('state'), 'st-1')
     assert.equal(cb.searchParams.get('iss'), srv.issuer)
     assert.equal(callbackHits.length, 0)
+    const interactions = Object.entries(srv.counts).filter(([path, n]) => path.startsWith('/interaction/') && n > 0)
+    assert.deepEqual(interactions.map(([, n]) => n), [1, 1], 'one interaction for the login, one for the consent')
+    // the code is bob's, for the scopes asked
+    const tokens = await exchange(srv, cb.searchParams.get('code') ?? '', verifier)
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body))
+    assert.equal(tokens.body.scope, 'openid email')
+    assert.deepEqual((await srv.userinfo(tokens.body.access_token!)).body, { sub: 'bob', email: 'bob@example.test', email_verified: true })
+  })
+
+  it('without a scripted choice the interaction route serves a sign-in form, then a consent form (for browsers)', async () => {
+    const { verifier, challenge } = pkce()
+    const browser = cookieCarrier()
+    const start = await browser(authorizationUrl(srv, 'st-browser', challenge))
+    assert.equal(start.status, 303)
+    const login = new URL(start.location!, srv.issuer)
+    assert.match(login.pathname, /^\/interaction\/[\w-]+$/)
+    const signIn = await browser(login)
+    assert.equal(signIn.status, 200)
+    assert.match(signIn.text, /<input name="login"/)
+    assert.match(signIn.text, /<input name="password" type="password">/)
+    const signedIn = await browser(login, { method: 'POST', form: { login: 'carol', password: 'any' } })
+    assert.equal(signedIn.status, 303)
+    const consent = new URL((await browser(new URL(signedIn.location!, srv.issuer))).location!, srv.issuer)
+    assert.notEqual(consent.pathname, login.pathname, 'consent is an interaction of its own')
+    const consentPage = await browser(consent)
+    assert.equal(consentPage.status, 200)
+    assert.match(consentPage.text, /token-broker-test asks for: openid email/)
+    const consented = await browser(consent, { method: 'POST', form: {} })
+    const cb = new URL((await browser(new URL(consented.location!, srv.issuer))).location!)
+    assert.equal(`${cb.origin}${cb.pathname}`, srv.redirectUri)
+    assert.equal(cb.searchParams.get('state'), 'st-browser')
+    const tokens = await exchange(srv, cb.searchParams.get('code') ?? '', verifier)
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body))
+    assert.equal(((await srv.userinfo(tokens.body.access_token!)).body as { sub: string }).sub, 'carol')
+  })
+
+  it('a browser that cancels on the sign-in form gets access_denied', async () => {
+    const browser = cookieCarrier()
+    const login = new URL((await browser(authorizationUrl(srv, 'st-cancel', pkce().challenge))).location!, srv.issuer)
+    const aborted = await browser(`${login.href}/abort`)
+    assert.equal(aborted.status, 303)
+    const cb = new URL((await browser(new URL(aborted.location!, srv.issuer))).location!)
+    assert.equal(cb.searchParams.get('error'), 'access_denied')
+    assert.equal(cb.searchParams.get('state'), 'st-cancel')
   })
 
   it('rejects an authorization request without PKCE (PKCE is required)', async () => {
@@ -169,34 +243,21 @@ describe('oidc-provider harness (defaults: rotation on, client_secret_basic)', (
     srv.resetCounts()
     const { challenge } = pkce()
     const cb = await srv.authorize(authorizationUrl(srv, 'st-3', challenge))
-    const res = await fetch(srv.endpoints.token, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${srv.clientId}:${srv.clientSecret}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: cb.searchParams.get('code') ?? '',
-        redirect_uri: srv.redirectUri,
-        code_verifier: pkce().verifier,
-      }),
-    })
+    const res = await exchange(srv, cb.searchParams.get('code') ?? '', pkce().verifier)
     assert.equal(res.status, 400)
-    assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant')
+    assert.equal(res.body.error, 'invalid_grant')
     assert.equal(srv.grantCounts.authorization_code, 1)
     assert.equal(srv.grantErrors.authorization_code, 1)
   })
 })
 
 describe('oidc-provider harness options', () => {
-  it('accessTokenTtlSeconds: 1 gives access tokens that expire within ~1 s', async () => {
+  it('accessTokenTtlSeconds: 1 gives 1-second access tokens; once expired, introspection and userinfo agree', async () => {
     const srv = await startOidcProvider({ accessTokenTtlSeconds: 1 })
     try {
       const g = await srv.obtainGrant()
       assert.equal(g.expires_in, 1)
-      await sleep(2100)
-      assert.equal((await srv.introspect(g.access_token)).active, false)
+      await waitUntil('the access token to expire', async () => !(await srv.introspect(g.access_token)).active)
       assert.equal((await srv.userinfo(g.access_token)).status, 401)
       const r = await srv.refreshDirect(g.refresh_token)
       assert.equal(r.status, 200)

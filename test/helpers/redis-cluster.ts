@@ -13,6 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { freePort, startRedis, withConnection, type RedisServer } from './redis-server.js'
+import { waitFor } from './wait.js'
 
 export interface ClusterNode {
   host: string
@@ -46,8 +47,6 @@ const HOST = '127.0.0.1'
 const TOTAL_SLOTS = 16384
 const POLL_INTERVAL_MS = 50
 const MAX_NODE_ATTEMPTS = 5
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 // redis-cli children still running when the process exits are killed with it.
 const liveCli = new Set<ChildProcess>()
@@ -116,7 +115,6 @@ function redisCli(args: string[], timeoutMs: number): Promise<string> {
   })
 }
 
-
 /** CLUSTER INFO as a map. */
 async function clusterInfo(port: number): Promise<Map<string, string>> {
   const text = await withConnection(port, (c) => c.cluster('INFO') as Promise<string>)
@@ -159,8 +157,7 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
     const deadline = Date.now() + timeoutMs
     await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], timeoutMs)
 
-    let last = ''
-    for (;;) {
+    await waitFor('Redis Cluster to be ready', async () => {
       const views = await Promise.all(nodes.map((n) => clusterInfo(n.port).catch((e: Error) => e)))
       const notReady = views.flatMap((v, i) => {
         if (v instanceof Error) return [`${addresses[i]}: ${v.message}`]
@@ -171,11 +168,9 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
           && Number(v.get('cluster_size')) === masters
         return ok ? [] : [`${addresses[i]}: state ${v.get('cluster_state')}, slots ${v.get('cluster_slots_assigned')}, known nodes ${v.get('cluster_known_nodes')}`]
       })
-      if (notReady.length === 0) break
-      last = notReady.join('; ')
-      if (Date.now() > deadline) throw new Error(`Redis Cluster not ready within ${timeoutMs} ms: ${last}`)
-      await sleep(POLL_INTERVAL_MS)
-    }
+      if (notReady.length > 0) throw new Error(notReady.join('; '))
+      return true
+    }, { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: POLL_INTERVAL_MS })
 
     const idsOnEveryNode = async (stem: string, perNode: number) => {
       const byNode = new Map<number, string[]>(nodes.map((n) => [n.port, []]))

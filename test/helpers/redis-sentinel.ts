@@ -13,6 +13,7 @@
  *   failover has a replica to promote) and, with several Sentinels, knows all the others.
  */
 import { startRedis, withConnection, type RedisServer } from './redis-server.js'
+import { waitFor } from './wait.js'
 
 export interface SentinelAddress {
   host: string
@@ -57,9 +58,6 @@ const HOST = '127.0.0.1'
 const NAME = 'mymaster'
 const POLL_INTERVAL_MS = 50
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-
 const fields = (text: string): Map<string, string> => new Map(text.split(/\r?\n/).filter((l) => l.includes(':')).map((l) => {
   const i = l.indexOf(':')
   return [l.slice(0, i), l.slice(i + 1).trim()] as [string, string]
@@ -86,18 +84,11 @@ const sentinelConf = (masterPort: number) => (port: number, dir: string): string
 
 /** Polls `check` (null = ready, else why not) until ready or the deadline. */
 async function until(what: string, deadline: number, check: () => Promise<string | null>): Promise<void> {
-  let last = ''
-  for (;;) {
-    try {
-      const notReady = await check()
-      if (notReady === null) return
-      last = notReady
-    } catch (error) {
-      last = (error as Error).message
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not ready by the deadline (${last})`)
-    await sleep(POLL_INTERVAL_MS)
-  }
+  await waitFor(what, async () => {
+    const notReady = await check()
+    if (notReady !== null) throw new Error(notReady)
+    return true
+  }, { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: POLL_INTERVAL_MS })
 }
 
 export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): Promise<RedisSentinel> {

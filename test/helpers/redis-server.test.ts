@@ -95,7 +95,7 @@ test('pause makes commands time out; resume makes them work again', async () => 
         assert.equal(await c.set('after', '1'), 'OK');
         assert.equal(await c.get('after'), '1');
       },
-      { commandTimeout: 200 },
+      { commandTimeout: 1_000 },
     );
   } finally {
     server.resume();

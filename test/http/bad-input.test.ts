@@ -3,9 +3,10 @@ import { after, describe, test, type TestContext } from 'node:test'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { Redis } from 'ioredis'
 import { bearer } from '../helpers/app.js'
-import {
-  RedisFixture, STORE_KINDS, assertClientError, assertError, dumpRedis, importGrant, rawRedis, storeApp, type StoreApp,
-} from './support.js'
+import { STORE_KINDS, storeApp, type StoreApp } from '../helpers/brokers.js'
+import { importGrant } from '../helpers/grants.js'
+import { RedisFixture } from '../helpers/redis-fixture.js'
+import { assertClientError, assertError, dumpRedis, rawRedis } from './support.js'
 
 const redisFixture = new RedisFixture()
 after(() => redisFixture.dispose())
@@ -56,19 +57,19 @@ async function snapshot(f: StoreApp) {
 
 async function seed(t: TestContext, kind: (typeof STORE_KINDS)[number]) {
   const f = await storeApp(t, kind, kind === 'redis' ? redisFixture : null)
-  await importGrant(f.app, admin, 'keep-me', { provider: 'acme', access_token: 'at-keep', refresh_token: 'rt-keep', expires_in: 3600, scope: 'a b' })
-  await importGrant(f.app, admin, 'other', { provider: 'beta', access_token: 'at-other', expires_in: 3600 })
+  await importGrant(f.app, 'keep-me', { provider: 'acme', access_token: 'at-keep', refresh_token: 'rt-keep', expires_in: 3600, scope: 'a b' })
+  await importGrant(f.app, 'other', { provider: 'beta', access_token: 'at-other', expires_in: 3600 })
   const before = await snapshot(f)
   assert.deepEqual(before.ids, ['keep-me', 'other'])
   const client = f.redis ? await rawRedis(t, f.redis) : null
-  const raw = client ? await grantKeys(client) : null
+  const raw = client ? await grantKeys(client, f.config.keyPrefix) : null
   return { ...f, before, client, raw }
 }
 
 /** Every key the store wrote, with its value; the rate limiter's counters move with every request. */
-async function grantKeys(client: Redis): Promise<Map<string, string>> {
+async function grantKeys(client: Redis, prefix: string): Promise<Map<string, string>> {
   const dump = await dumpRedis(client)
-  for (const key of dump.keys()) if (key.startsWith('tb:ratelimit')) dump.delete(key)
+  for (const key of dump.keys()) if (key.startsWith(`${prefix}ratelimit`)) dump.delete(key)
   assert.ok(dump.size > 0)
   return dump
 }
@@ -83,7 +84,7 @@ for (const kind of STORE_KINDS) {
   describe(`bad input changes nothing (${kind} store)`, () => {
     async function assertUnchanged(f: Awaited<ReturnType<typeof seed>>) {
       assert.deepEqual(await snapshot(f), f.before, 'the store holds what it held before')
-      if (f.client) assert.deepEqual(await grantKeys(f.client), f.raw, 'every Redis key and value is as before')
+      if (f.client) assert.deepEqual(await grantKeys(f.client, f.config.keyPrefix), f.raw, 'every Redis key and value is as before')
       const token = await f.app.inject({ method: 'GET', url: '/tokens/keep-me/access', headers: admin })
       assert.equal(token.json().access_token, 'at-keep')
     }

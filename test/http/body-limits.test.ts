@@ -5,16 +5,18 @@
 import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { test, type TestContext } from 'node:test'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
 import { SMALL_BODY_LIMIT } from '../../src/http/body-limits.js'
-import { assertError, importGrant, providersFile } from './support.js'
+import { bearer, testApp } from '../helpers/app.js'
+import { importGrant } from '../helpers/grants.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
+import { assertError } from './support.js'
 
 const json = { 'content-type': 'application/json' }
 
 async function appWith(t: TestContext) {
-  const { app } = await testApp(testConfig({ PROVIDERS_FILE: providersFile() }))
+  const { app } = await testApp({ providers: loopbackProviders() })
   t.after(() => app.close())
-  await importGrant(app, bearer(), 'crm-prod', { provider: 'acme', access_token: 'at-current', expires_in: 3600 })
+  await importGrant(app, 'crm-prod', { provider: 'acme', access_token: 'at-current', expires_in: 3600 })
   return app
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { memoryStorage } from '../../src/store/index.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
+import { bearer, testApp } from '../helpers/app.js'
 
 /** A store whose read fails the way a driver error does: with its command's arguments attached. */
 class FailingStore extends MemoryStore {
@@ -15,7 +15,7 @@ class FailingStore extends MemoryStore {
 }
 
 test('an error log carries the error itself (class, message, stack, cause), never its other properties', async (t) => {
-  const { app, logs } = await testApp(testConfig(), { storage: memoryStorage({ grants: new FailingStore() }) })
+  const { app, logs } = await testApp({ deps: { storage: memoryStorage({ grants: new FailingStore() }) } })
   t.after(() => app.close())
   const res = await app.inject({ method: 'GET', url: '/accounts/acct', headers: bearer() })
   assert.equal(res.statusCode, 500)

@@ -3,10 +3,13 @@ import { randomBytes } from 'node:crypto'
 import { after, describe, test } from 'node:test'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { TEST_JWT_SECRET, TEST_KEYS, bearer, callerToken } from '../helpers/app.js'
+import { STORE_KINDS, storeApp } from '../helpers/brokers.js'
+import { importGrant } from '../helpers/grants.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
+import { RedisFixture } from '../helpers/redis-fixture.js'
 import { json, startStubProvider } from '../helpers/stub-provider.js'
-import {
-  RedisFixture, STORE_KINDS, assertError, auth, importGrant, manualClock, providersFile, storeApp, until, within,
-} from './support.js'
+import { waitFor, within } from '../helpers/wait.js'
+import { assertError, auth, manualClock } from './support.js'
 
 // Persisted (AOF), so the data outlives a stop/start of the server.
 const redisFixture = new RedisFixture({ appendonly: true })
@@ -47,14 +50,14 @@ describe('health', () => {
     const { app } = f
     const redis = f.redis!
     t.after(() => redis.start()) // leave the shared server running whatever happens
-    await importGrant(app, admin, 'crm-prod', { provider: 'acme', access_token: 'at-survives', expires_in: 3600 })
+    await importGrant(app, 'crm-prod', { provider: 'acme', access_token: 'at-survives', expires_in: 3600 })
     const ready = await app.inject({ method: 'GET', url: '/readyz' })
     assert.equal(ready.statusCode, 200)
     assert.deepEqual(ready.json(), { status: 'ready' })
     const errorsBefore = counter(await metricsText(app), 'store_errors_total')
 
     await redis.stop()
-    const down = await until('/readyz to report the outage', async () => {
+    const down = await waitFor('/readyz to report the outage', async () => {
       const res = await app.inject({ method: 'GET', url: '/readyz' })
       return res.statusCode === 503 ? res : undefined
     })
@@ -78,11 +81,11 @@ describe('health', () => {
     assert.equal(counter(metrics, 'store_errors_total') - errorsBefore, during.length, 'every failed request is counted once')
 
     await redis.start()
-    await until('/readyz to recover', async () => {
+    await waitFor('/readyz to recover', async () => {
       const res = await app.inject({ method: 'GET', url: '/readyz' })
       return res.statusCode === 200 ? res : undefined
     })
-    const back = await until('token reads to work again', async () => {
+    const back = await waitFor('token reads to work again', async () => {
       const res = await app.inject({ method: 'GET', url: '/tokens/crm-prod/access', headers: admin })
       return res.statusCode === 200 ? res : undefined
     })
@@ -94,7 +97,7 @@ describe('health', () => {
 describe('metrics', () => {
   test('request durations by route pattern (never the raw path or a token)', async (t) => {
     const { app } = await storeApp(t, 'memory', null)
-    await importGrant(app, admin, 'crm-prod', { provider: 'acme', access_token: 'at-metric-secret', expires_in: 3600 })
+    await importGrant(app, 'crm-prod', { provider: 'acme', access_token: 'at-metric-secret', expires_in: 3600 })
     await app.inject({ method: 'GET', url: '/accounts/crm-prod', headers: admin })
     await app.inject({ method: 'GET', url: '/accounts/crm-prod', headers: admin })
     await app.inject({ method: 'GET', url: '/accounts/nobody', headers: admin })
@@ -113,7 +116,7 @@ describe('metrics', () => {
 describe('request logs', () => {
   test('carry the route and status, never the query string', async (t) => {
     const { app, logs } = await storeApp(t, 'memory', null)
-    await importGrant(app, admin, 'crm-prod', { provider: 'acme', access_token: 'at-log', expires_in: 3600 })
+    await importGrant(app, 'crm-prod', { provider: 'acme', access_token: 'at-log', expires_in: 3600 })
     const res = await app.inject({ method: 'GET', url: '/tokens/crm-prod/access?min_ttl=5&secret=zzz', headers: admin })
     assertError(res, 400, 'VALIDATION_ERROR')
     const ok = await app.inject({ method: 'GET', url: '/tokens/crm-prod/access?min_ttl=5', headers: { ...admin, 'x-request-id': 'req-ok-1' } })
@@ -182,7 +185,8 @@ for (const kind of STORE_KINDS) {
       })
       const clock = manualClock(Date.now())
       const f = await storeApp(t, kind, kind === 'redis' ? redisFixture : null, {
-        env: { LOG_LEVEL: level, PROVIDERS_FILE: providersFile({ tokenUrl: `${provider.url}/token` }) },
+        providers: loopbackProviders({ acmeTokenUrl: `${provider.url}/token` }),
+        env: { LOG_LEVEL: level },
         deps: { clock },
       })
       const { app, logs } = f

@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test, type TestContext } from 'node:test'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
+import { bearer, testApp } from '../helpers/app.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
 import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { assertError, providersFile } from './support.js'
+import { assertError } from './support.js'
 
 const CSP = "default-src 'none';style-src 'unsafe-inline';base-uri 'none';form-action 'none';frame-ancestors 'none'"
 
@@ -35,7 +36,7 @@ describe('HTML pages of /connect/callback', () => {
   after(() => stub.close())
 
   async function appWith(t: TestContext, env: Record<string, string> = {}) {
-    const { app } = await testApp(testConfig({ PROVIDERS_FILE: providersFile({ tokenUrl: `${stub.url}/token` }), ...env }))
+    const { app } = await testApp({ providers: loopbackProviders({ acmeTokenUrl: `${stub.url}/token` }), env: { ...env } })
     t.after(() => app.close())
     return app
   }

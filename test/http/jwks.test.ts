@@ -9,9 +9,10 @@ import type { AddressInfo } from 'node:net'
 import { after, afterEach, before, describe, test, type TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { jwksSettings } from '../../src/http/jwks.js'
-import { testApp, testConfig } from '../helpers/app.js'
+import { testApp } from '../helpers/app.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
 import { waitFor } from '../helpers/wait.js'
-import { assertError, auth, claims, makeJwt, providersFile, type JwtKey } from './support.js'
+import { assertError, auth, claims, makeJwt, type JwtKey } from './support.js'
 
 const DEFAULTS = { ...jwksSettings }
 afterEach(() => { Object.assign(jwksSettings, DEFAULTS) })
@@ -57,7 +58,7 @@ describe('JWKS fetches are bounded (AUTH_JWKS_URL)', () => {
     ks.keys = [jwk(k1.publicKey, { kid: 'k1', alg: 'RS256' })]
     ks.failing = false
     ks.requests = 0
-    const { app, logs } = await testApp(testConfig({ PROVIDERS_FILE: providersFile(), AUTH_JWT_SECRET: '', AUTH_JWKS_URL: ks.url }))
+    const { app, logs } = await testApp({ providers: loopbackProviders(), env: { AUTH_JWT_SECRET: '', AUTH_JWKS_URL: ks.url } })
     t.after(() => app.close())
     return { app, logs }
   }
@@ -138,7 +139,7 @@ describe('JWKS fetches are bounded (AUTH_JWKS_URL)', () => {
     assert.equal(await status(app, token(rs(k1.privateKey), { kid: 'k1' })), 200)
     ks.keys = [...ks.keys, jwk(k5.publicKey, { kid: 'k5' })] // no alg in the JWK: the key type decides
     await waitFor('the rotated-in key k5 to be accepted', async () =>
-      (await status(app, token(rs(k5.privateKey), { kid: 'k5' }))) === 200 ? true : undefined, { timeoutMs: 5_000 })
+      (await status(app, token(rs(k5.privateKey), { kid: 'k5' }))) === 200 ? true : undefined)
     const elapsed = Date.now() - started
     assert.ok(ks.requests >= 2 && ks.requests <= 2 + Math.ceil(elapsed / 100), `${ks.requests} fetches in ${elapsed} ms`)
   })

@@ -1,22 +1,14 @@
 /**
- * Shared pieces of the HTTP tests: apps on either store, the contract's error shape,
- * hand-made JWTs, and small waits with deadlines.
+ * Shared pieces of the HTTP tests: a clock moved by hand, Redis contents, the contract's
+ * error shape and hand-made JWTs.
  */
 import assert from 'node:assert/strict'
 import { createHmac, sign as cryptoSign, type KeyObject } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { TestContext } from 'node:test'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
-import type { AppDeps } from '../../src/app.js'
-import type { Config } from '../../src/config.js'
-import { TEST_KEYS, testApp, testConfig, type TestApp } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
-import { startRedis, type RedisServer } from '../helpers/redis-server.js'
-import { waitFor } from '../helpers/wait.js'
-
-export type StoreKind = 'memory' | 'redis'
-export const STORE_KINDS: StoreKind[] = ['memory', 'redis']
+import type { RedisServer } from '../helpers/redis-server.js'
 
 /** 2030-01-01T00:00:00Z: far from the real clock, so a test clock shows in every time. */
 export const T0 = Date.UTC(2030, 0, 1)
@@ -29,75 +21,6 @@ export function manualClock(start = T0) {
     set: (ms: number) => { now = ms },
     advance: (ms: number) => { now += ms },
   })
-}
-
-/** A providers file with `acme` and `beta` (oauth2, loopback URLs); `tokenUrl` overrides acme's. */
-export function providersFile(opts: { tokenUrl?: string } = {}): string {
-  const entry = (name: string, tokenUrl: string) => ({
-    template: 'oauth2',
-    authorization_url: `http://127.0.0.1:9/${name}/auth`,
-    token_url: tokenUrl,
-    client_id: `${name}-client`,
-    client_secret: `${name}-client-secret-value`,
-    scopes: ['openid', 'offline_access'],
-  })
-  return writeProvidersFile({
-    acme: entry('acme', opts.tokenUrl ?? 'http://127.0.0.1:9/acme/token'),
-    beta: entry('beta', 'http://127.0.0.1:9/beta/token'),
-  })
-}
-
-/** One redis-server per test file, started on first use. */
-export class RedisFixture {
-  private server: RedisServer | null = null
-  private starting: Promise<RedisServer> | null = null
-
-  constructor(private readonly options: Parameters<typeof startRedis>[0] = {}) {}
-
-  async get(): Promise<RedisServer> {
-    if (this.server) return this.server
-    this.starting ??= startRedis(this.options).then((s) => (this.server = s))
-    return this.starting
-  }
-
-  async dispose(): Promise<void> {
-    const server = this.server ?? (this.starting ? await this.starting.catch(() => null) : null)
-    await server?.dispose()
-    this.server = null
-    this.starting = null
-  }
-}
-
-export interface StoreApp extends TestApp {
-  kind: StoreKind
-  config: Config
-  redis: RedisServer | null
-}
-
-/**
- * An app on the given store, closed when the test ends. With Redis the server is flushed
- * first and the store connected, so every test starts from nothing.
- */
-export async function storeApp(
-  t: TestContext, kind: StoreKind, fixture: RedisFixture | null,
-  opts: { env?: Record<string, string | undefined>; deps?: AppDeps; flush?: boolean } = {},
-): Promise<StoreApp> {
-  let redis: RedisServer | null = null
-  const env: Record<string, string | undefined> = { PROVIDERS_FILE: providersFile(), ...opts.env }
-  if (kind === 'redis') {
-    assert.ok(fixture, 'a Redis app needs a RedisFixture')
-    redis = await fixture.get()
-    if (opts.flush !== false) await redis.flush()
-    Object.assign(env, { REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS }, opts.env)
-  }
-  const config = testConfig(env)
-  const { app, logs } = await testApp(config, opts.deps)
-  t.after(() => app.close())
-  if (kind === 'redis') {
-    const error = await app.storage.connect()
-    assert.equal(error, null, `store connects: ${error?.message}`)
-  }
-  return { app, logs, kind, config, redis }
 }
 
 /** A raw client on the test's Redis, closed when the test ends. */
@@ -192,32 +115,3 @@ export function claims(extra: Record<string, unknown> = {}): Record<string, unkn
 }
 
 export const auth = (token: string) => ({ authorization: `Bearer ${token}` })
-
-// ---------------------------------------------------------------------------
-
-/** Imports a grant through the API and checks it landed. */
-export async function importGrant(
-  app: FastifyInstance, headers: Record<string, string>, account: string, body: Record<string, unknown>,
-): Promise<LightMyRequestResponse> {
-  const res = await app.inject({ method: 'PUT', url: `/accounts/${account}`, headers, payload: body })
-  assert.ok(res.statusCode === 201 || res.statusCode === 200, `import ${account}: ${res.statusCode} ${res.body}`)
-  return res
-}
-
-
-/** Polls until `probe` returns a value other than undefined, or fails at the deadline. */
-export const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> =>
-  waitFor(what, probe, { timeoutMs })
-
-/** Rejects when the work has not settled by the deadline (a guard against hangs, not a timing assertion). */
-export async function within<T>(what: string, work: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not settle within ${timeoutMs} ms`)), timeoutMs) }),
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { cli } from '../cli/run-cli.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, importGrant } from '../refresh/setup.js'
+import { cli } from '../cli/run-cli.js'
 import { K1, K2 } from './keys.js'
 
 let redis: RedisServer
@@ -17,7 +18,7 @@ before(async () => {
   redis = await startRedis()
   stub = await startStubProvider()
   stub.handle('/token', rotatingTokens())
-  app = (await brokerFor(stub, { redisUrl: redis.url, env: { ENCRYPTION_KEYS: K1, REDIS_KEY_PREFIX: PREFIX } })).app
+  app = (await brokerFor(stub, { redis, env: { ENCRYPTION_KEYS: K1, REDIS_KEY_PREFIX: PREFIX } })).app
   for (const account of accounts) await importGrant(app, account, { access_token: `at-${account}`, refresh_token: `rt-${account}`, expires_in: 3600 })
 })
 after(async () => { await app.close(); await stub.close(); await redis.dispose() })

@@ -4,9 +4,10 @@ import type { FastifyInstance } from 'fastify'
 import { countSealedByKey, resealAll } from '../../src/broker/key-rotation.js'
 import type { Store } from '../../src/store/store.js'
 import { bearer, keyRingOf } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
 import { K1, K2 } from './keys.js'
 import { strictRotation } from './strict-rotation.js'
 
@@ -27,7 +28,7 @@ after(() => Promise.all(apps.map((a) => a.close())))
 
 /** A broker on the shared Redis under `prefix`, with these ENCRYPTION_KEYS. */
 async function broker(prefix: string, keys: string) {
-  const { app } = await brokerFor(stub, { redisUrl: redis.url, env: { ENCRYPTION_KEYS: keys, REDIS_KEY_PREFIX: prefix } })
+  const { app } = await brokerFor(stub, { redis, env: { ENCRYPTION_KEYS: keys, REDIS_KEY_PREFIX: prefix } })
   apps.push(app)
   return { app, store: app.storage.grants, keyRing: keyRingOf(app) }
 }

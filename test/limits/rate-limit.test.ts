@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { TEST_KEYS, bearer, testApp, testConfig } from '../helpers/app.js'
+import { bearer, testApp, testConfig } from '../helpers/app.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 
 let redis: RedisServer
@@ -8,10 +8,7 @@ before(async () => { redis = await startRedis() })
 after(async () => { await redis.stop() })
 
 async function instance(limits: string) {
-  const { app } = await testApp(testConfig({
-    REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: 'rl:', RATE_LIMIT_PER_MINUTE: limits,
-  }))
-  await app.storage.connect()
+  const { app } = await testApp({ redis, env: { REDIS_KEY_PREFIX: 'rl:', RATE_LIMIT_PER_MINUTE: limits } })
   return app
 }
 

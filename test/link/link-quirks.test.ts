@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerFor } from '../refresh/setup.js'
 
 let stub: StubProvider
 before(async () => { stub = await startStubProvider() })

@@ -3,10 +3,9 @@ import { after, before, describe, test } from 'node:test'
 import { memoryStorage } from '../../src/store/index.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
 import { bearer } from '../helpers/app.js'
+import { brokerForOp, callbackPath, startOp } from '../helpers/brokers.js'
 import type { OidcServer } from '../helpers/oidc-provider.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
-import { TEST_KEYS } from '../helpers/app.js'
-import { brokerForOp, callbackPath, startOp } from './setup.js'
 
 let op: OidcServer
 let redis: RedisServer
@@ -18,7 +17,7 @@ const connect = (app: import('fastify').FastifyInstance, account: string, extra:
 
 describe('linking against a real authorization server', () => {
   test('the full flow stores a grant whose access token the provider accepts', async (t) => {
-    const { app, logs } = await brokerForOp(op, { REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: 'link1:' })
+    const { app, logs } = await brokerForOp(op, { redis })
     t.after(() => app.close())
     const started = await connect(app, 'crm-prod')
     assert.equal(started.statusCode, 201)
@@ -78,7 +77,7 @@ describe('linking against a real authorization server', () => {
   test('a state older than 10 minutes has expired', async (t) => {
     let now = Date.now()
     const clock = () => now
-    const { app } = await brokerForOp(op, {}, { storage: memoryStorage({ grants: new MemoryStore(clock), clock }), clock })
+    const { app } = await brokerForOp(op, { deps: { storage: memoryStorage({ grants: new MemoryStore(clock), clock }), clock } })
     t.after(() => app.close())
     const { authorization_url: url } = (await connect(app, 'late')).json()
     const redirect = await op.authorize(url)
@@ -117,9 +116,9 @@ describe('linking against a real authorization server', () => {
   })
 
   test('relinking replaces the grant and revives a reauth_required account; another provider conflicts', async (t) => {
-    const { app } = await brokerForOp(op, { RETURN_TO_ALLOWLIST: 'https://admin.example/done' }, {}, {
+    const { app } = await brokerForOp(op, { env: { RETURN_TO_ALLOWLIST: 'https://admin.example/done' }, providers: {
       other: { template: 'oauth2', authorization_url: 'http://127.0.0.1:9/a', token_url: 'http://127.0.0.1:9/t', client_id: 'x' },
-    })
+    } })
     t.after(() => app.close())
     const link = async () => {
       const { authorization_url: url } = (await connect(app, 'relink')).json()

@@ -3,9 +3,10 @@ import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { TEST_JWT_SECRET, TEST_KEYS, bearer } from '../helpers/app.js'
 import { spawnBroker } from '../helpers/broker-process.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { stubProvider, writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 let stub: StubProvider
@@ -19,9 +20,7 @@ test('SIGTERM: stop accepting, finish the in-flight request, close Redis, exit 0
     await gate
     json(res, 200, { access_token: 'finished-after-sigterm', refresh_token: 'rt-1', expires_in: 3600 })
   })
-  const providersFile = writeProvidersFile({
-    stub: { template: 'oauth2', authorization_url: `${stub.url}/a`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
-  })
+  const providersFile = writeProvidersFile({ stub: stubProvider(stub) })
   const broker = await spawnBroker({
     REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, AUTH_JWT_SECRET: TEST_JWT_SECRET, REDIS_KEY_PREFIX: 'sd:',
     PROVIDERS_FILE: providersFile, PROACTIVE_REFRESH: 'false',
@@ -38,16 +37,11 @@ test('SIGTERM: stop accepting, finish the in-flight request, close Redis, exit 0
   const clientsBefore = Number(/connected_clients:(\d+)/.exec(await raw.info('clients'))![1])
 
   const inFlight = fetch(`${broker.url}/tokens/busy/access`, { headers: bearer() })
-  while (stub.count('/token') === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitUntil('the refresh to reach the provider', () => stub.count('/token') === 1)
   const exited = new Promise<number | null>((resolve) => broker.child.once('exit', (code) => resolve(code)))
   broker.child.kill('SIGTERM')
-  // New connections are refused once the listener is closed.
-  let refused = false
-  for (let i = 0; i < 200 && !refused; i++) {
-    refused = await fetch(`${broker.url}/healthz`).then(() => false, () => true)
-    if (!refused) await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  assert.ok(refused, 'the listener closed')
+  // New connections are refused once the listener is closed, while the request is still in flight.
+  await waitUntil('the listener to close', () => fetch(`${broker.url}/healthz`).then(() => false, () => true), 30_000)
   release()
   const res = await inFlight
   assert.equal(res.status, 200)

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { bearer, testApp } from '../helpers/app.js'
 
 test('GET /providers lists names, templates, scopes, PKCE and revocation support, and never a secret', async (t) => {
-  const providersFile = writeProvidersFile({
+  const { app, logs } = await testApp({ providers: {
     google: { template: 'google', client_id: 'google-client-id', client_secret: 'google-secret-value-1' },
     acme: {
       template: 'oauth2', authorization_url: 'https://id.acme.test/auth', token_url: 'https://id.acme.test/token',
       client_id: 'acme-client', client_secret: ['acme-secret-new', 'acme-secret-old'], scopes: ['read', 'write'], pkce: false,
     },
-  })
-  const { app, logs } = await testApp(testConfig({ PROVIDERS_FILE: providersFile }))
+  } })
   t.after(() => app.close())
   for (const scope of ['accounts:read', 'accounts:write']) {
     const res = await app.inject({ method: 'GET', url: '/providers', headers: bearer({ scopes: [scope] }) })

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { json, rotatingTokens, startStubProvider, type StubProvider, type StubRequest } from '../helpers/stub-provider.js'
-import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
 
 /** A broker whose provider `stub` uses `template`, its token endpoint at a fresh stub. */
 async function broker(t: TestContext, template: string, provider: Record<string, unknown> = {}) {

@@ -8,9 +8,10 @@ import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { gatedTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
 import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
@@ -25,7 +26,7 @@ test('xero: a lost lock within the reuse grace window keeps the newer grant and 
   const apps: FastifyInstance[] = []
   for (let i = 0; i < 2; i++) {
     const { app } = await brokerFor(stub, {
-      redisUrl: redis.url,
+      redis,
       env: { REDIS_KEY_PREFIX: prefix },
       provider: { template: 'xero', authorization_url: `${stub.url}/authorize`, token_url: `${stub.url}/token` },
     })

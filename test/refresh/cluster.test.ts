@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { importGrant } from '../helpers/grants.js'
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js'
 import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitFor } from '../helpers/wait.js'
-import { brokerFor, importGrant } from './setup.js'
 
 /** One Redis Cluster (3 masters) for the file; each test uses its own key prefix. */
 let cluster: RedisCluster
@@ -22,7 +23,7 @@ async function instances(n: number, prefix: string, env: Record<string, string> 
   const apps: FastifyInstance[] = []
   try {
     for (let i = 0; i < n; i++) {
-      const { app } = await brokerFor(stub, { redisClusterNodes: cluster.envValue, env: { REDIS_KEY_PREFIX: prefix, ...env } })
+      const { app } = await brokerFor(stub, { redis: { clusterNodes: cluster.envValue }, env: { REDIS_KEY_PREFIX: prefix, ...env } })
       apps.push(app)
       await app.listen({ port: 0, host: '127.0.0.1' })
       const ready = await app.inject({ method: 'GET', url: '/readyz' })

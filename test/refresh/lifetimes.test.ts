@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { bearer, type TestApp } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, withConnection, type RedisServer } from '../helpers/redis-server.js'
 import { json, startStubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, getAccess, importGrant } from './setup.js'
 
 let redis: RedisServer
 before(async () => { redis = await startRedis() })
@@ -18,7 +19,7 @@ async function setup(t: { after(fn: () => Promise<unknown>): void }, provider: R
   const stub = await startStubProvider()
   let now = T0
   const prefix = `life${randomUUID()}:`
-  const broker: TestApp = await brokerFor(stub, { redisUrl: redis.url, env: { REDIS_KEY_PREFIX: prefix }, clock: () => now, provider })
+  const broker: TestApp = await brokerFor(stub, { redis, env: { REDIS_KEY_PREFIX: prefix }, deps: { clock: () => now }, provider })
   t.after(async () => { await broker.app.close(); await stub.close() })
   return { ...broker, stub, prefix, advance: (ms: number) => { now += ms }, now: () => now }
 }

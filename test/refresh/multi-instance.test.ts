@@ -5,11 +5,12 @@ import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { TEST_JWT_SECRET, TEST_KEYS, bearer } from '../helpers/app.js'
 import { spawnBroker } from '../helpers/broker-process.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
+import { stubProvider, writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { gatedTokens, json, rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitUntil } from '../helpers/wait.js'
-import { brokerFor, getAccess, importGrant } from './setup.js'
 
 let redis: RedisServer
 let stub: StubProvider
@@ -20,7 +21,7 @@ after(async () => { await stub.close(); await redis.stop() })
 async function instances(n: number, prefix: string, env: Record<string, string> = {}) {
   const apps: FastifyInstance[] = []
   for (let i = 0; i < n; i++) {
-    const { app } = await brokerFor(stub, { redisUrl: redis.url, env: { REDIS_KEY_PREFIX: prefix, ...env } })
+    const { app } = await brokerFor(stub, { redis, env: { REDIS_KEY_PREFIX: prefix, ...env } })
     await app.listen({ port: 0, host: '127.0.0.1' })
     apps.push(app)
   }
@@ -105,9 +106,7 @@ test('an instance killed mid-refresh: the lock expires and another instance refr
     if (n === 1) return // the killed instance's call: never answered
     json(res, 200, { access_token: `after-kill-${n}`, refresh_token: `rt-${n}`, expires_in: 3600 })
   })
-  const providersFile = writeProvidersFile({
-    stub: { template: 'oauth2', authorization_url: `${stub.url}/authorize`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
-  })
+  const providersFile = writeProvidersFile({ stub: stubProvider(stub) })
   const env = {
     REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, AUTH_JWT_SECRET: TEST_JWT_SECRET, REDIS_KEY_PREFIX: 'mi4:',
     PROVIDERS_FILE: providersFile, REFRESH_LOCK_TTL_MS: '1000', PROVIDER_TIMEOUT_MS: '5000', PROACTIVE_REFRESH: 'false',

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { TEST_KEYS, bearer } from '../helpers/app.js'
+import { bearer } from '../helpers/app.js'
+import { brokerForOp, startOp } from '../helpers/brokers.js'
+import { importGrant } from '../helpers/grants.js'
 import type { OidcServer } from '../helpers/oidc-provider.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
-import { brokerForOp, startOp } from '../link/setup.js'
 
 let op: OidcServer
 let redis: RedisServer
@@ -11,11 +12,10 @@ before(async () => { op = await startOp(); redis = await startRedis() })
 after(async () => { await op.close(); await redis.stop() })
 
 test('ten rotating refreshes in a row succeed against the real provider', async (t) => {
-  const { app } = await brokerForOp(op, { REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: 'rot1:' })
+  const { app } = await brokerForOp(op, { redis })
   t.after(() => app.close())
   const grant = await op.obtainGrant()
-  const put = await app.inject({ method: 'PUT', url: '/accounts/rot', headers: bearer(),
-    payload: { provider: 'op', access_token: grant.access_token, refresh_token: grant.refresh_token, expires_in: grant.expires_in } })
+  const put = await importGrant(app, 'rot', { provider: 'op', access_token: grant.access_token, refresh_token: grant.refresh_token, expires_in: grant.expires_in })
   assert.equal(put.statusCode, 201)
   op.resetCounts()
 
@@ -36,11 +36,10 @@ test('ten rotating refreshes in a row succeed against the real provider', async 
 })
 
 test('a stolen refresh token reused at the provider kills the grant: REFRESH_TOKEN_INVALID, then no more calls', async (t) => {
-  const { app } = await brokerForOp(op, { REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: 'rot2:' })
+  const { app } = await brokerForOp(op, { redis })
   t.after(() => app.close())
   const grant = await op.obtainGrant()
-  await app.inject({ method: 'PUT', url: '/accounts/stolen', headers: bearer(),
-    payload: { provider: 'op', access_token: grant.access_token, refresh_token: grant.refresh_token, expires_in: grant.expires_in } })
+  await importGrant(app, 'stolen', { provider: 'op', access_token: grant.access_token, refresh_token: grant.refresh_token, expires_in: grant.expires_in })
   assert.equal((await app.inject({ method: 'POST', url: '/tokens/stolen/refresh', headers: bearer() })).statusCode, 200)
 
   // Someone replays the old (rotated-out) refresh token directly: the provider revokes the family.

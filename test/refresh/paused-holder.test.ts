@@ -3,31 +3,29 @@ import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { TEST_JWT_SECRET, TEST_KEYS, bearer } from '../helpers/app.js'
 import { spawnBroker } from '../helpers/broker-process.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
+import { stubProvider, writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { gatedTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitUntil } from '../helpers/wait.js'
-import { brokerFor, getAccess, importGrant } from './setup.js'
 
 let redis: RedisServer
 let stub: StubProvider
 before(async () => { redis = await startRedis(); stub = await startStubProvider() })
 after(async () => { await stub.close(); await redis.stop() })
 
-
 test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: reuse is detected, the grant wiped', async (t) => {
   const provider = gatedTokens('paused-')
   stub.handle('/token', provider.handler)
   const prefix = 'pause:'
-  const providersFile = writeProvidersFile({
-    stub: { template: 'oauth2', authorization_url: `${stub.url}/a`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
-  })
+  const providersFile = writeProvidersFile({ stub: stubProvider(stub) })
   const paused = await spawnBroker({
     REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, AUTH_JWT_SECRET: TEST_JWT_SECRET, REDIS_KEY_PREFIX: prefix,
     PROVIDERS_FILE: providersFile, REFRESH_LOCK_TTL_MS: '1000', PROVIDER_TIMEOUT_MS: '30000', PROACTIVE_REFRESH: 'false',
   })
   t.after(async () => { paused.child.kill('SIGCONT'); await paused.kill('SIGKILL') })
-  const { app: other } = await brokerFor(stub, { redisUrl: redis.url, env: { REDIS_KEY_PREFIX: prefix, REFRESH_LOCK_TTL_MS: '1000' } })
+  const { app: other } = await brokerFor(stub, { redis, env: { REDIS_KEY_PREFIX: prefix, REFRESH_LOCK_TTL_MS: '1000' } })
   t.after(() => other.close())
   await importGrant(other, 'paused', { access_token: 'old', refresh_token: 'paused-rt-0', expires_in: 30 })
   const raw = new Redis(redis.url)

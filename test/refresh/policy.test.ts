@@ -2,10 +2,14 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
+import { memoryStorage } from '../../src/store/index.js'
+import { MemoryStore } from '../../src/store/memory-store.js'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, rotatingTokens, startStubProvider, type StubHandler, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, getAccess, importGrant } from './setup.js'
+import { waitFor, waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 before(async () => { redis = await startRedis() })
@@ -23,7 +27,7 @@ async function brokers(t: { after(fn: () => Promise<unknown>): void }, stub: Stu
   const prefix = `pol${randomUUID()}:`
   const apps: FastifyInstance[] = []
   for (let i = 0; i < n; i++) {
-    const { app } = await brokerFor(stub, { redisUrl: redis.url, env: { REDIS_KEY_PREFIX: prefix, ...env }, clock, provider })
+    const { app } = await brokerFor(stub, { redis, env: { REDIS_KEY_PREFIX: prefix, ...env }, deps: { clock }, provider })
     apps.push(app)
   }
   t.after(() => Promise.all(apps.map((a) => a.close())))
@@ -31,6 +35,16 @@ async function brokers(t: { after(fn: () => Promise<unknown>): void }, stub: Stu
 }
 
 const refreshes = (stub: StubProvider) => stub.count('/token')
+
+/** A memory store that counts grant reads. */
+class ObservedStore extends MemoryStore {
+  reads = 0
+  override async getGrant(account: string) {
+    const grant = await super.getGrant(account)
+    this.reads++
+    return grant
+  }
+}
 
 describe('refresh timing is bounded by the token\'s lifetime', () => {
   test('tokens shorter-lived than the skew: one refresh per half-lifetime, whatever the request rate', async (t) => {
@@ -124,7 +138,7 @@ describe('failures back off across instances', () => {
     assert.equal(expired.statusCode, 503)
   })
 
-  test('the provider recovers: tokens flow again within seconds on every instance', async (t) => {
+  test('the provider recovers: every instance serves tokens again, one refresh per account', async (t) => {
     const stub = await startStubProvider()
     t.after(() => stub.close())
     let down = true
@@ -136,19 +150,21 @@ describe('failures back off across instances', () => {
     for (const account of accounts) await importGrant(apps[0]!, account, { access_token: 'x', refresh_token: `rt-${account}`, expires_at: expired })
     for (const app of apps) for (const account of accounts) assert.equal((await getAccess(app, account)).statusCode, 503)
     down = false
-    const started = Date.now()
+    const callsWhileDown = refreshes(stub)
+    const served = new Map<string, string>()
     for (const app of apps) {
       for (const account of accounts) {
-        for (;;) {
-          const res = await getAccess(app, account)
-          if (res.statusCode === 200) break
-          assert.equal(res.statusCode, 503)
-          assert.ok(Date.now() - started < 12_000, `${account} still unavailable after the provider recovered`)
-          await new Promise((resolve) => setTimeout(resolve, 100))
-        }
+        const res = await waitFor(`${account} to be served again`, async () => {
+          const answer = await getAccess(app, account)
+          return answer.statusCode === 503 ? undefined : answer
+        }, { timeoutMs: 30_000 })
+        assert.equal(res.statusCode, 200, res.body)
+        if (served.has(account)) assert.equal(res.json().access_token, served.get(account), `both instances serve ${account}'s one new token`)
+        served.set(account, res.json().access_token)
       }
     }
-    assert.equal(stub.requests.filter((r) => !down && r.path === '/token').length > 0, true)
+    assert.equal(new Set(served.values()).size, accounts.length)
+    assert.equal(refreshes(stub) - callsWhileDown, accounts.length, 'one refresh per account once the provider is back')
   })
 
   test('one account\'s failures do not stop refreshes of another account at the same provider', async (t) => {
@@ -197,12 +213,15 @@ describe('single flight respects what each caller asked', () => {
     const gate = new Promise<void>((resolve) => { release = resolve })
     const handler: StubHandler = async (_req, res) => { await gate; json(res, 503, {}) }
     stub.handle('/token', handler)
-    const [app] = await brokers(t, stub, 1, undefined, { PROVIDER_TIMEOUT_MS: '20000' })
-    await importGrant(app!, 'f', { access_token: 'rejected-by-api', refresh_token: 'rt', expires_in: 200 })
-    const running = getAccess(app!, 'f') // starts a refresh (under the skew), held at the provider
-    while (stub.count('/token') === 0) await new Promise((resolve) => setImmediate(resolve))
-    const forced = app!.inject({ method: 'POST', url: '/tokens/f/refresh', headers: bearer(), payload: { rejected_token: 'rejected-by-api' } })
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // The forced request reads the grant, then joins the running refresh: its read is what shows it arrived.
+    const store = new ObservedStore()
+    const { app } = await brokerFor(stub, { deps: { storage: memoryStorage({ grants: store }) }, env: { PROVIDER_TIMEOUT_MS: '20000', PROACTIVE_REFRESH: 'false' }, t })
+    await importGrant(app, 'f', { access_token: 'rejected-by-api', refresh_token: 'rt', expires_in: 200 })
+    const running = getAccess(app, 'f') // starts a refresh (under the skew), held at the provider
+    await waitUntil('the refresh to reach the provider', () => stub.count('/token') === 1)
+    const readsBefore = store.reads
+    const forced = app.inject({ method: 'POST', url: '/tokens/f/refresh', headers: bearer(), payload: { rejected_token: 'rejected-by-api' } })
+    await waitUntil('the forced refresh to read the grant', () => store.reads > readsBefore)
     release()
     const [get, post] = await Promise.all([running, forced])
     assert.equal(get.statusCode, 200)

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { bearer } from '../helpers/app.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerFor, getAccess, importGrant } from './setup.js'
 
 let redis: RedisServer
 before(async () => { redis = await startRedis() })
@@ -14,8 +15,7 @@ for (const storeKind of ['memory', 'redis'] as const) {
     let stub: StubProvider
     const broker = async (o: Parameters<typeof brokerFor>[1] = {}) => {
       stub = await startStubProvider()
-      const t = await brokerFor(stub, { redisUrl: storeKind === 'redis' ? redis.url : undefined, ...o })
-      return t
+      return brokerFor(stub, { redis: storeKind === 'redis' ? redis : undefined, ...o })
     }
 
     test('concurrent requests for an expiring grant cause one refresh and get one token', async (t) => {
@@ -148,7 +148,7 @@ for (const storeKind of ['memory', 'redis'] as const) {
       assert.equal(empty.json().access_token, 'at-2')
     })
 
-    test('GitHub-style errors in HTTP 200 and invalid_client are classified', async (t) => {
+    test('invalid_client (HTTP 401) moves on to the next client secret', async (t) => {
       const { app } = await broker({ provider: { client_secret: ['old-secret', 'new-secret'] } })
       t.after(async () => { await app.close(); await stub.close() })
       stub.handle('/token', (req, res) => {
@@ -160,6 +160,35 @@ for (const storeKind of ['memory', 'redis'] as const) {
       const res = await getAccess(app, 'sec')
       assert.equal(res.json().access_token, 'via-new-secret')
       assert.equal(stub.count('/token'), 2)
+    })
+
+    test('GitHub-style errors in HTTP 200 are classified: a wrong client secret, then a dead grant', async (t) => {
+      const { app } = await broker({ provider: { template: 'github', client_secret: ['old-secret', 'new-secret'] } })
+      t.after(async () => { await app.close(); await stub.close() })
+      stub.handle('/token', (req, res) => {
+        if (req.body.client_secret !== 'new-secret') {
+          return json(res, 200, { error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.' })
+        }
+        if (req.body.refresh_token === 'ghr_dead') {
+          return json(res, 200, { error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect or expired.' })
+        }
+        return json(res, 200, { access_token: 'ghu_new', refresh_token: 'ghr_new', token_type: 'bearer', expires_in: 28800 })
+      })
+      await importGrant(app, 'gh', { access_token: 'ghu_old', refresh_token: 'ghr_live', expires_in: 1 })
+      await importGrant(app, 'gh-dead', { access_token: 'ghu_old', refresh_token: 'ghr_dead', expires_in: 1 })
+
+      const live = await getAccess(app, 'gh')
+      assert.equal(live.statusCode, 200, live.body)
+      assert.equal(live.json().access_token, 'ghu_new')
+      assert.deepEqual(stub.requests.map((r) => r.body.client_secret), ['old-secret', 'new-secret'])
+
+      const dead = await getAccess(app, 'gh-dead')
+      assert.equal(dead.statusCode, 409, dead.body)
+      assert.equal(dead.json().code, 'REAUTHENTICATION_REQUIRED')
+      const meta = (await app.inject({ method: 'GET', url: '/accounts/gh-dead', headers: bearer() })).json()
+      assert.equal(meta.status, 'reauth_required')
+      assert.equal(meta.last_error.code, 'REFRESH_TOKEN_INVALID')
+      assert.equal(stub.count('/token'), 4)
     })
   })
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { TEST_KEYS, bearer, testApp, testConfig } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { bearer, testApp } from '../helpers/app.js'
+import { importGrant } from '../helpers/grants.js'
+import { stubProvider } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 
@@ -13,24 +14,18 @@ after(async () => { await stub.close(); await redis.stop() })
 test('the scheduler refreshes due grants before they expire, within the per-provider cap', async (t) => {
   stub.handle('/token', rotatingTokens('sched-', { delayMs: 30, expiresIn: 3600 }))
   let now = Date.parse('2030-01-01T00:00:00Z')
-  const providersFile = writeProvidersFile({
-    stub: { template: 'oauth2', authorization_url: `${stub.url}/a`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
+  const { app } = await testApp({
+    providers: { stub: stubProvider(stub) },
+    redis,
+    env: { REFRESH_SKEW_SECONDS: '60' },
+    deps: { clock: () => now, scheduler: { intervalMs: 1000, batch: 50, perProviderConcurrency: 2, retryDelayMs: 1000 } },
+    t,
   })
-  const config = testConfig({ PROVIDERS_FILE: providersFile, REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: 'sched:', REFRESH_SKEW_SECONDS: '60' })
-  const { app } = await testApp(config, {
-    clock: () => now,
-    scheduler: { intervalMs: 1000, batch: 50, perProviderConcurrency: 2, retryDelayMs: 1000 },
-  })
-  t.after(() => app.close())
-  await app.storage.connect()
 
   for (let i = 0; i < 6; i++) {
-    const res = await app.inject({ method: 'PUT', url: `/accounts/s${i}`, headers: bearer(),
-      payload: { provider: 'stub', access_token: `old-${i}`, refresh_token: `rt-${i}`, expires_in: 600 } })
-    assert.equal(res.statusCode, 201)
+    assert.equal((await importGrant(app, `s${i}`, { access_token: `old-${i}`, refresh_token: `rt-${i}`, expires_in: 600 })).statusCode, 201)
   }
-  await app.inject({ method: 'PUT', url: '/accounts/forever', headers: bearer(),
-    payload: { provider: 'stub', access_token: 'no-expiry', refresh_token: 'rt' } })
+  await importGrant(app, 'forever', { access_token: 'no-expiry', refresh_token: 'rt' })
 
   await app.broker.scheduler.tick()
   assert.equal(stub.count('/token'), 0, 'nothing is due yet')

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { TEST_KEYS, bearer } from '../helpers/app.js'
+import { bearer } from '../helpers/app.js'
+import { brokerFor, brokerForOp, startOp } from '../helpers/brokers.js'
+import { importGrant } from '../helpers/grants.js'
 import type { OidcServer } from '../helpers/oidc-provider.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { brokerForOp, startOp } from '../link/setup.js'
-import { brokerFor, importGrant } from '../refresh/setup.js'
+import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 before(async () => { redis = await startRedis() })
@@ -32,11 +33,10 @@ describe('against the real authorization server', () => {
   after(async () => { await op.close() })
 
   test('revokes the refresh token at the provider, then deletes the account', async (t) => {
-    const { app } = await brokerForOp(op, { REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: 'rv1:' })
+    const { app } = await brokerForOp(op, { redis })
     t.after(() => app.close())
     const grant = await op.obtainGrant()
-    await app.inject({ method: 'PUT', url: '/accounts/gone', headers: bearer(),
-      payload: { provider: 'op', access_token: grant.access_token, refresh_token: grant.refresh_token, expires_in: 600 } })
+    await importGrant(app, 'gone', { provider: 'op', access_token: grant.access_token, refresh_token: grant.refresh_token, expires_in: 600 })
     assert.equal((await op.introspect(grant.refresh_token)).active, true)
 
     const res = await revoke(app, 'gone')
@@ -56,7 +56,7 @@ describe('against stub providers', () => {
   after(async () => { await stub.close() })
 
   test('a provider that is down: still wiped, reported failed', async (t) => {
-    const { app } = await brokerFor(stub, { redisUrl: redis.url, provider: { revocation_url: `${stub.url}/revoke` } })
+    const { app } = await brokerFor(stub, { redis, provider: { revocation_url: `${stub.url}/revoke` } })
     t.after(() => app.close())
     stub.handle('/revoke', (_req, res) => json(res, 503, {}))
     await importGrant(app, 'down', { access_token: 'at', refresh_token: 'rt', expires_in: 600 })
@@ -70,7 +70,7 @@ describe('against stub providers', () => {
   })
 
   test('a provider that hangs past the timeout: still wiped, reported failed', async (t) => {
-    const { app } = await brokerFor(stub, { redisUrl: redis.url, env: { PROVIDER_TIMEOUT_MS: '200' }, provider: { revocation_url: `${stub.url}/hang` } })
+    const { app } = await brokerFor(stub, { redis, env: { PROVIDER_TIMEOUT_MS: '200' }, provider: { revocation_url: `${stub.url}/hang` } })
     t.after(() => app.close())
     stub.handle('/hang', () => { /* never answers */ })
     await importGrant(app, 'hang', { access_token: 'at', expires_in: 600 })
@@ -80,7 +80,7 @@ describe('against stub providers', () => {
   })
 
   test('no revocation endpoint: not_supported, and the account is deleted', async (t) => {
-    const { app } = await brokerFor(stub, { redisUrl: redis.url })
+    const { app } = await brokerFor(stub, { redis })
     t.after(() => app.close())
     await importGrant(app, 'plain', { access_token: 'at', refresh_token: 'rt', expires_in: 600 })
     assert.deepEqual((await revoke(app, 'plain')).json(), { account: 'plain', revoked: true, provider_revocation: 'not_supported' })
@@ -96,7 +96,7 @@ describe('against stub providers', () => {
   })
 
   test('a refresh racing the revocation: the refreshed grant is the one revoked, and it does not outlive the delete', async (t) => {
-    const { app } = await brokerFor(stub, { redisUrl: redis.url, provider: { revocation_url: `${stub.url}/revoke-race` } })
+    const { app } = await brokerFor(stub, { redis, provider: { revocation_url: `${stub.url}/revoke-race` } })
     t.after(() => app.close())
     let release!: () => void
     const gate = new Promise<void>((resolve) => { release = resolve })
@@ -105,11 +105,11 @@ describe('against stub providers', () => {
     await importGrant(app, 'race', { access_token: 'race-at-0', refresh_token: 'race-rt-0', expires_in: 60 })
 
     const access = app.inject({ method: 'GET', url: '/tokens/race/access', headers: bearer() })
-    while (stub.count('/token') === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await waitUntil('the refresh to reach the provider', () => stub.count('/token') === 1)
     const lockWaits = async () => (await app.metrics.lockWaits.get()).values[0]?.value ?? 0
     const waitsBefore = await lockWaits()
     const deletion = revoke(app, 'race')
-    while (await lockWaits() === waitsBefore) await new Promise((resolve) => setTimeout(resolve, 5)) // the delete waits for the lock
+    await waitUntil('the delete to wait for the refresh lock', async () => (await lockWaits()) > waitsBefore)
     assert.equal(stub.count('/revoke-race'), 0, 'revocation waits for the refresh holding the lock')
     release()
     const [got, deleted] = await Promise.all([access, deletion])

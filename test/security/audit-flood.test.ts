@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { AuditEntry } from '../../src/events/audit-log.js'
 import { bearer, callerToken } from '../helpers/app.js'
+import { storeApp } from '../helpers/brokers.js'
+import { importGrant } from '../helpers/grants.js'
 import { waitFor } from '../helpers/wait.js'
-import { importGrant, storeApp } from '../http/support.js'
 
 const admin = bearer({ scopes: ['accounts:read', 'accounts:write'] })
 
@@ -15,7 +16,7 @@ async function trail(app: import('fastify').FastifyInstance): Promise<AuditEntry
 
 test('a flood of unauthenticated requests writes nothing durable: the evidence of an import survives', async (t) => {
   const { app, logs } = await storeApp(t, 'memory', null, { env: { AUDIT_MAX_ENTRIES: '1000' } })
-  await importGrant(app, { ...admin, 'x-request-id': 'req-import' }, 'crm-prod', { provider: 'acme', access_token: 'at-1', expires_in: 3600 })
+  await importGrant(app, 'crm-prod', { provider: 'acme', access_token: 'at-1', expires_in: 3600 }, { ...admin, 'x-request-id': 'req-import' })
   await waitFor('the import in the trail', async () => ((await trail(app)).length === 1 ? true : undefined))
 
   const forged = callerToken({ secret: 'not-the-broker-secret-0123456789abcdef' })

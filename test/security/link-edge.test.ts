@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { createServer as createTcpServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
+import type { AppDeps } from '../../src/app.js'
 import { isAllowedDiscoveredUrl } from '../../src/providers/endpoints.js'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { bearer, testApp } from '../helpers/app.js'
+import { storeApp } from '../helpers/brokers.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
-import { assertError, manualClock, storeApp } from '../http/support.js'
+import { assertError, manualClock } from '../http/support.js'
 
 const writer = bearer({ scopes: ['accounts:write'] })
 
@@ -25,11 +26,9 @@ function discovery(stub: StubProvider, endpoints: Record<string, string> = {}) {
   }))
 }
 
-async function oidcBroker(t: import('node:test').TestContext, issuer: string, extra: Record<string, unknown> = {}, deps = {}) {
-  const file = writeProvidersFile({ idp: { template: 'oidc', issuer, client_id: 'cid', client_secret: 'client-secret-value', ...extra } })
-  const { app, logs } = await testApp(testConfig({ PROVIDERS_FILE: file }), deps)
-  t.after(() => app.close())
-  return { app, logs }
+function oidcBroker(t: import('node:test').TestContext, issuer: string, extra: Record<string, unknown> = {}, deps: AppDeps = {}) {
+  const idp = { template: 'oidc', issuer, client_id: 'cid', client_secret: 'client-secret-value', ...extra }
+  return testApp({ providers: { idp }, deps, t })
 }
 
 const connect = (app: import('fastify').FastifyInstance, body: Record<string, unknown> = { account: 'crm' }) =>
@@ -70,8 +69,7 @@ describe('discovery failures at the edge are 502/503, never 500', () => {
   test('unreachable, 5xx, invalid document and issuer mismatch at POST /connect', async (t) => {
     const closed = await trapPort(t)
     const down = await oidcBroker(t, `http://127.0.0.1:${closed.port}`)
-    const unavailable = assertError(await connect(down.app), 503, 'PROVIDER_UNAVAILABLE')
-    assert.ok(unavailable)
+    assertError(await connect(down.app), 503, 'PROVIDER_UNAVAILABLE')
     assert.match(String((await connect(down.app)).headers['retry-after']), /^\d+$/)
 
     const stub = await startStubProvider()

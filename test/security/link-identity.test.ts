@@ -3,10 +3,10 @@ import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import type { AuditEntry } from '../../src/events/audit-log.js'
 import { bearer } from '../helpers/app.js'
+import { brokerForOp, callbackPath, startOp, storeApp } from '../helpers/brokers.js'
 import type { OidcServer } from '../helpers/oidc-provider.js'
 import { waitFor } from '../helpers/wait.js'
-import { assertError, storeApp } from '../http/support.js'
-import { brokerForOp, callbackPath, startOp } from '../link/setup.js'
+import { assertError } from '../http/support.js'
 
 let op: OidcServer
 before(async () => { op = await startOp() })

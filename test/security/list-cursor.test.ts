@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { bearer } from '../helpers/app.js'
-import { assertError, storeApp } from '../http/support.js'
+import { storeApp } from '../helpers/brokers.js'
+import { assertError } from '../http/support.js'
 
 test('GET /accounts: a cursor never reveals an id outside the caller\'s accounts claim, and a tampered one is 400', async (t) => {
   const { app } = await storeApp(t, 'memory', null)

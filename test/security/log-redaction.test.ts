@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { bearer, testApp, testConfig } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { bearer, testApp } from '../helpers/app.js'
 import { json, startStubProvider } from '../helpers/stub-provider.js'
 
 test('error logs keep their error codes; the OAuth code parameter is redacted wherever it travels', async (t) => {
   const stub = await startStubProvider()
   t.after(() => stub.close())
   stub.handle('/.well-known/openid-configuration', (_req, res) => json(res, 503, {}))
-  const file = writeProvidersFile({ idp: { template: 'oidc', issuer: stub.url, client_id: 'cid', client_secret: 'client-secret-value' } })
-  const { app, logs } = await testApp(testConfig({ PROVIDERS_FILE: file }))
+  const idp = { template: 'oidc', issuer: stub.url, client_id: 'cid', client_secret: 'client-secret-value' }
+  const { app, logs } = await testApp({ providers: { idp } })
   t.after(() => app.close())
 
   const res = await app.inject({ method: 'POST', url: '/connect/idp', headers: bearer(), payload: { account: 'crm' } })

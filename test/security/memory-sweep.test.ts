@@ -3,7 +3,8 @@ import { test } from 'node:test'
 import { memoryStorage } from '../../src/store/index.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
 import { bearer } from '../helpers/app.js'
-import { manualClock, storeApp } from '../http/support.js'
+import { storeApp } from '../helpers/brokers.js'
+import { manualClock } from '../http/support.js'
 
 test('the embedded store does not keep abandoned link states past their 10 minutes', async (t) => {
   const clock = manualClock(Date.now())

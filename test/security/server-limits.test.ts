@@ -3,8 +3,9 @@ import { STATUS_CODES } from 'node:http'
 import { connect, type AddressInfo, type Socket } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { callerToken } from '../helpers/app.js'
+import { storeApp } from '../helpers/brokers.js'
 import { waitFor, within } from '../helpers/wait.js'
-import { assertError, storeApp } from '../http/support.js'
+import { assertError } from '../http/support.js'
 
 async function listening(t: TestContext, env: Record<string, string> = {}) {
   const { app } = await storeApp(t, 'memory', null, { env })

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { loadConfig, ConfigError } from '../../src/config.js'
 import { verifyWebhookSignature } from '../../src/events/webhook-signature.js'
-import { testApp, testConfig } from '../helpers/app.js'
-import { writeProvidersFile } from '../helpers/providers-file.js'
+import { testApp } from '../helpers/app.js'
+import { stubProvider } from '../helpers/providers-file.js'
 import { startStubProvider } from '../helpers/stub-provider.js'
+import { waitFor } from '../helpers/wait.js'
 import { Secrets, importAccount, scriptedProvider } from '../events/scenario.js'
-import { startReceiver, waitFor } from '../events/support.js'
+import { startReceiver } from '../events/support.js'
 
 const SECRET_A = 'receiver-a-secret-0123456789'
 const SECRET_B = 'receiver-b-secret-9876543210'
@@ -15,11 +16,11 @@ test('each receiver has its own secret: A cannot verify (or forge) what B receiv
   const stub = await startStubProvider()
   const a = await startReceiver({ secret: SECRET_A })
   const b = await startReceiver({ secret: SECRET_B })
-  const providers = writeProvidersFile({
-    stub: { template: 'oauth2', authorization_url: `${stub.url}/authorize`, token_url: `${stub.url}/token`, client_id: 'c', client_secret: 's' },
+  const { app } = await testApp({
+    providers: { stub: stubProvider(stub) },
+    env: { WEBHOOK_URLS: `${a.url}|${SECRET_A},${b.url}|${SECRET_B}` },
+    deps: { webhooks: { intervalMs: 20, backoffBaseMs: 10, backoffMaxMs: 40 } },
   })
-  const { app } = await testApp(testConfig({ PROVIDERS_FILE: providers, WEBHOOK_URLS: `${a.url}|${SECRET_A},${b.url}|${SECRET_B}` }),
-    { webhooks: { intervalMs: 20, backoffBaseMs: 10, backoffMaxMs: 40 } })
   t.after(async () => { await app.close(); await stub.close(); await a.down(); await b.down() })
   const secrets = new Secrets()
   scriptedProvider(stub, secrets)

@@ -19,7 +19,7 @@ after(() => cluster.stop())
 const T0 = 1_700_000_000_000
 const lastError = (code: string) => JSON.stringify({ code, message: `${code} happened`, at: new Date(T0).toISOString() })
 
-/** A store on the cluster, built and connected the way the app does it (createStore, connectStore). */
+/** A store on the cluster, built and connected the way createStorage does it. */
 async function connectStore(prefix = `c${randomUUID()}:`, commandTimeoutMs = 1_000): Promise<RedisStore> {
   const store = new RedisStore(createRedisClient({ kind: 'cluster', nodes: cluster.nodes }, commandTimeoutMs), prefix)
   await store.connect()

@@ -3,14 +3,14 @@ import { test } from 'node:test'
 import { createRedisClient } from '../../src/store/redis-client.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { startRedis } from '../helpers/redis-server.js'
-import { waitFor, waitUntil } from '../helpers/wait.js'
+import { waitFor, waitUntil, within } from '../helpers/wait.js'
 
 test('a store started while Redis is down serves and hears changes once Redis is back', async (t) => {
   const redis = await startRedis()
   t.after(() => redis.stop())
   await redis.stop()
-  const store = new RedisStore(createRedisClient({ kind: 'standalone', url: redis.url }, 300), 'late:')
-  const other = new RedisStore(createRedisClient({ kind: 'standalone', url: redis.url }, 300), 'late:')
+  const store = new RedisStore(createRedisClient({ kind: 'standalone', url: redis.url }, 2_000), 'late:')
+  const other = new RedisStore(createRedisClient({ kind: 'standalone', url: redis.url }, 2_000), 'late:')
   t.after(() => Promise.all([store.close(), other.close()]))
   await assert.rejects(store.connect())
   await assert.rejects(store.getGrant('x'), (e: { code?: string }) => e.code === 'STORE_UNAVAILABLE')
@@ -34,8 +34,8 @@ test('a store started while Redis is down serves and hears changes once Redis is
 test('closing a store while Redis is down does not hang', async (t) => {
   const redis = await startRedis()
   t.after(() => redis.stop())
-  const store = new RedisStore(createRedisClient({ kind: 'standalone', url: redis.url }, 300), 'close:')
+  const store = new RedisStore(createRedisClient({ kind: 'standalone', url: redis.url }, 2_000), 'close:')
   await store.connect()
   await redis.stop()
-  await store.close()
+  await within('closing the store', store.close(), 10_000)
 })

@@ -6,11 +6,12 @@ import { Redis } from 'ioredis'
 import { createRedisClient } from '../../src/store/redis-client.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { bearer } from '../helpers/app.js'
-import { withConnection } from '../helpers/redis-server.js'
+import { brokerFor } from '../helpers/brokers.js'
+import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedisSentinel, type RedisSentinel } from '../helpers/redis-sentinel.js'
+import { withConnection } from '../helpers/redis-server.js'
 import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { recordChanges, waitFor } from '../helpers/wait.js'
-import { brokerFor, getAccess, importGrant } from '../refresh/setup.js'
 import { grantWrite, refreshCommit, storeContract } from './store-contract.js'
 
 /**
@@ -34,7 +35,6 @@ async function connectStore(prefix = `s${randomUUID()}:`): Promise<RedisStore> {
 
 /** The port the store's command connection is really connected to. */
 const connectedPort = (store: RedisStore) => ((store.client as Redis).stream as Socket).remotePort
-
 
 storeContract('RedisStore through Redis Sentinel', async () => {
   const store = await connectStore()
@@ -95,8 +95,8 @@ describe('the broker through Redis Sentinel', () => {
     stub.handle('/token', rotatingTokens('sn-', { delayMs: 50 }))
     const prefix = `b${randomUUID()}:`
     const brokers = [
-      await brokerFor(stub, { redisSentinels: rs.envSentinels, env: { REDIS_KEY_PREFIX: prefix } }),
-      await brokerFor(stub, { redisSentinels: rs.envSentinels, env: { REDIS_KEY_PREFIX: prefix } }),
+      await brokerFor(stub, { redis: { sentinels: rs.envSentinels }, env: { REDIS_KEY_PREFIX: prefix } }),
+      await brokerFor(stub, { redis: { sentinels: rs.envSentinels }, env: { REDIS_KEY_PREFIX: prefix } }),
     ].map((b) => b.app)
     t.after(() => Promise.all(brokers.map((app) => app.close())))
     const [a, b] = brokers as [typeof brokers[0], typeof brokers[0]]
@@ -129,7 +129,7 @@ describe('a Sentinel failover (SENTINEL FAILOVER)', () => {
     const heard = recordChanges(store)
     stub.requests.length = 0
     stub.handle('/token', rotatingTokens('fo-'))
-    const { app } = await brokerFor(stub, { redisSentinels: rs.envSentinels, env: { REDIS_KEY_PREFIX: prefix } })
+    const { app } = await brokerFor(stub, { redis: { sentinels: rs.envSentinels }, env: { REDIS_KEY_PREFIX: prefix } })
     t.after(async () => { heard.stop(); await app.close(); await store.close() })
 
     await importGrant(app, 'imported', { access_token: 'imported-at', refresh_token: 'rt-0', expires_in: 3600 })

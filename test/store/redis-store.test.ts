@@ -179,7 +179,7 @@ describe('RedisStore: outages', () => {
   }
 
   test('an outage writes nothing to stderr behind the logger\'s back', async () => {
-    const client = createRedisClient({ kind: 'standalone', url: outage.url }, 300)
+    const client = createRedisClient({ kind: 'standalone', url: outage.url }, 2_000)
     const store = new RedisStore(client, 'quiet:')
     await store.connect()
     let reconnects = 0
@@ -204,7 +204,7 @@ describe('RedisStore: outages', () => {
   })
 
   test('calls fail with STORE_UNAVAILABLE while Redis is down, and work again once it is back', async () => {
-    const store = await connectStore(outage, 'down:', 300)
+    const store = await connectStore(outage, 'down:')
     try {
       await store.writeGrant('acct', grantWrite(), T0)
       await outage.stop()
@@ -233,7 +233,7 @@ describe('RedisStore: outages', () => {
   })
 
   test('change events flow again after Redis comes back', async () => {
-    const store = await connectStore(outage, 'resub:', 300)
+    const store = await connectStore(outage, 'resub:')
     const changes = recordChanges(store)
     try {
       await store.writeGrant('acct', grantWrite(), T0)
@@ -261,7 +261,7 @@ describe('RedisStore: outages', () => {
   })
 
   test('a paused Redis makes calls fail with STORE_UNAVAILABLE instead of hanging', async () => {
-    const store = await connectStore(outage, 'paused:', 300)
+    const store = await connectStore(outage, 'paused:', 1_000)
     try {
       await store.writeGrant('acct', grantWrite(), T0)
       outage.pause()
@@ -280,7 +280,7 @@ describe('RedisStore: outages', () => {
   })
 
   test('a commit that timed out but was applied succeeds when retried (no false reuse)', async () => {
-    const store = await connectStore(outage, 'lost-reply:', 300)
+    const store = await connectStore(outage, 'lost-reply:', 1_000)
     try {
       await store.writeGrant('acct', grantWrite(), T0)
       const commit = refreshCommit({ accessToken: 'sealed-at-after-pause', refreshToken: 'sealed-rt-after-pause' })

@@ -676,11 +676,11 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       test('expires after its TTL, and the old owner cannot free the new holder', withStore(async (h) => {
         const { store } = h
         const start = Date.now()
-        assert.equal(await store.acquireLock('acct', 'owner-a', 200), true)
-        assert.equal(await store.acquireLock('acct', 'owner-b', 200), false)
-        if (h.clock) h.clock.advance(200)
+        assert.equal(await store.acquireLock('acct', 'owner-a', 2_000), true)
+        assert.equal(await store.acquireLock('acct', 'owner-b', 2_000), false)
+        if (h.clock) h.clock.advance(2_000)
         await waitFor('the lock to expire', async () => ((await store.acquireLock('acct', 'owner-b', 30_000)) ? true : undefined))
-        if (!h.clock) assert.ok(Date.now() - start >= 190, `taken over after ${Date.now() - start} ms, before the 200 ms TTL`)
+        if (!h.clock) assert.ok(Date.now() - start >= 1_990, `taken over after ${Date.now() - start} ms, before the 2 s TTL`)
         assert.equal(await store.releaseLock('acct', 'owner-a'), false)
         assert.equal(await store.extendLock('acct', 'owner-a', 30_000), false)
         assert.equal(await store.acquireLock('acct', 'owner-c', 30_000), false, 'owner-b still holds it')
@@ -690,10 +690,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       test('extending keeps it alive past its first TTL', withStore(async (h) => {
         const { store } = h
         const start = Date.now()
-        assert.equal(await store.acquireLock('acct', 'owner-a', 200), true)
+        assert.equal(await store.acquireLock('acct', 'owner-a', 2_000), true)
         assert.equal(await store.extendLock('acct', 'owner-a', 60_000), true)
-        await letTimePass(h, start, 400)
-        assert.equal(await store.acquireLock('acct', 'owner-b', 200), false, 'the extended lock is still held')
+        await letTimePass(h, start, 2_500)
+        assert.equal(await store.acquireLock('acct', 'owner-b', 2_000), false, 'the extended lock is still held')
         assert.equal(await store.extendLock('acct', 'owner-a', 60_000), true)
         assert.equal(await store.releaseLock('acct', 'owner-a'), true)
       }))
