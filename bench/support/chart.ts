@@ -10,7 +10,7 @@ export function hotPathChart(result: { runs: { name: string; rps: number; p99: n
     const y = top + i * rowHeight
     const w = Math.max(1, Math.round(r.rps * scale))
     return [
-      `<text x="${left - 10}" y="${y + 17}" text-anchor="end">${escape(r.name)}</text>`,
+      `<text x="${left - 10}" y="${y + 17}" text-anchor="end">${escapeXml(r.name)}</text>`,
       `<rect x="${left}" y="${y + 4}" width="${w}" height="${rowHeight - 12}" fill="${i === 3 ? '#2b6cb0' : '#a0aec0'}"/>`,
       `<text x="${left + w + 6}" y="${y + 17}">${r.rps} req/s · p99 ${r.p99} ms · ${r.cpuMicrosPerRequest} µs</text>`,
     ].join('')
@@ -24,4 +24,4 @@ ${rows.join('\n')}
 `
 }
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')

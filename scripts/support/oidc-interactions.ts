@@ -70,7 +70,7 @@ function page(res: ServerResponse, details: Interaction): void {
     ? `<h1>Sign in</h1><p>Any name and any password will do.</p>
 <form method="post" action="${action}"><label>Name <input name="login" autofocus required></label>
 <label>Password <input name="password" type="password"></label><button type="submit">Sign in</button></form>`
-    : `<h1>Authorize</h1><p>${escape(String(details.params.client_id))} asks for: ${escape(String(details.params.scope ?? ''))}</p>
+    : `<h1>Authorize</h1><p>${escapeHtml(String(details.params.client_id))} asks for: ${escapeHtml(String(details.params.scope ?? ''))}</p>
 <form method="post" action="${action}"><button type="submit">Continue</button></form>`
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
   res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Local authorization server</title></head><body>
@@ -88,4 +88,4 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)

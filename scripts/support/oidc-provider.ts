@@ -126,7 +126,8 @@ let savedConsole: { warn: typeof console.warn; info: typeof console.info } | und
 async function withoutProviderNotices<T>(fn: () => T | Promise<T>): Promise<T> {
   if (verbose()) return fn()
   if (quietDepth++ === 0) {
-    const saved = (savedConsole = { warn: console.warn, info: console.info })
+    savedConsole = { warn: console.warn, info: console.info }
+    const saved = savedConsole
     const filter = (orig: (...args: unknown[]) => void) => (...args: unknown[]) => {
       if (typeof args[0] === 'string' && args[0].includes('oidc-provider ')) return
       orig.apply(console, args)

@@ -44,7 +44,7 @@ describe('cli usage', { concurrency: true }, () => {
       [['keys', 'generate', '--id', 'a', '--id', 'b'], 'token-broker: keys: --id is given more than once (see token-broker keys --help)'],
     ]
     const runs = await Promise.all(cases.map(([args]) => cli(args, env)))
-    cases.forEach(([args, line], i) => assert.deepEqual(runs[i], { code: 2, stdout: '', stderr: `${line}\n` }, args.join(' ')))
+    for (const [i, [args, line]] of cases.entries()) assert.deepEqual(runs[i], { code: 2, stdout: '', stderr: `${line}\n` }, args.join(' '))
   })
 
   test('a missing AUTH_JWT_SECRET is a configuration error: exit 3', async () => {

@@ -8,8 +8,6 @@ import { fileURLToPath } from 'node:url'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
   .split('\n').filter((f) => f && existsSync(join(ROOT, f)) && !/\.(png|jpg|ico)$|package-lock\.json$/.test(f))
-/** Linked from the docs, written on another branch: remove from here once it is merged. */
-const WRITTEN_ELSEWHERE = ['docs/security.md']
 const OUTSIDE = ['..', 'shared'].join('/')
 
 test('nothing in the repository points outside it', () => {
@@ -21,7 +19,7 @@ test('nothing in the repository points outside it', () => {
       if (/^[a-z]+:/.test(target!)) continue
       const path = relative(ROOT, resolve(ROOT, dirname(file), target!))
       assert.ok(!path.startsWith('..'), `${file} links outside the repository: ${target}`)
-      assert.ok(existsSync(join(ROOT, path)) || WRITTEN_ELSEWHERE.includes(path), `${file} links to a missing ${path}`)
+      assert.ok(existsSync(join(ROOT, path)), `${file} links to a missing ${path}`)
     }
   }
 })

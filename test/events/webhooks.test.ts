@@ -8,12 +8,22 @@ import { signWebhook, verifyWebhookSignature } from '../../src/events/webhook-si
 import type { WebhookWorkerOptions } from '../../src/events/webhook-worker.js'
 import { createRedisClient } from '../../src/store/redis-client.js'
 import type { TestApp } from '../helpers/app.js'
+
 import { brokerFor } from '../helpers/brokers.js'
 import { startRedis } from '../helpers/redis-server.js'
 import { startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { realTimePassed, waitFor } from '../helpers/wait.js'
 import { Secrets, access, importAccount, link, reuse, scriptedProvider } from './scenario.js'
 import { WEBHOOK_SECRET, assertNoSecrets, startReceiver, type Receiver } from './support.js'
+
+/** A delivered webhook body, as the contract describes it. */
+interface WebhookBody {
+  id: string
+  delivery_id: string
+  type: string
+  created_at: string
+  data: { account: string | null; provider: string | null; outcome: string | null; detail: string | null }
+}
 
 const redis = await startRedis()
 after(() => redis.dispose())
@@ -88,7 +98,7 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.equal(await app.webhooks!.backlog(), 0)
       for (const receiver of [one, two]) {
         assert.equal(receiver.requests.length, 6, 'each delivered once, none retried')
-        const bodies = receiver.accepted().map((d) => JSON.parse(d.body) as Record<string, any>)
+        const bodies = receiver.accepted().map((d) => JSON.parse(d.body) as WebhookBody)
         const got = bodies.map((b) => [b.type, b.data.account, b.data.outcome, b.data.detail]).sort()
         assert.deepEqual(got, [
           ['account.linked', 'acct-link', 'created', null],

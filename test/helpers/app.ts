@@ -10,7 +10,7 @@ import { KeyRing } from '../../src/crypto/key-ring.js'
 import { writeProvidersFile, type Providers } from './providers-file.js'
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789'
-export const TEST_KEYS = 'k1:' + Buffer.alloc(32, 7).toString('base64')
+export const TEST_KEYS = `k1:${Buffer.alloc(32, 7).toString('base64')}`
 export const ALL_SCOPES = ['tokens:read', 'tokens:revoke', 'accounts:read', 'accounts:write']
 
 /**

@@ -27,7 +27,7 @@ interface KeyServer {
 }
 
 async function keyServer(): Promise<KeyServer> {
-  const ks: KeyServer = { url: '', keys: [], failing: false, requests: 0, server: createServer((req, res) => {
+  const ks: KeyServer = { url: '', keys: [], failing: false, requests: 0, server: createServer((_req, res) => {
     ks.requests++
     if (ks.failing) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"down"}')
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: ks.keys }))

@@ -64,5 +64,5 @@ test('usage and configuration errors of keys status and reseal', async () => {
     [['keys', 'status'], { REDIS_URL: redis.url }, 3, 'token-broker: configuration error: ENCRYPTION_KEYS is required: the keys that seal the stored grants, the current one first'],
   ]
   const runs = await Promise.all(cases.map(([args, e]) => cli(args, e)))
-  cases.forEach(([args, , code, line], i) => assert.deepEqual(runs[i], { code, stdout: '', stderr: `${line}\n` }, args.join(' ')))
+  for (const [i, [args, , code, line]] of cases.entries()) assert.deepEqual(runs[i], { code, stdout: '', stderr: `${line}\n` }, args.join(' '))
 })
