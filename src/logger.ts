@@ -14,12 +14,25 @@ export const REDACT_PATHS = [
   'query.code', 'body.code', 'params.code', '*.query.code', '*.body.code', '*.params.code',
 ]
 
+let lastMs = 0
+let lastTime = ''
+
+/** `,"time":"<ISO 8601>"`, formatted once per millisecond: a busy instance writes many lines in one. */
+function isoTime(): string {
+  const now = Date.now()
+  if (now !== lastMs) {
+    lastMs = now
+    lastTime = `,"time":"${new Date(now).toISOString()}"`
+  }
+  return lastTime
+}
+
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'token-broker' },
-    timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    timestamp: isoTime,
   }
 }
 

@@ -1,10 +1,14 @@
+/** A hit moves its entry to the most recent end at most this often (the hot path hits the same keys again and again). */
+const TOUCH_EVERY_MS = 1000
+
 /**
  * A bounded map that forgets its least recently used entry first. A Map keeps insertion
  * order, so a hit is moved to the end by deleting and re-inserting it, and the oldest is the
- * first key. Each entry carries its own deadline; an expired one reads as absent.
+ * first key; recency is kept to the second (a hit within a second of the last move stays put).
+ * Each entry carries its own deadline; an expired one reads as absent.
  */
 export class Lru<V> {
-  private readonly entries = new Map<string, { value: V; until: number }>()
+  private readonly entries = new Map<string, { value: V; until: number; touched: number }>()
 
   constructor(private readonly capacity: number) {}
 
@@ -15,16 +19,22 @@ export class Lru<V> {
   get(key: string, now: number): V | undefined {
     const entry = this.entries.get(key)
     if (entry === undefined) return undefined
-    this.entries.delete(key)
-    if (entry.until <= now) return undefined
-    this.entries.set(key, entry)
+    if (entry.until <= now) {
+      this.entries.delete(key)
+      return undefined
+    }
+    if (now - entry.touched >= TOUCH_EVERY_MS) {
+      entry.touched = now
+      this.entries.delete(key)
+      this.entries.set(key, entry)
+    }
     return entry.value
   }
 
   set(key: string, value: V, until: number): void {
     if (this.capacity <= 0) return
     this.entries.delete(key)
-    this.entries.set(key, { value, until })
+    this.entries.set(key, { value, until, touched: Number.NEGATIVE_INFINITY })
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!)
   }
 

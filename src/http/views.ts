@@ -3,7 +3,19 @@ import type { LinkStarted } from '../broker/link/start-link.js'
 import type { AccountState, IssuedToken } from '../broker/results.js'
 
 /** The domain's answers in the contract's JSON: snake_case, ISO 8601 times. */
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+const isoOf = new Map<number, string>()
+
+/** ISO 8601; a token's expiry is formatted once, not on every answer that carries it. */
+function iso(ms: number | null): string | null {
+  if (ms === null) return null
+  let text = isoOf.get(ms)
+  if (text === undefined) {
+    if (isoOf.size >= 10_000) isoOf.clear()
+    text = new Date(ms).toISOString()
+    isoOf.set(ms, text)
+  }
+  return text
+}
 const EPOCH = new Date(0).toISOString()
 
 export function accessBody(t: IssuedToken) {
