@@ -27,6 +27,11 @@ export async function footprint(redisUrl: string) {
     await seedGrants(redisUrl, 10_000, google)
     const perAccount = Math.round((await usedMemory(redis) - empty) / 10_000)
     const hashBytes = Number(await redis.memory('USAGE', `${PREFIX}{acct-0}:grant`, 'SAMPLES', 0))
+    // The same grant with the setting docker-compose.yml and docs/operations.md recommend.
+    await redis.config('SET', 'hash-max-listpack-value', '512')
+    await seedGrants(redisUrl, 1, google, 'bench', 'listpack-')
+    const listpackHashBytes = Number(await redis.memory('USAGE', `${PREFIX}{listpack-0}:grant`, 'SAMPLES', 0))
+    await redis.config('SET', 'hash-max-listpack-value', '64')
     await seedGrants(redisUrl, SERVED, google)
 
     const broker = await start('servers/broker.ts', brokerEnv(redisUrl, 'http://127.0.0.1:9/token', { LOG_LEVEL: 'warn' }))
@@ -41,7 +46,7 @@ export async function footprint(redisUrl: string) {
       const end = await broker.ask<{ rss: number }>({})
       const mb = (b: number) => Math.round(b / 2 ** 20)
       const result = {
-        redisHashBytes: hashBytes, redisBytesPerAccount: perAccount,
+        redisHashBytes: hashBytes, redisHashBytesListpack512: listpackHashBytes, redisBytesPerAccount: perAccount,
         brokerRssMb: { afterWarmUp: mb(warm.rss), after100kDistinct: mb(after.rss), afterSecond100k: mb(end.rss) },
         served: served.requests + again.requests, non2xx: served.non2xx + again.non2xx,
       }

@@ -21,14 +21,14 @@ export interface SeedGrant {
  * Writes grants straight through the store (the broker's own write path, Lua included), many
  * at a time: seeding 100,000 accounts over HTTP would take longer than the benchmark.
  */
-export async function seedGrants(redisUrl: string, count: number, grantOf: (i: number) => SeedGrant, provider = 'bench'): Promise<void> {
+export async function seedGrants(redisUrl: string, count: number, grantOf: (i: number) => SeedGrant, provider = 'bench', idPrefix = 'acct-'): Promise<void> {
   const store = new RedisStore(new Redis(redisUrl, { lazyConnect: true }), PREFIX)
   await store.connect()
   const now = Date.now()
   for (let start = 0; start < count; start += 1000) {
     await Promise.all(Array.from({ length: Math.min(1000, count - start) }, (_, k) => {
       const i = start + k
-      const account = `acct-${i}`
+      const account = `${idPrefix}${i}`
       const g = grantOf(i)
       const write: GrantWrite = {
         provider, grantId: `g${i}`, scope: g.scope ?? 'openid email', tokenType: 'Bearer', expiresAt: g.expiresAt,
