@@ -5,6 +5,7 @@ import { importGrant } from '../helpers/grants.js'
 import { stubProvider } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 let stub: StubProvider
@@ -45,4 +46,30 @@ test('the scheduler refreshes due grants before they expire, within the per-prov
   assert.equal(stub.count('/token'), 6)
   await app.broker.scheduler.tick()
   assert.equal(stub.count('/token'), 6, 'refreshed grants are not due again')
+})
+
+test('a mass expiry is worked through at the allowed concurrency, pass after pass, not one batch per interval', async (t) => {
+  const own = await startStubProvider()
+  t.after(() => own.close())
+  own.handle('/token', rotatingTokens('mass-', { delayMs: 20, expiresIn: 3600 }))
+  let now = Date.parse('2030-01-01T00:00:00Z')
+  const { app } = await testApp({
+    providers: { stub: stubProvider(own) },
+    redis,
+    env: { REFRESH_SKEW_SECONDS: '60' },
+    // An hour between idle passes: only passes that follow a backlog can get through 30 grants.
+    deps: { clock: () => now, scheduler: { intervalMs: 3_600_000, batch: 10, perProviderConcurrency: 3, retryDelayMs: 1000 } },
+    t,
+  })
+  for (let i = 0; i < 30; i++) {
+    assert.equal((await importGrant(app, `m${i}`, { access_token: `old-${i}`, refresh_token: `rt-${i}`, expires_in: 600 })).statusCode, 201)
+  }
+  now += 600_000 - 60_000 // every grant is due
+  app.broker.scheduler.start()
+  t.after(() => app.broker.scheduler.stop())
+  await waitUntil('all 30 due grants refreshed', () => own.count('/token') >= 30, 60_000)
+  await app.broker.scheduler.stop()
+  assert.equal(own.count('/token'), 30, 'each grant refreshed once')
+  assert.deepEqual(own.requests.map((r) => r.body.refresh_token).sort(), Array.from({ length: 30 }, (_, i) => `rt-${i}`).sort())
+  assert.equal(own.maxInFlight, 3, 'never more than the scheduler\'s share of the provider at once')
 })

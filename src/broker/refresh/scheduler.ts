@@ -5,35 +5,65 @@ import type { Refresher } from './refresher.js'
 import { dueAtFor } from './policy.js'
 
 export interface SchedulerOptions {
+  /** Pause between passes over the due index when nothing is waiting. */
   intervalMs: number
-  /** Due accounts taken per tick. */
+  /** Due accounts taken per pass. */
   batch: number
-  /** Proactive refreshes running at once per provider, in this instance. */
-  perProviderConcurrency: number
+  /**
+   * Proactive refreshes running at once per provider, in this instance; by default half of
+   * PROVIDER_CONCURRENCY, so callers keep the other half of the endpoint's slots.
+   */
+  perProviderConcurrency?: number
   /** Delay before a grant whose proactive refresh failed for a reason without a shared backoff (store away) is tried again. */
   retryDelayMs: number
 }
 
-export const DEFAULT_SCHEDULER: SchedulerOptions = { intervalMs: 1000, batch: 50, perProviderConcurrency: 4, retryDelayMs: 30_000 }
+export const DEFAULT_SCHEDULER: SchedulerOptions = { intervalMs: 1000, batch: 200, retryDelayMs: 30_000 }
 
 /**
- * Refreshes grants ahead of expiry so callers almost never wait on a provider. Each tick
- * reads the due index (sorted sets, no KEYS/SCAN), and refreshes each due grant through
- * the same lock and fenced commit as a request, skipping grants another holder is on.
+ * With a backlog the next pass follows soon rather than after intervalMs: right after a slot
+ * frees when every slot was taken, else after this pause (the accounts left may be held by
+ * another instance, which a pass cannot hurry).
+ */
+const BACKLOG_PASS_DELAY_MS = 100
+const FREED_SLOT_PASS_DELAY_MS = 5
+
+interface Pass {
+  started: Promise<unknown>[]
+  /** Due accounts were left for lack of a free slot, or the batch was full: more is waiting. */
+  backlog: boolean
+  /** Every slot of some provider was taken. */
+  saturated: boolean
+}
+
+/**
+ * Refreshes grants ahead of expiry so callers almost never wait on a provider. Each pass
+ * reads the due index (sorted sets, no KEYS/SCAN) and the due grants in one round trip, and
+ * refreshes each through the same lock and fenced commit as a request, skipping grants another
+ * holder is on. Passes follow one another while there is a backlog: when every slot is taken
+ * the next pass starts as soon as one frees, so a mass expiry is worked through at the
+ * concurrency allowed, not a few grants a second. Instances take the due accounts in a
+ * different random order, so they rarely contend for the same lock.
  */
 export class RefreshScheduler {
   private timer: NodeJS.Timeout | null = null
   private readonly active = new Map<string, number>()
+  /** Accounts this instance is refreshing now: still in the due index until their commit. */
+  private readonly inFlight = new Set<string>()
   private readonly running = new Set<Promise<unknown>>()
-  private stopped = false
+  private stopped = true
   private readonly warnThrottled = throttled(60_000)
+  private readonly perProvider: number
 
   constructor(private readonly deps: BrokerDeps, private readonly refresher: Refresher,
-    private readonly options: SchedulerOptions = DEFAULT_SCHEDULER) {}
+    private readonly options: SchedulerOptions = DEFAULT_SCHEDULER) {
+    this.perProvider = options.perProviderConcurrency ?? Math.max(1, Math.floor(deps.settings.providerConcurrency / 2))
+  }
 
+  /** Starts passing over the due index, the first pass at once (grants may have come due while no instance ran). */
   start(): void {
     this.stopped = false
-    this.schedule()
+    this.schedule(0)
   }
 
   async stop(): Promise<void> {
@@ -44,13 +74,20 @@ export class RefreshScheduler {
 
   /** One pass over the due index; resolves when the refreshes it started have finished. */
   async tick(): Promise<void> {
+    await Promise.allSettled((await this.pass()).started)
+  }
+
+  private async pass(): Promise<Pass> {
     const { store, clock, metrics } = this.deps
     const now = clock()
     const due = await store.listRefreshDue(now, this.options.batch)
     metrics.schedulerLag.set(due.length > 0 ? Math.max(0, (now - due[0]!.dueAt) / 1000) : 0)
+    const accounts = shuffled(due.map((d) => d.account).filter((account) => !this.inFlight.has(account)))
+    const grants = await store.getGrants(accounts)
     const started: Promise<unknown>[] = []
-    for (const { account } of due) {
-      const grant = await store.getGrant(account)
+    let saturated = false
+    for (const [i, account] of accounts.entries()) {
+      const grant = grants[i]
       if (!grant) {
         await store.setRefreshDue(account, null)
         continue
@@ -62,8 +99,12 @@ export class RefreshScheduler {
         continue
       }
       const inUse = this.active.get(grant.provider) ?? 0
-      if (inUse >= this.options.perProviderConcurrency) continue
+      if (inUse >= this.perProvider) {
+        saturated = true
+        continue
+      }
       this.active.set(grant.provider, inUse + 1)
+      this.inFlight.add(account)
       const want = { force: true, rejected: false, seenVersion: grant.version, minTtlMs: 0, ctx: { sub: 'scheduler' } }
       const work = this.refresher.refreshIfIdle(account, want)
         .catch(async (error: unknown) => {
@@ -74,23 +115,46 @@ export class RefreshScheduler {
         .catch(() => {})
         .finally(() => {
           this.active.set(grant.provider, (this.active.get(grant.provider) ?? 1) - 1)
+          this.inFlight.delete(account)
           this.running.delete(work)
         })
       this.running.add(work)
       started.push(work)
     }
-    await Promise.allSettled(started)
+    return { started, saturated, backlog: saturated || due.length >= this.options.batch }
   }
 
-  private schedule(): void {
+  private schedule(delayMs: number): void {
     if (this.stopped) return
-    const jitter = Math.floor(this.options.intervalMs * 0.2 * ((Date.now() % 97) / 97))
     this.timer = setTimeout(() => {
-      this.tick().catch((error: unknown) => {
-        this.warnThrottled((suppressed) => this.deps.log.warn(
-          { err: { message: (error as Error).message }, suppressed }, 'proactive refresh tick failed'))
-      }).finally(() => this.schedule())
-    }, this.options.intervalMs + jitter)
+      this.pump().catch(() => {})
+    }, delayMs)
     this.timer.unref()
   }
+
+  /** A pass, then the next: soon while there is a backlog (after a slot frees, when all are taken). */
+  private async pump(): Promise<void> {
+    let next = this.options.intervalMs + Math.floor(this.options.intervalMs * 0.2 * Math.random())
+    try {
+      const { backlog, saturated } = await this.pass()
+      if (saturated && this.running.size > 0) {
+        await Promise.race(this.running)
+        next = FREED_SLOT_PASS_DELAY_MS
+      } else if (backlog) {
+        next = BACKLOG_PASS_DELAY_MS
+      }
+    } catch (error) {
+      this.warnThrottled((suppressed) => this.deps.log.warn(
+        { err: { message: (error as Error).message }, suppressed }, 'proactive refresh pass failed'))
+    }
+    this.schedule(next)
+  }
+}
+
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items
 }
