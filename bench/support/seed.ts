@@ -4,6 +4,7 @@ import { KeyRing, parseKeyRingSpec } from '../../src/crypto/key-ring.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import type { GrantWrite } from '../../src/store/store.js'
 import { ACCESS_FIELD, REFRESH_FIELD } from '../../src/broker/secrets.js'
+import { refreshDueAt } from '../../src/broker/refresh/policy.js'
 
 export const PREFIX = 'tb:'
 export const ENCRYPTION_KEYS = `k1:${randomBytes(32).toString('base64')}`
@@ -13,6 +14,8 @@ export interface SeedGrant {
   accessToken: string
   refreshToken: string
   expiresAt: number
+  /** Queue it for the scheduler as an import would, with this REFRESH_SKEW_SECONDS (in ms); not queued when absent. */
+  queueWithSkewMs?: number
   scope?: string
   meta?: string | null
 }
@@ -35,10 +38,17 @@ export async function seedGrants(redisUrl: string, count: number, grantOf: (i: n
         accessToken: keyRing.seal(account, ACCESS_FIELD, g.accessToken), refreshToken: keyRing.seal(account, REFRESH_FIELD, g.refreshToken),
         meta: g.meta ?? null, fromProvider: false, keepRefreshToken: false,
       }
-      return store.writeGrant(account, write, now)
+      return store.writeGrant(account, write, now).then(() => queue(store, account, g.queueWithSkewMs))
     }))
   }
   await store.close()
+}
+
+/** The due time the broker itself gives an imported grant (refresh policy, jitter included). */
+async function queue(store: RedisStore, account: string, skewMs: number | undefined): Promise<void> {
+  if (skewMs === undefined) return
+  const grant = await store.getGrant(account)
+  if (grant) await store.setRefreshDue(account, refreshDueAt(grant, skewMs, null))
 }
 
 /** The bare route's value for each account: the JSON a caller would get. */

@@ -10,8 +10,9 @@ export interface SchedulerOptions {
   /** Due accounts taken per pass. */
   batch: number
   /**
-   * Proactive refreshes running at once per provider, in this instance; by default half of
-   * PROVIDER_CONCURRENCY, so callers keep the other half of the endpoint's slots.
+   * Proactive refreshes running at once per provider, in this instance; by default three
+   * quarters of PROVIDER_CONCURRENCY: the scheduler does the work callers would otherwise wait
+   * for, and a quarter of the endpoint's slots stays free for callers' own refreshes.
    */
   perProviderConcurrency?: number
   /** Delay before a grant whose proactive refresh failed for a reason without a shared backoff (store away) is tried again. */
@@ -57,7 +58,7 @@ export class RefreshScheduler {
 
   constructor(private readonly deps: BrokerDeps, private readonly refresher: Refresher,
     private readonly options: SchedulerOptions = DEFAULT_SCHEDULER) {
-    this.perProvider = options.perProviderConcurrency ?? Math.max(1, Math.floor(deps.settings.providerConcurrency / 2))
+    this.perProvider = options.perProviderConcurrency ?? Math.max(1, Math.floor((deps.settings.providerConcurrency * 3) / 4))
   }
 
   /** Starts passing over the due index, the first pass at once (grants may have come due while no instance ran). */
