@@ -159,6 +159,11 @@ export class MemoryStore implements Store {
     return () => {}
   }
 
+  /** No replicas: nothing to report. */
+  onDurability(): () => void {
+    return () => {}
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

@@ -83,6 +83,17 @@ export interface ResealWrite {
   to: SealedTokens
 }
 
+/**
+ * What became of rotated commits that waited for a replica (Redis with REDIS_WAIT_REPLICAS_MS):
+ * `unreplicated` commits no replica acknowledged within the bound (their tokens were handed
+ * out anyway); `reapplied` such commits written again after the connection moved to another
+ * primary (a failover): present there now, or superseded (a newer write there, or a refresh
+ * holding the account's lock there whose commit will be).
+ */
+export type DurabilityEvent =
+  | { kind: 'unreplicated'; commits: number }
+  | { kind: 'reapplied'; present: number; superseded: number }
+
 export interface Store {
   readonly kind: 'redis' | 'memory'
   getGrant(account: string): Promise<GrantRecord | null>
@@ -133,6 +144,9 @@ export interface Store {
    * messages published in between were lost to this instance.
    */
   onChangesLive(listener: (live: boolean) => void): () => void
+
+  /** Called with every durability event (never, in memory). */
+  onDurability(listener: (event: DurabilityEvent) => void): () => void
 
   ping(): Promise<void>
   close(): Promise<void>

@@ -11,7 +11,7 @@ export interface StoreHarness {
   clock?: { advance(ms: number): void }
 }
 
-const T0 = 1_700_000_000_000
+export const T0 = 1_700_000_000_000
 const HOUR = 3_600_000
 
 export function grantWrite(over: Partial<GrantWrite> = {}): GrantWrite {
