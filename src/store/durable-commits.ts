@@ -88,6 +88,9 @@ export class DurableCommits {
       for (const c of group) c.reject(Object.assign(new StoreUnavailableError(), { cause }))
       return
     }
+    // ioredis follows a MOVED inside a pipeline only when every command got it, never with
+    // a WAIT that answered: after a Cluster failover, the slots are learnt again here.
+    if (this.client instanceof Cluster && replies.some(([error]) => error)) this.client.refreshSlotsCache()
     const wait = replies[group.length]
     const acknowledged = wait !== undefined && wait[0] === null && Number(wait[1]) >= 1
     // A replica that acknowledged this group has every earlier write of that primary too.
