@@ -20,6 +20,7 @@ export function keySpace(prefix: string) {
     lock: (account: string) => `${prefix}{${account}}:lock`,
     connectState: (state: string) => `${prefix}{${state}}:connect`,
     accounts: `${prefix}accounts`,
+    resealProgress: `${prefix}reseal`,
     changedChannel: `${prefix}changed`,
   }
 }

@@ -6,7 +6,7 @@ import { keySpace, type KeySpace } from './keys.js'
 import { scripts } from './lua/index.js'
 import { grantFromHash } from './record.js'
 import type { RedisClient } from './redis-client.js'
-import type { DurabilityEvent, GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealWrite, Store } from './store.js'
+import type { DurabilityEvent, GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealProgress, ResealWrite, Store } from './store.js'
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>
 type Scripted = Record<keyof typeof scripts, ScriptFn>
@@ -135,6 +135,21 @@ export class RedisStore implements Store {
       opt(r.to.accessToken), opt(r.to.refreshToken),
     ))
     return rewritten === 1
+  }
+
+  async getResealProgress(): Promise<ResealProgress | null> {
+    const h = await guard(this.client.hgetall(this.keys.resealProgress))
+    if (h.key_id === undefined || h.cursor === undefined) return null
+    return {
+      keyId: h.key_id, cursor: h.cursor, accounts: Number(h.accounts ?? 0), resealed: Number(h.resealed ?? 0),
+      startedAt: Number(h.started_at ?? 0), updatedAt: Number(h.updated_at ?? 0),
+    }
+  }
+
+  async setResealProgress(p: ResealProgress | null): Promise<void> {
+    const key = this.keys.resealProgress
+    if (p === null) await guard(this.client.del(key))
+    else await guard(this.client.hset(key, { key_id: p.keyId, cursor: p.cursor, accounts: p.accounts, resealed: p.resealed, started_at: p.startedAt, updated_at: p.updatedAt }))
   }
 
   async deleteGrant(account: string): Promise<boolean> {

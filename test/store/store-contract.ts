@@ -426,6 +426,20 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       }))
     })
 
+    describe('reseal progress (key rotation)', () => {
+      test('none at first; kept as recorded, replaced by the next record, cleared by null', withStore(async ({ store }) => {
+        assert.equal(await store.getResealProgress(), null)
+        const progress = { keyId: 'k2', cursor: 'acct-199', accounts: 200, resealed: 380, startedAt: T0, updatedAt: T0 + 5 }
+        await store.setResealProgress(progress)
+        assert.deepEqual(await store.getResealProgress(), progress)
+        const next = { ...progress, cursor: 'acct-399', accounts: 400, resealed: 780, updatedAt: T0 + 9 }
+        await store.setResealProgress(next)
+        assert.deepEqual(await store.getResealProgress(), next)
+        await store.setResealProgress(null)
+        assert.equal(await store.getResealProgress(), null)
+      }))
+    })
+
     describe('deleteGrant', () => {
       test('deletes once, then reports nothing to delete', withStore(async ({ store }) => {
         await store.writeGrant('a', grantWrite(), T0)
