@@ -56,7 +56,7 @@ export class DurableCommits {
   /** The commit script's answer: the new version, or 0 when fenced off. */
   commit(account: string, args: Args): Promise<number> {
     return new Promise((resolve, reject) => {
-      const node = this.client instanceof Cluster ? this.client.slots[keySlot(account)]?.join() ?? '' : ''
+      const node = this.client instanceof Cluster ? this.client.slots[keySlot(account)]?.[0] ?? '' : ''
       const queue = this.queues.get(node) ?? []
       queue.push({ account, args, resolve, reject })
       this.queues.set(node, queue)
