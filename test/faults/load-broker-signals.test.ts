@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import { startRedis } from '../helpers/redis-server.js'
-import { everyAccountRefreshedSince, loadScenario } from './load-scenario.js'
+import { everyAccountRefreshedSince } from './load-record.js'
+import { loadScenario } from './load-scenario.js'
 
 /** Scaled to the 10 s tokens here as the default 30 s is to tokens of minutes: a dead holder's lock blocks its accounts this long. */
 const LOCK_TTL = { REFRESH_LOCK_TTL_MS: '10000' }

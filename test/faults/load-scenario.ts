@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { SoakLedger, windowOpensAt } from '../../scripts/support/soak-ledger.js'
-import { startSoakProvider, type Issued, type SoakProvider } from '../../scripts/support/soak-provider.js'
+import { SoakLedger } from '../../scripts/support/soak-ledger.js'
+import { startSoakProvider } from '../../scripts/support/soak-provider.js'
 import { connectStore } from '../../src/store/index.js'
 import { TEST_JWT_SECRET, TEST_KEYS, testApp, testConfig, type LogCapture } from '../helpers/app.js'
 import { spawnBroker } from '../helpers/broker-process.js'
 import { writeProvidersFile } from '../helpers/providers-file.js'
 import { waitFor } from '../helpers/wait.js'
+import { everyAccountRefreshedSince, refreshRecord, type Duplicate } from './load-record.js'
 import { Traffic, appInstance, processInstance, type Instance } from './load-traffic.js'
 
 /**
@@ -18,13 +19,10 @@ import { Traffic, appInstance, processInstance, type Instance } from './load-tra
  * token, no refresh token was refused, no token was refreshed before its window or twice
  * (beyond what the fault's documented bound allows), and callers saw only 200 and 503.
  */
-export const LIFETIME_MS = 10_000
+const LIFETIME_MS = 10_000
 const GRACE_MS = 60_000
 const ACCOUNTS = 30
 const LANES = 6
-
-/** A token the provider issued whose refresh token was then presented again: one extra provider refresh. */
-export interface Duplicate { account: string; orphan: Issued }
 
 export interface LoadOptions {
   /** REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES and their settings. */
@@ -174,31 +172,4 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
       return { duplicates, started, ended }
     },
   }
-}
-
-/** Waits until the newest token of every account was issued after `since`. */
-export async function everyAccountRefreshedSince(provider: SoakProvider, accounts: string[], since: number, when: string): Promise<void> {
-  const behind = () => accounts.filter((a) => provider.current(a)!.issued.at(-1)!.at <= since)
-  await waitFor(`every account refreshed (${when})`, () => {
-    const late = behind()
-    if (late.length === 0) return true
-    throw new Error(`not yet refreshed: ${late.slice(0, 5).join(', ')}${late.length > 5 ? ` and ${late.length - 5} more` : ''}`)
-  }, { timeoutMs: 90_000, intervalMs: 100 })
-}
-
-/** What the provider saw: duplicate refreshes (orphaned tokens) and refreshes before a token's window opened. */
-export function refreshRecord(provider: SoakProvider) {
-  const duplicates: Duplicate[] = []
-  const early: { account: string; from: number; at: number; opensAt: number }[] = []
-  for (const [account, lineages] of provider.lineages) {
-    for (const lineage of lineages) {
-      for (const orphan of lineage.issued.filter((i) => i.orphaned)) duplicates.push({ account, orphan })
-      for (const refresh of lineage.refreshes) {
-        const token = lineage.issued[refresh.from]!
-        const opensAt = windowOpensAt(token.at, provider.lifetimeMs)
-        if (refresh.from > 0 && !token.orphaned && refresh.at < opensAt) early.push({ account, from: refresh.from, at: refresh.at, opensAt })
-      }
-    }
-  }
-  return { duplicates, early }
 }

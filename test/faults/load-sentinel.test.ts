@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startRedisSentinel } from '../helpers/redis-sentinel.js'
-import { loadScenario, type Duplicate } from './load-scenario.js'
+import type { Duplicate } from './load-record.js'
+import { loadScenario } from './load-scenario.js'
 
 /** How long after the Sentinels report the new primary the instances may still be committing on the old one. */
 const SWITCH_SLACK_MS = 5_000
