@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { Store } from '../../store/store.js'
 
@@ -8,10 +7,10 @@ export class LockLostError extends Error {}
 /** A refresh lock this process holds. */
 export interface HeldLock {
   /**
-   * Whether the lock is still this holder's: at once while its extensions keep up, else
-   * asked of Redis (the process was paused or starved past them). Checked before a refresh
-   * token is presented, so a holder that outlived its lock does not present a token the new
-   * holder may already have rotated.
+   * Whether the lock is still this holder's, asked of Redis (by extending it). Checked right
+   * before a refresh token is presented, so a holder that outlived its lock (paused, starved,
+   * or its lock taken on a primary a failover has just replaced) does not present a token the
+   * new holder may already have rotated.
    */
   held(): Promise<boolean>
   release(): Promise<void>
@@ -23,12 +22,9 @@ export interface HeldLock {
  * depend on it, because commits are fenced by the grant's version.
  */
 export function holdLock(store: Store, log: Logger, account: string, owner: string, ttlMs: number): HeldLock {
-  let confirmedAt = performance.now()
   let lost = false
   const extend = async () => {
-    const sentAt = performance.now()
-    if (await store.extendLock(account, owner, ttlMs)) confirmedAt = sentAt
-    else lost = true
+    if (!(await store.extendLock(account, owner, ttlMs))) lost = true
     return !lost
   }
   const timer = setInterval(() => {
@@ -39,9 +35,7 @@ export function holdLock(store: Store, log: Logger, account: string, owner: stri
   timer.unref()
   return {
     async held() {
-      if (lost) return false
-      if (performance.now() - confirmedAt < (ttlMs * 2) / 3) return true
-      return extend().catch(() => false)
+      return !lost && extend().catch(() => false)
     },
     async release(): Promise<void> {
       clearInterval(timer)

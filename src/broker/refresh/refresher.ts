@@ -123,7 +123,7 @@ export class Refresher {
         } catch (error) {
           if (!(error instanceof LockLostError)) throw error
           // Someone else holds it now and refreshes from the grant as it is: wait for them.
-          this.deps.log.warn({ account }, 'refresh lock lost before the provider call (the process was paused or starved); waiting for the new holder')
+          this.deps.log.warn({ account }, 'refresh lock lost before the provider call (the process was paused or starved, or the primary changed); waiting for the new holder')
           continue
         }
       }
