@@ -56,8 +56,12 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
   const logs = new Map<string, LogCapture>()
   const warnings = () => [...logs].flatMap(([name, capture]) =>
     capture.lines.filter((l) => /"level":[456]0/.test(l)).slice(-30).map((l) => `${name}: ${l.slice(0, 400)}`))
-  const linesAbout = (accounts: string[]) => [...logs].flatMap(([name, capture]) =>
-    capture.lines.filter((l) => accounts.some((a) => l.includes(`"${a}"`)) || l.includes('primary')).map((l) => `${name}: ${l}`))
+  /** What the provider issued to these accounts and what the instances logged about them. */
+  const story = (accounts: string[]) => [
+    ...accounts.map((a) => `${a}: ${JSON.stringify(provider.current(a)?.issued.slice(-6))}`),
+    ...[...logs].flatMap(([name, capture]) => capture.lines
+      .filter((l) => accounts.some((a) => l.includes(`"${a}"`)) || l.includes('primary')).map((l) => `${name}: ${l}`)),
+  ].join('\n')
   const traffic = new Traffic(ledger, accounts, () => routed)
   // One hook, in this order: node:test runs a test's after hooks in the order they were added.
   const closers: (() => Promise<unknown>)[] = [o.stopRedis, () => provider.close()]
@@ -142,7 +146,7 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
      * One fault: waits until every account has refreshed since the previous step (the
      * load is steady), runs `inject` (which returns once the fault is over), waits until
      * every account has refreshed since, and checks the invariants so far. `allowed` says
-     * which duplicate refreshes the fault may cause by design.
+     * which duplicate refreshes the fault may cause by design (never more than one per account).
      */
     async fault(name: string, inject: () => Promise<void>, allowed: (d: Duplicate) => boolean = () => false) {
       await everyAccountRefreshedSince(provider, accounts, Date.now(), `before ${name}`)
@@ -163,7 +167,9 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
         assert.equal(provider.counts.rejected, 0, `${name}: refresh tokens refused: ${provider.rejections.join('; ')}`)
         assert.deepEqual(record.early, [], `${name}: refreshes before the token's window`)
         const unexpected = duplicates.filter((d) => !allowed(d))
-        assert.deepEqual(unexpected, [], `${name}: duplicate refreshes\n${linesAbout(unexpected.map((d) => d.account)).join('\n')}`)
+        assert.deepEqual(unexpected, [], `${name}: duplicate refreshes\n${story(unexpected.map((d) => d.account))}`)
+        const twice = duplicates.filter((d, i) => duplicates.findIndex((e) => e.account === d.account) !== i)
+        assert.deepEqual(twice, [], `${name}: more than one extra refresh for an account\n${story(twice.map((d) => d.account))}`)
       } catch (error) {
         // The story behind it: what the instances warned about.
         for (const line of warnings()) t.diagnostic(line)
