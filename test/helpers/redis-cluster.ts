@@ -22,7 +22,7 @@ export interface ClusterNode {
 }
 
 export interface RedisCluster {
-  /** Every node as started, masters first (with no replicas: the masters). */
+  /** Every node as started (with no replicas: the masters). */
   nodes: ClusterNode[]
   /** `host:port,host:port`, the form REDIS_CLUSTER_NODES takes. */
   envValue: string
