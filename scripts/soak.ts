@@ -34,19 +34,30 @@ const redis = await startRedis({ appendonly: true })
 // Reuse grace as Okta and Auth0 give it: what saves a grant whose commit died with a SIGKILLed instance.
 const GRACE_MS = 60_000 // Okta's longest
 const provider = await startSoakProvider(LIFETIME_MS, GRACE_MS)
-let killedAt: number | null = null
 const dir = mkdtempSync(join(os.tmpdir(), 'soak-'))
-const providersFile = join(dir, 'providers.yaml')
-writeFileSync(providersFile, `providers:\n  stub:\n    template: oauth2\n    authorization_url: ${provider.url}/authorize\n    token_url: ${provider.url}/token\n    client_id: soak\n    client_secret: soak-secret\n`)
+// Each process its own client id, so the provider knows which instance it issued a token to.
+const providersFile = (clientId: string) => {
+  const file = join(dir, `providers-${clientId}.yaml`)
+  writeFileSync(file, `providers:\n  stub:\n    template: oauth2\n    authorization_url: ${provider.url}/authorize\n    token_url: ${provider.url}/token\n    client_id: ${clientId}\n    client_secret: soak-secret\n`)
+  return file
+}
 const env = {
   REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'soak:', ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-  AUTH_JWT_SECRET: secret, PROVIDERS_FILE: providersFile, PROVIDER_TIMEOUT_MS: '3000', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+  AUTH_JWT_SECRET: secret, PROVIDER_TIMEOUT_MS: '3000', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
   // The skew the broker would take anyway for provider tokens (half their lifetime), for imports too.
   REFRESH_SKEW_SECONDS: String(LIFETIME_MS / 2000), RATE_LIMIT_PER_MINUTE: '0',
 }
 const START_TIMEOUT_MS = 120_000
-const brokers: (BrokerProcess | null)[] = []
-for (let i = 0; i < 3; i++) brokers.push(await spawnBroker(env, START_TIMEOUT_MS))
+type Instance = BrokerProcess & { clientId: string }
+let spawned = 0
+const spawnInstance = (): Promise<Instance> => {
+  const clientId = `soak-${++spawned}`
+  return spawnBroker({ ...env, PROVIDERS_FILE: providersFile(clientId) }, START_TIMEOUT_MS).then((broker) => ({ ...broker, clientId }))
+}
+/** The killed instance's client id: tokens issued to it and then orphaned are refreshes whose commit died with it. */
+let killedClient: string | null = null
+const brokers: (Instance | null)[] = []
+for (let i = 0; i < 3; i++) brokers.push(await spawnInstance())
 const peakRss = [0, 0, 0]
 const notePeaks = () => brokers.forEach((b, i) => { peakRss[i] = Math.max(peakRss[i]!, b?.peakRssMb() ?? 0) })
 
@@ -57,7 +68,7 @@ const revoked = new Set<string>()
 const busy = new Set<string>()
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> } | null> {
-  const live = brokers.filter((b): b is BrokerProcess => b !== null)
+  const live = brokers.filter((b): b is Instance => b !== null)
   const broker = live[Math.floor(Math.random() * live.length)]!
   try {
     const res = await fetch(`${broker.url}${path}`, body === undefined ? { method, headers: auth }
@@ -133,10 +144,10 @@ const faults = (async () => {
   notePeaks()
   const victim = brokers[2]!
   brokers[2] = null
-  killedAt = Date.now()
+  killedClient = victim.clientId
   await victim.kill('SIGKILL')
   await sleep(5000)
-  brokers[2] = await spawnBroker(env, START_TIMEOUT_MS)
+  brokers[2] = await spawnInstance()
   await at(0.5)
   log('fault: Redis restart')
   await redis.stop()
@@ -184,7 +195,7 @@ for (const account of accounts) {
   }
   else tally.forced++
 }
-const ratio = refreshesPerExpiry(provider, stoppedAt, tally.forced, killedAt)
+const ratio = refreshesPerExpiry(provider, stoppedAt, tally.forced, killedClient)
 await Promise.all(brokers.map((b) => b?.kill('SIGTERM')))
 await provider.close()
 await redis.dispose()

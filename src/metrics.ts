@@ -55,6 +55,13 @@ export function createMetrics() {
       name: 'refreshes_deferred_total', help: 'Refreshes not attempted: shared backoff, open circuit or a full provider queue',
       labelNames: ['provider', 'reason'] as const, registers,
     }),
+    unreplicatedCommits: new Counter({
+      name: 'store_unreplicated_commits_total', help: 'Rotated commits no replica acknowledged within REDIS_WAIT_REPLICAS_MS (their tokens were handed out anyway)', registers,
+    }),
+    reappliedCommits: new Counter({
+      name: 'store_reapplied_commits_total', help: 'Unacknowledged rotated commits written again after a failover: present on the new primary, or superseded by a newer write',
+      labelNames: ['result'] as const, registers,
+    }),
     corruptRecords: new Counter({
       name: 'corrupt_records_total', help: 'Stored grants with a field that could not be read (served with the field as null)', registers,
     }),

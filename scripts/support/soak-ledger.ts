@@ -70,7 +70,7 @@ export function windowOpensAt(issuedAt: number, lifetimeMs: number): number {
  * successful refreshes of such tokens (plus any refresh of a token before its window beyond
  * the forced ones: wasted calls), divided by those tokens (each needed exactly one refresh).
  */
-export function refreshesPerExpiry(provider: SoakProvider, until: number, forced: number, killedAt: number | null) {
+export function refreshesPerExpiry(provider: SoakProvider, until: number, forced: number, killedClient: string | null) {
   let expiries = 0
   let due = 0
   let early = 0
@@ -82,10 +82,9 @@ export function refreshesPerExpiry(provider: SoakProvider, until: number, forced
       const refreshed = new Map(lineage.refreshes.map((r) => [r.from, r.at]))
       for (const token of lineage.issued) {
         if (token.orphaned) {
-          // Issued, then its refresh token presented again within the grace: either the commit
-          // died with the killed instance, or two refreshes raced (a duplicate).
-          const nearKill = killedAt !== null && token.at <= killedAt && token.at > killedAt - provider.lifetimeMs / 3
-          if (nearKill) lostToKill++
+          // Issued, then its refresh token presented again within the grace: either it was
+          // issued to the killed instance, whose commit died with it, or two refreshes raced (a duplicate).
+          if (killedClient !== null && token.client === killedClient) lostToKill++
           else duplicates++
           continue
         }

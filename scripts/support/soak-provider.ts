@@ -9,7 +9,13 @@ import type { AddressInfo } from 'node:net'
  * and others): the successor is then orphaned, never to be used. It remembers when each token
  * was issued, which is what the soak's invariants are checked against.
  */
-export interface Issued { n: number; at: number; orphaned?: boolean }
+export interface Issued {
+  n: number
+  at: number
+  /** The client id the token was issued to (from Basic auth or the body); null for generation 0. */
+  client: string | null
+  orphaned?: boolean
+}
 
 export interface Lineage {
   id: number
@@ -26,6 +32,8 @@ export interface SoakProvider {
   lifetimeMs: number
   /** While true, every token request is answered 503 (an injected outage). */
   down: boolean
+  /** Awaited before a refresh is answered (its token not issued yet), with the client's id: tests stop or kill that client there. */
+  beforeAnswer: ((client: string | null) => Promise<void> | void) | null
   lineages: Map<string, Lineage[]>
   /** The newest lineage of the account. */
   current(account: string): Lineage | undefined
@@ -52,6 +60,14 @@ export function parseToken(token: string): { account: string; lineage: number; n
   return m ? { account: m[2]!, lineage: Number(m[3]), n: Number(m[4]) } : null
 }
 
+/** The requesting client's id: HTTP Basic (form-encoded parts, RFC 6749 §2.3.1) or `client_id` in the body. */
+function clientOf(authorization: string | undefined, form: URLSearchParams): string | null {
+  const basic = /^Basic (.+)$/i.exec(authorization ?? '')?.[1]
+  if (!basic) return form.get('client_id')
+  const id = Buffer.from(basic, 'base64').toString('utf8').split(':')[0]!
+  return decodeURIComponent(id.replace(/\+/g, ' '))
+}
+
 export async function startSoakProvider(lifetimeMs: number, graceMs: number): Promise<SoakProvider> {
   const lineages = new Map<string, Lineage[]>()
   const current = (account: string) => lineages.get(account)?.at(-1)
@@ -59,6 +75,7 @@ export async function startSoakProvider(lifetimeMs: number, graceMs: number): Pr
     url: '',
     lifetimeMs,
     down: false,
+    beforeAnswer: null,
     lineages,
     current,
     counts: { refreshes: 0, failedInOutage: 0, rejected: 0 },
@@ -66,7 +83,7 @@ export async function startSoakProvider(lifetimeMs: number, graceMs: number): Pr
     link(account, now) {
       const list = lineages.get(account) ?? []
       const id = list.length
-      list.push({ id, issued: [{ n: 0, at: now }], refreshes: [], endedAt: null })
+      list.push({ id, issued: [{ n: 0, at: now, client: null }], refreshes: [], endedAt: null })
       lineages.set(account, list)
       return { lineage: id, accessToken: `at-${account}.${id}-0`, refreshToken: `rt-${account}.${id}-0` }
     },
@@ -87,7 +104,10 @@ export async function startSoakProvider(lifetimeMs: number, graceMs: number): Pr
       provider.counts.failedInOutage++
       return answer(503, { error: 'temporarily_unavailable' })
     }
-    const presented = parseToken(new URLSearchParams(body).get('refresh_token') ?? '')
+    const form = new URLSearchParams(body)
+    const client = clientOf(req.headers.authorization, form)
+    await provider.beforeAnswer?.(client)
+    const presented = parseToken(form.get('refresh_token') ?? '')
     const lineage = presented ? lineages.get(presented.account)?.[presented.lineage] : undefined
     const newest = lineage?.issued.at(-1)
     const now = Date.now()
@@ -102,7 +122,7 @@ export async function startSoakProvider(lifetimeMs: number, graceMs: number): Pr
     }
     if (inGrace) newest!.orphaned = true
     const n = newest!.n + 1
-    lineage.issued.push({ n, at: now })
+    lineage.issued.push({ n, at: now, client })
     lineage.refreshes.push({ from: presented.n, at: now })
     provider.counts.refreshes++
     const name = `${presented.account}.${lineage.id}-${n}`

@@ -11,6 +11,7 @@ import { revokeAccount } from './revoke.js'
 import { DEFAULT_SCHEDULER, RefreshScheduler, type SchedulerOptions } from './refresh/scheduler.js'
 import { accountState } from './grant-state.js'
 import { AccessCache, invalidating } from './access-cache.js'
+import { reportDurability } from './refresh/durability-report.js'
 
 export type { BrokerDeps } from './deps.js'
 
@@ -20,6 +21,7 @@ export function createBroker(given: BrokerDeps, schedulerOptions: SchedulerOptio
     ...(given.settings.accessCache ?? { ttlMs: 0, maxEntries: 1 }), skewMs: given.settings.refreshSkewSeconds * 1000,
   })
   const deps: BrokerDeps = { ...given, store: invalidating(given.store, accessCache), accessCache }
+  reportDurability(deps)
   const refresher = new Refresher(deps)
   const issued = <T extends { account: string; provider: string }>(token: T, ctx: EventContext): T => {
     deps.metrics.tokensIssued.inc(token.provider)

@@ -1,12 +1,12 @@
 import { KeyRing, SealError } from '../crypto/key-ring.js'
-import type { GrantRecord, SealedTokens, Store } from '../store/store.js'
+import type { GrantRecord, ResealProgress, SealedTokens, Store } from '../store/store.js'
 import { ACCESS_FIELD, REFRESH_FIELD } from './secrets.js'
 
 /**
  * Key rotation over every stored grant: re-sealing with the current key (the first of
  * ENCRYPTION_KEYS), and counting which key still seals what. Link states are not touched:
  * they expire within minutes. Grants are walked in account order; the cursor is the last
- * account id done, so an interrupted run resumes after it.
+ * account id done, kept in the store, so an interrupted run resumes after it.
  */
 
 export interface ResealCounts {
@@ -115,23 +115,42 @@ export async function countSealedByKey(store: Store, batch = 500): Promise<Map<s
 }
 
 export interface ResealRun {
-  /** Resume after this account (a cursor printed by an earlier run); null starts at the first. */
-  from: string | null
+  /**
+   * Start after this account (null: at the first). Absent: where an unfinished run stopped
+   * (its progress is kept in the store), provided it sealed with the same key; else the first.
+   */
+  from?: string | null
   batch: number
   /** Asked between batches: true stops the walk there (an interrupted run). */
   stop?: () => boolean
-  /** Called after every batch with the running totals and the cursor. */
+  /** Called once before the first batch: the unfinished run resumed, or one set aside because it sealed with another key. */
+  onStart?: (start: { resumed: ResealProgress | null; setAside: ResealProgress | null }) => void
+  /** Called after every batch with this run's running totals and the cursor. */
   onBatch?: (total: ResealCounts, cursor: string | null) => void
+  clock?: () => number
 }
 
-/** Re-seals every grant from `from` on, batch by batch; `cursor` is null when the walk reached the end. */
+/**
+ * Re-seals every grant, batch by batch, recording after each batch how far it got, so that
+ * an interrupted run is resumed by the next; a walk that reaches the end clears the record.
+ * `cursor` is null when it did.
+ */
 export async function resealAll(store: Store, keyRing: KeyRing, run: ResealRun): Promise<ResealBatch> {
+  const clock = run.clock ?? Date.now
+  const stored = await store.getResealProgress()
+  const resumed = run.from === undefined && stored?.keyId === keyRing.currentKeyId ? stored : null
+  run.onStart?.({ resumed, setAside: run.from === undefined && stored && !resumed ? stored : null })
+  const startedAt = resumed?.startedAt ?? clock()
   const total = emptyCounts()
-  let cursor = run.from
+  let cursor = run.from !== undefined ? run.from : resumed?.cursor ?? null
   for (;;) {
     const batch = await resealBatch(store, keyRing, cursor, run.batch)
     addCounts(total, batch.counts)
     cursor = batch.cursor
+    await store.setResealProgress(cursor === null ? null : {
+      keyId: keyRing.currentKeyId, cursor, startedAt, updatedAt: clock(),
+      accounts: (resumed?.accounts ?? 0) + total.accounts, resealed: (resumed?.resealed ?? 0) + total.resealed,
+    })
     run.onBatch?.(total, cursor)
     if (cursor === null || run.stop?.()) return { counts: total, cursor }
   }

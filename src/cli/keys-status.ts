@@ -4,7 +4,7 @@ import { openKeyStore } from './keys-store.js'
 /**
  * How many stored values each key id seals, every configured key listed (0 = it can be
  * removed from ENCRYPTION_KEYS once no instance seals with it), and ids found in the store
- * that ENCRYPTION_KEYS lacks (their accounts cannot be opened).
+ * that ENCRYPTION_KEYS lacks (their accounts cannot be opened), and a reseal left unfinished.
  */
 export async function keysStatus(): Promise<void> {
   const { store, keyRing } = await openKeyStore()
@@ -18,6 +18,11 @@ export async function keysStatus(): Promise<void> {
     }
     for (const [id, n] of counts) {
       if (!keyRing.keyIds.includes(id)) lines.push(`${id}  ${n} values  (not in ENCRYPTION_KEYS: these cannot be opened)`)
+    }
+    const reseal = await store.getResealProgress()
+    if (reseal) {
+      lines.push(`reseal unfinished: sealing with ${reseal.keyId}, ${reseal.accounts} accounts done up to ${reseal.cursor}, `
+        + `last batch ${new Date(reseal.updatedAt).toISOString()} (keys reseal resumes it)`)
     }
     process.stdout.write(`${lines.join('\n')}\n`)
     if ([...counts.keys()].some((id) => !keyRing.keyIds.includes(id))) process.exitCode = 1

@@ -23,6 +23,8 @@ export function keySpace(prefix: string) {
     refreshDue: (account: string) => dueShard(shardOf(account)),
     refreshDueShards: Array.from({ length: DUE_SHARDS }, (_, n) => dueShard(n)),
     connectState: (state: string) => `${prefix}{${state}}:connect`,
+    /** The progress of `token-broker keys reseal`: key id, last account done, counts, times. */
+    resealProgress: `${prefix}reseal`,
     /** Pub/sub: `account version` after every commit, wipe or delete. */
     changedChannel: `${prefix}changed`,
     /** The audit trail, a capped Stream: one key, so it needs no hash tag on Cluster. */

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealWrite, Store } from './store.js'
+import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealProgress, ResealWrite, Store } from './store.js'
 
 interface Expiring { value: string; expiresAt: number }
 
@@ -16,6 +16,7 @@ export class MemoryStore implements Store {
   private readonly states = new Map<string, Expiring>()
   private readonly due = new Map<string, number>()
   private readonly changes = new EventEmitter().setMaxListeners(0)
+  private resealProgress: ResealProgress | null = null
   private lastSweep = Number.NEGATIVE_INFINITY
 
   constructor(private readonly clock: () => number = Date.now) {}
@@ -84,6 +85,14 @@ export class MemoryStore implements Store {
     g.accessToken = r.to.accessToken ?? g.accessToken
     g.refreshToken = r.to.refreshToken ?? g.refreshToken
     return true
+  }
+
+  async getResealProgress(): Promise<ResealProgress | null> {
+    return this.resealProgress && { ...this.resealProgress }
+  }
+
+  async setResealProgress(progress: ResealProgress | null): Promise<void> {
+    this.resealProgress = progress && { ...progress }
   }
 
   async deleteGrant(account: string): Promise<boolean> {
@@ -155,6 +164,11 @@ export class MemoryStore implements Store {
   }
 
   onChangesLive(): () => void {
+    return () => {}
+  }
+
+  /** No replicas: nothing to report. */
+  onDurability(): () => void {
     return () => {}
   }
 

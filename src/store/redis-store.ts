@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events'
 import { Cluster } from 'ioredis'
-import { StoreUnavailableError } from '../errors.js'
+import { DurableCommits } from './durable-commits.js'
 import { keySpace, type KeySpace } from './keys.js'
 import { scripts } from './lua/index.js'
 import { grantFromHash } from './record.js'
 import { storeCall } from './store-call.js'
 import type { RedisClient } from './redis-client.js'
-import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealWrite, Store } from './store.js'
+import type { DurabilityEvent, GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealProgress, ResealWrite, Store } from './store.js'
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>
 type Scripted = Record<keyof typeof scripts, ScriptFn>
@@ -23,13 +23,15 @@ export class RedisStore implements Store {
   private subscribed = false
   /** The socket's own error ("connect ECONNREFUSED 127.0.0.1:6399"): ioredis rejects connect() with "Connection is closed." only. */
   private lastError: Error | null = null
+  private readonly durable: DurableCommits | null
 
   /**
    * @param waitReplicasMs after a commit that rotated the refresh token, wait this long at
    *   most for one replica to acknowledge it (WAIT 1) before the new token is handed out; 0 = off.
    */
-  constructor(readonly client: RedisClient, prefix: string, private readonly waitReplicasMs = 0) {
+  constructor(readonly client: RedisClient, prefix: string, waitReplicasMs = 0) {
     this.keys = keySpace(prefix)
+    this.durable = waitReplicasMs > 0 ? new DurableCommits(client, waitReplicasMs, this.keys.lock, (e) => this.changes.emit('durability', e)) : null
     // Without a listener ioredis prints every failed reconnect, stack included, to stderr.
     // Calls fail with STORE_UNAVAILABLE and readiness reports the outage instead.
     client.on('error', (error: Error) => { this.lastError = error })
@@ -45,12 +47,14 @@ export class RedisStore implements Store {
    */
   async connect(): Promise<void> {
     const subscribed = this.startSubscriber()
+    const durable = this.durable?.client.connect().catch(() => { /* keeps trying; commits fail and are retried meanwhile */ })
     try {
       await this.client.connect()
     } catch (error) {
       throw new Error(`cannot connect to Redis: ${(this.lastError ?? (error as Error)).message}`, { cause: error })
     }
-    if (this.client instanceof Cluster) await openNodeConnections(this.client)
+    await durable
+    for (const client of [this.client, this.durable?.client]) if (client instanceof Cluster) await openNodeConnections(client)
     await subscribed // Redis is up: no change is missed from here on
   }
 
@@ -105,24 +109,9 @@ export class RedisStore implements Store {
       this.keys.grant(account), expectedVersion, now, c.accessToken, opt(c.refreshToken), opt(c.expiresAt),
       c.tokenType, opt(c.scope), opt(c.meta), this.keys.changedChannel, account,
     ]
-    if (c.refreshToken === null || this.waitReplicasMs === 0) return Number(await storeCall(this.run.commitRefresh(...args))) > 0
-    return (await this.commitAndWait(args)) > 0
-  }
-
-  /**
-   * A rotated refresh token exists nowhere but here once the provider dropped its parent: the
-   * commit and a WAIT for one replica go in one pipeline (one round trip, and on Cluster to the
-   * account's own node). A replica that does not answer in time delays the token by the WAIT's
-   * bound, no more; the token is handed out anyway (the provider has already rotated).
-   */
-  private async commitAndWait(args: (string | number)[]): Promise<number> {
-    const pipeline = this.client.pipeline() as unknown as Scripted & { call(...a: (string | number)[]): unknown; exec(): Promise<[Error | null, unknown][] | null> }
-    pipeline.commitRefresh(...args)
-    pipeline.call('WAIT', 1, this.waitReplicasMs)
-    const [commit] = (await storeCall(pipeline.exec())) ?? []
-    if (!commit) throw new StoreUnavailableError()
-    if (commit[0]) throw new StoreUnavailableError({ cause: commit[0] })
-    return Number(commit[1])
+    // A rotated refresh token exists nowhere but here once the provider dropped its parent.
+    if (c.refreshToken !== null && this.durable) return (await this.durable.commit(account, args)) > 0
+    return Number(await storeCall(this.run.commitRefresh(...args))) > 0
   }
 
   async markReauthRequired(account: string, expectedVersion: number | null, lastError: string, now: number) {
@@ -145,6 +134,21 @@ export class RedisStore implements Store {
       opt(r.to.accessToken), opt(r.to.refreshToken),
     ))
     return rewritten === 1
+  }
+
+  async getResealProgress(): Promise<ResealProgress | null> {
+    const h = await storeCall(this.client.hgetall(this.keys.resealProgress))
+    if (h.key_id === undefined || h.cursor === undefined) return null
+    return {
+      keyId: h.key_id, cursor: h.cursor, accounts: Number(h.accounts ?? 0), resealed: Number(h.resealed ?? 0),
+      startedAt: Number(h.started_at ?? 0), updatedAt: Number(h.updated_at ?? 0),
+    }
+  }
+
+  async setResealProgress(p: ResealProgress | null): Promise<void> {
+    const key = this.keys.resealProgress
+    if (p === null) await storeCall(this.client.del(key))
+    else await storeCall(this.client.hset(key, { key_id: p.keyId, cursor: p.cursor, accounts: p.accounts, resealed: p.resealed, started_at: p.startedAt, updated_at: p.updatedAt }))
   }
 
   async deleteGrant(account: string): Promise<boolean> {
@@ -206,6 +210,11 @@ export class RedisStore implements Store {
     return () => this.changes.off('live', listener)
   }
 
+  onDurability(listener: (event: DurabilityEvent) => void): () => void {
+    this.changes.on('durability', listener)
+    return () => this.changes.off('durability', listener)
+  }
+
   async ping(): Promise<void> {
     await storeCall(this.client.ping())
   }
@@ -215,6 +224,7 @@ export class RedisStore implements Store {
     this.subscribed = false
     // The subscriber queues commands while Redis is away, so a QUIT could wait forever: just drop it.
     this.subscriber?.disconnect()
+    this.durable?.close()
     await this.client.quit().catch(() => {})
     this.client.disconnect()
   }

@@ -83,6 +83,31 @@ export interface ResealWrite {
   to: SealedTokens
 }
 
+/** How far an unfinished `keys reseal` got: the next run resumes there, `keys status` shows it. */
+export interface ResealProgress {
+  /** The key id the values are being sealed with. */
+  keyId: string
+  /** The last account done. */
+  cursor: string
+  /** Accounts looked at and values resealed so far, over every run since the first. */
+  accounts: number
+  resealed: number
+  /** Epoch ms. */
+  startedAt: number
+  updatedAt: number
+}
+
+/**
+ * What became of rotated commits that waited for a replica (Redis with REDIS_WAIT_REPLICAS_MS):
+ * `unreplicated` commits no replica acknowledged within the bound (their tokens were handed
+ * out anyway); `reapplied` such commits written again after the connection moved to another
+ * primary (a failover): present there now, or superseded (a newer write there, or a refresh
+ * holding the account's lock there whose commit will be).
+ */
+export type DurabilityEvent =
+  | { kind: 'unreplicated'; commits: number }
+  | { kind: 'reapplied'; present: number; superseded: number }
+
 export interface Store {
   getGrant(account: string): Promise<GrantRecord | null>
   /** Several grants in one round trip (listing); missing ones are null. */
@@ -103,6 +128,10 @@ export interface Store {
    * (the tokens are the same), so a refresh in flight still commits.
    */
   resealGrant(account: string, expectedVersion: number, reseal: ResealWrite): Promise<boolean>
+  /** The progress of an unfinished reseal, or null. */
+  getResealProgress(): Promise<ResealProgress | null>
+  /** Records it after each batch; null once the walk is done. */
+  setResealProgress(progress: ResealProgress | null): Promise<void>
   deleteGrant(account: string): Promise<boolean>
   /** Account ids in byte order, strictly after `after`. */
   listAccounts(after: string | null, limit: number): Promise<string[]>
@@ -132,6 +161,9 @@ export interface Store {
    * messages published in between were lost to this instance.
    */
   onChangesLive(listener: (live: boolean) => void): () => void
+
+  /** Called with every durability event (never, in memory). */
+  onDurability(listener: (event: DurabilityEvent) => void): () => void
 
   ping(): Promise<void>
   close(): Promise<void>

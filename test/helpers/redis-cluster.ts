@@ -1,15 +1,17 @@
 /**
- * Test harness: a REAL Redis Cluster of `masters` redis-server processes (no replicas) on
- * free loopback ports, each in its own temp dir.
+ * Test harness: a REAL Redis Cluster of `masters` redis-server processes, each with
+ * `replicas` replicas (default none), on free loopback ports, each in its own temp dir.
  *
  * - Every node is started through the standalone harness (startRedis): free port, its own
  *   temp dir, readiness by PING, the answering process checked to be ours, SIGKILL and
  *   temp dir removal on process exit.
  * - The cluster bus port is chosen freely too (`--cluster-port`, Redis 7): the default
  *   port + 10000 may be taken, or beyond 65535 for an ephemeral port.
- * - The slots are handed out by `redis-cli --cluster create`; readiness is polling
- *   `CLUSTER INFO` on every node until each one sees `cluster_state:ok`, all 16384 slots
- *   assigned and every master (no fixed sleeps).
+ * - The slots are handed out by `redis-cli --cluster create`; readiness is polling every
+ *   node until each one sees `cluster_state:ok`, all 16384 slots assigned, every node, and
+ *   every replica in sync with its master (no fixed sleeps).
+ * - With replicas, `killMasterOf` SIGKILLs a master and waits for its replica's failover;
+ *   the killed node, started again (`server(port).start()`), rejoins as a replica.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { freePort, startRedis, withConnection, type RedisServer } from './redis-server.js'
@@ -21,6 +23,7 @@ export interface ClusterNode {
 }
 
 export interface RedisCluster {
+  /** Every node as started (with no replicas: the masters). */
   nodes: ClusterNode[]
   /** `host:port,host:port`, the form REDIS_CLUSTER_NODES takes. */
   envValue: string
@@ -32,6 +35,18 @@ export interface RedisCluster {
   keysOn(port: number, pattern: string): Promise<string[]>
   /** `perNode` ids (`stem-0`, `stem-1`, ...) for every master, by port: ids whose hash tag `{id}` is in that node's slots. */
   idsOnEveryNode(stem: string, perNode: number): Promise<Map<number, string[]>>
+  /** The node process on `port`. */
+  server(port: number): RedisServer
+  /**
+   * Waits until every running node reports `cluster_state:ok`, every slot is served by a
+   * running master, and every other running node is a replica in sync with its master.
+   */
+  healthy(timeoutMs?: number): Promise<void>
+  /**
+   * SIGKILLs the master serving `key`'s slot and waits until a replica has taken the slot
+   * over and the cluster is healthy again. Needs replicas.
+   */
+  killMasterOf(key: string, timeoutMs?: number): Promise<{ killed: number; promoted: number }>
   /** Kills every node and removes its temp dir. Idempotent. */
   stop(): Promise<void>
 }
@@ -39,6 +54,8 @@ export interface RedisCluster {
 export interface StartRedisClusterOptions {
   /** Number of masters (Redis Cluster needs at least 3). Default 3. */
   masters?: number
+  /** Replicas per master. Default 0. */
+  replicas?: number
   /** Deadline for `--cluster create` and for the cluster to become ready. Default 30 s. */
   timeoutMs?: number
 }
@@ -134,8 +151,34 @@ async function ownerOf(port: number, key: string): Promise<number> {
   })
 }
 
+/** One line of CLUSTER NODES. */
+interface NodeLine { port: number; role: 'master' | 'replica'; failed: boolean; slots: boolean }
+
+async function clusterNodes(port: number): Promise<NodeLine[]> {
+  const text = await withConnection(port, (c) => c.cluster('NODES') as Promise<string>)
+  return text.trim().split('\n').map((line) => {
+    const [, address, flags, , , , , , ...slots] = line.split(' ')
+    return {
+      port: Number(/:(\d+)@/.exec(address!)![1]),
+      role: flags!.includes('master') ? 'master' : 'replica',
+      failed: /fail/.test(flags!),
+      slots: slots.length > 0,
+    } satisfies NodeLine
+  })
+}
+
+/** Polls `check` (null = done, else why not) until done or the deadline. */
+async function until(what: string, timeoutMs: number, check: () => Promise<string | null>): Promise<void> {
+  await waitFor(what, async () => {
+    const notYet = await check()
+    if (notYet !== null) throw new Error(notYet)
+    return true
+  }, { timeoutMs, intervalMs: POLL_INTERVAL_MS })
+}
+
 export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Promise<RedisCluster> {
   const masters = opts.masters ?? 3
+  const replicas = opts.replicas ?? 0
   const timeoutMs = opts.timeoutMs ?? 30_000
   if (masters < 3) throw new Error('Redis Cluster needs at least 3 masters')
 
@@ -150,41 +193,71 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
   try {
     const taken = new Set<number>()
     // One at a time: ports chosen by freePort are only free until someone binds them.
-    for (let i = 0; i < masters; i++) servers.push(await startNode(taken))
+    for (let i = 0; i < masters * (1 + replicas); i++) servers.push(await startNode(taken))
     const nodes = servers.map((s) => ({ host: HOST, port: s.port }))
     const addresses = nodes.map((n) => `${n.host}:${n.port}`)
+    const server = (port: number) => {
+      const found = servers.find((s) => s.port === port)
+      if (!found) throw new Error(`no cluster node on port ${port}`)
+      return found
+    }
+    const anyRunning = () => {
+      const live = servers.find((s) => s.running)
+      if (!live) throw new Error('no cluster node is running')
+      return live.port
+    }
 
-    const deadline = Date.now() + timeoutMs
-    await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], timeoutMs)
+    await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], timeoutMs)
 
-    await waitFor('Redis Cluster to be ready', async () => {
-      const views = await Promise.all(nodes.map((n) => clusterInfo(n.port).catch((e: Error) => e)))
-      const notReady = views.flatMap((v, i) => {
-        if (v instanceof Error) return [`${addresses[i]}: ${v.message}`]
-        const ok = v.get('cluster_state') === 'ok'
-          && Number(v.get('cluster_slots_assigned')) === TOTAL_SLOTS
-          && Number(v.get('cluster_slots_ok')) === TOTAL_SLOTS
-          && Number(v.get('cluster_known_nodes')) === masters
-          && Number(v.get('cluster_size')) === masters
-        return ok ? [] : [`${addresses[i]}: state ${v.get('cluster_state')}, slots ${v.get('cluster_slots_assigned')}, known nodes ${v.get('cluster_known_nodes')}`]
-      })
-      if (notReady.length > 0) throw new Error(notReady.join('; '))
-      return true
-    }, { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: POLL_INTERVAL_MS })
+    /** Why the cluster is not healthy yet, or null. */
+    const notHealthy = async (): Promise<string | null> => {
+      const running = servers.filter((s) => s.running)
+      for (const { port } of running) {
+        const info = await clusterInfo(port)
+        const ok = info.get('cluster_state') === 'ok'
+          && Number(info.get('cluster_slots_assigned')) === TOTAL_SLOTS
+          && Number(info.get('cluster_slots_ok')) === TOTAL_SLOTS
+          && Number(info.get('cluster_known_nodes')) === servers.length
+          && Number(info.get('cluster_size')) === masters
+        if (!ok) return `${port}: state ${info.get('cluster_state')}, slots ok ${info.get('cluster_slots_ok')}, known nodes ${info.get('cluster_known_nodes')}, size ${info.get('cluster_size')}`
+        const self = (await clusterNodes(port)).find((n) => n.port === port)!
+        if (self.role === 'master' && !self.slots) return `${port}: a master without slots`
+        if (self.role === 'replica') {
+          const link = (await withConnection(port, (c) => c.info('replication'))).match(/master_link_status:(\w+)/)?.[1]
+          if (link !== 'up') return `${port}: replica link ${link}`
+        }
+      }
+      const view = await clusterNodes(running[0]!.port)
+      const servingDead = view.find((n) => n.role === 'master' && n.slots && !server(n.port).running)
+      return servingDead ? `slots still served by the stopped node ${servingDead.port}` : null
+    }
+    const healthy = (ms = timeoutMs) => until('Redis Cluster healthy', ms, notHealthy)
+    await healthy()
 
     const idsOnEveryNode = async (stem: string, perNode: number) => {
-      const byNode = new Map<number, string[]>(nodes.map((n) => [n.port, []]))
+      const masterPorts = (await clusterNodes(anyRunning())).filter((n) => n.role === 'master' && n.slots).map((n) => n.port)
+      const byNode = new Map<number, string[]>(masterPorts.map((port) => [port, []]))
       for (let i = 0; [...byNode.values()].some((ids) => ids.length < perNode); i++) {
         if (i >= 10_000) throw new Error(`no ${perNode} ids per node among ${stem}-0..${i - 1}`)
         const id = `${stem}-${i}`
-        const ids = byNode.get(await ownerOf(nodes[0]!.port, `{${id}}`))!
+        const ids = byNode.get(await ownerOf(anyRunning(), `{${id}}`))!
         if (ids.length < perNode) ids.push(id)
       }
       return byNode
     }
+    const killMasterOf = async (key: string, ms = timeoutMs) => {
+      const killed = await ownerOf(anyRunning(), key)
+      await server(killed).kill()
+      let promoted = killed
+      await until(`a replica to take over from ${killed}`, ms, async () => {
+        promoted = await ownerOf(anyRunning(), key)
+        return promoted === killed ? 'not yet failed over' : notHealthy()
+      })
+      return { killed, promoted }
+    }
     return {
-      nodes, envValue: addresses.join(','), servers, stop, idsOnEveryNode,
-      ownerOf: (key) => ownerOf(nodes[0]!.port, key),
+      nodes, envValue: addresses.join(','), servers, stop, idsOnEveryNode, server, healthy, killMasterOf,
+      ownerOf: (key) => ownerOf(anyRunning(), key),
       keysOn: (port, pattern) => withConnection(port, (c) => c.keys(pattern)),
     }
   } catch (error) {

@@ -41,6 +41,12 @@ export interface RedisSentinel {
    * then waits until every Sentinel reports the new master. Resolves with it.
    */
   failover(timeoutMs?: number): Promise<RedisServer>
+  /**
+   * Waits until the current master has a replica in sync that every Sentinel knows as a
+   * healthy replica: after a failover, the demoted master reconfigured by Sentinel and
+   * resynced, so another failover has a replica to promote.
+   */
+  replicaInSync(timeoutMs?: number): Promise<RedisServer>
   /** INFO `section` of the node on `port`, as a map. */
   info(port: number, section: string): Promise<Map<string, string>>
   /** Kills every process and removes the temp dirs. Idempotent. */
@@ -128,16 +134,20 @@ export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): 
     }
     const sentinels = sentinelServers.map((s) => ({ host: HOST, port: s.port }))
 
+    /** Why the Sentinel on `port` does not (yet) know `replicaPort` as a healthy replica, or null. */
+    const replicaUnknown = async (port: number, replicaPort: number): Promise<string | null> => {
+      const replicas = (await withConnection(port, (c) => c.call('SENTINEL', 'replicas', NAME) as Promise<unknown[]>)).map(pairs)
+      const known = replicas.find((r) => Number(r.get('port')) === replicaPort)
+      if (known && known.get('flags') === 'slave' && known.get('master-link-status') === 'ok') return null
+      return `sentinel ${port} sees replica ${replicaPort} as ${known ? `${known.get('flags')}, link ${known.get('master-link-status')}` : 'unknown'}`
+    }
     const reported = (port: number) => withConnection(port, (c) => c.call('SENTINEL', 'get-master-addr-by-name', NAME) as Promise<[string, string] | null>)
     await until('Sentinels', deadline, async () => {
       for (const { port } of sentinels) {
         const addr = await reported(port)
         if (!addr || addr[0] !== HOST || Number(addr[1]) !== master.port) return `sentinel ${port} reports ${JSON.stringify(addr)}`
-        const replicas = (await withConnection(port, (c) => c.call('SENTINEL', 'replicas', NAME) as Promise<unknown[]>)).map(pairs)
-        const known = replicas.find((r) => Number(r.get('port')) === replica.port)
-        if (!known || known.get('flags') !== 'slave' || known.get('master-link-status') !== 'ok') {
-          return `sentinel ${port} sees replica ${replica.port} as ${known ? `${known.get('flags')}, link ${known.get('master-link-status')}` : 'unknown'}`
-        }
+        const unknown = await replicaUnknown(port, replica.port)
+        if (unknown) return unknown
         const others = Number(pairs(await withConnection(port, (c) => c.call('SENTINEL', 'master', NAME))).get('num-other-sentinels'))
         if (others !== count - 1) return `sentinel ${port} knows ${others} of ${count - 1} other sentinels`
       }
@@ -168,10 +178,27 @@ export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): 
       return promoted!
     }
 
+    const replicaInSync = async (syncTimeoutMs = 30_000): Promise<RedisServer> => {
+      let synced: RedisServer | undefined
+      await until('a replica in sync', Date.now() + syncTimeoutMs, async () => {
+        const current = await currentMaster()
+        const other = started.find((s) => s !== current)!
+        const link = (await info(other.port, 'replication')).get('master_link_status')
+        if (link !== 'up') return `${other.port}: master_link_status ${link}`
+        for (const { port } of sentinels) {
+          const unknown = await replicaUnknown(port, other.port)
+          if (unknown) return unknown
+        }
+        synced = other
+        return null
+      })
+      return synced!
+    }
+
     return {
       envSentinels: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
       sentinels, name: NAME, master, replica, sentinelServers,
-      masterPort, currentMaster, failover, info, stop,
+      masterPort, currentMaster, failover, replicaInSync, info, stop,
     }
   } catch (error) {
     await stop()

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
+import { resealAll } from '../../src/broker/key-rotation.js'
 import { brokerFor } from '../helpers/brokers.js'
 import { importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { cli } from '../cli/run-cli.js'
+import { keyRingOf } from '../helpers/app.js'
 import { K1, K2 } from './keys.js'
 
 let redis: RedisServer
@@ -65,4 +67,30 @@ test('usage and configuration errors of keys status and reseal', async () => {
   ]
   const runs = await Promise.all(cases.map(([args, e]) => cli(args, e)))
   for (const [i, [args, , code, line]] of cases.entries()) assert.deepEqual(runs[i], { code, stdout: '', stderr: `${line}\n` }, args.join(' '))
+})
+
+test('an interrupted reseal is kept in Redis: keys status shows it, keys reseal resumes it without being told where, and clears it', async (t) => {
+  const prefix = 'keys-resume:'
+  const { app: old } = await brokerFor(stub, { redis, env: { ENCRYPTION_KEYS: K1, REDIS_KEY_PREFIX: prefix } })
+  const { app: rotated } = await brokerFor(stub, { redis, env: { ENCRYPTION_KEYS: `${K2},${K1}`, REDIS_KEY_PREFIX: prefix } })
+  t.after(() => Promise.all([old.close(), rotated.close()]))
+  for (const account of accounts) await importGrant(old, account, { access_token: `at-${account}`, refresh_token: `rt-${account}`, expires_in: 3600 })
+  const store = rotated.storage.grants
+  const keyRing = keyRingOf(rotated)
+  const first = await resealAll(store, keyRing, { batch: 4, stop: () => true, clock: () => Date.UTC(2026, 10, 27, 12) })
+  assert.equal(first.cursor, 'acct-3')
+  const resumeEnv = { ...env(), REDIS_KEY_PREFIX: prefix }
+
+  assert.deepEqual(await cli(['keys', 'status'], resumeEnv), {
+    code: 0, stderr: '',
+    stdout: 'k2  8 values  (current: seals new values)\nk1  12 values  (run keys reseal)\n'
+      + 'reseal unfinished: sealing with k2, 4 accounts done up to acct-3, last batch 2026-11-27T12:00:00.000Z (keys reseal resumes it)\n',
+  })
+  const resumed = await cli(['keys', 'reseal', '--batch', '4'], resumeEnv)
+  assert.equal(resumed.code, 0, resumed.stderr)
+  const lines = resumed.stdout.trim().split('\n')
+  assert.equal(lines[0], 'resuming the reseal started 2026-11-27T12:00:00.000Z: 4 accounts done, continuing after acct-3')
+  assert.match(lines.at(-2)!, /^6 accounts: 12 values resealed, 0 already current, 0 unreadable, 0 skipped, \d+ accounts\/s$/)
+  assert.equal(lines.at(-1), 'done: every value is sealed with k2; check with token-broker keys status')
+  assert.deepEqual(await cli(['keys', 'status'], resumeEnv), { code: 0, stderr: '', stdout: 'k2  20 values  (current: seals new values)\nk1  0 values  (seals nothing: can be removed)\n' })
 })

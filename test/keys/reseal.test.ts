@@ -22,6 +22,8 @@ before(async () => {
 })
 after(async () => { await stub.close(); await redis.dispose() })
 
+/** The reseal's clock in tests that check the recorded progress. */
+const T = Date.UTC(2026, 10, 27, 12)
 let prefixes = 0
 const apps: FastifyInstance[] = []
 after(() => Promise.all(apps.map((a) => a.close())))
@@ -62,7 +64,7 @@ async function servedWithK2Only(prefix: string, accounts: string[]) {
 }
 
 describe('keys reseal', () => {
-  test('beside live refreshes, interrupted and resumed, after which k1 can be dropped', async () => {
+  test('beside live refreshes, interrupted and resumed where it stopped, after which k1 can be dropped', async () => {
     const { prefix, accounts } = await accountsSealedWithK1(120)
     const live = await broker(prefix, `${K2},${K1}`)
     assert.deepEqual(await countSealedByKey(live.store), new Map([['k1', 240]]))
@@ -75,13 +77,19 @@ describe('keys reseal', () => {
       }
     })
     let batches = 0
-    const first = await resealAll(live.store, live.keyRing, { from: null, batch: 10, stop: () => ++batches >= 4 })
+    const first = await resealAll(live.store, live.keyRing, { batch: 10, stop: () => ++batches >= 4, clock: () => T })
     assert.equal(first.counts.accounts, 40)
     assert.equal(first.cursor, accounts[39])
     const midway = await countSealedByKey(live.store)
     assert.ok((midway.get('k1') ?? 0) > 0, 'the interrupted run left values under k1')
+    assert.deepEqual(await live.store.getResealProgress(), {
+      keyId: 'k2', cursor: accounts[39], accounts: 40, resealed: first.counts.resealed, startedAt: T, updatedAt: T,
+    })
 
-    const rest = await resealAll(live.store, live.keyRing, { from: first.cursor, batch: 10 })
+    let resumedFrom: string | null = null
+    const rest = await resealAll(live.store, live.keyRing, { batch: 10, onStart: ({ resumed }) => { resumedFrom = resumed?.cursor ?? null } })
+    assert.equal(resumedFrom, accounts[39], 'resumed where the first run stopped, without being told')
+    assert.equal(await live.store.getResealProgress(), null, 'a walk to the end clears the progress')
     resealing = false
     await Promise.all(traffic)
     assert.equal(rest.cursor, null)
@@ -92,6 +100,18 @@ describe('keys reseal', () => {
     assert.deepEqual(await countSealedByKey(live.store), new Map([['k2', 240]]))
 
     await servedWithK2Only(prefix, accounts)
+  })
+
+  test('the progress of a reseal to another key is set aside: the walk starts at the first account', async () => {
+    const { prefix, accounts } = await accountsSealedWithK1(3)
+    const live = await broker(prefix, `${K2},${K1}`)
+    const stale = { keyId: 'k9', cursor: accounts[1]!, accounts: 2, resealed: 4, startedAt: T, updatedAt: T }
+    await live.store.setResealProgress(stale)
+    let setAside: unknown = null
+    const run = await resealAll(live.store, live.keyRing, { batch: 10, onStart: (start) => { setAside = start.setAside } })
+    assert.deepEqual(setAside, stale)
+    assert.equal(run.counts.accounts, 3)
+    assert.equal(await live.store.getResealProgress(), null)
   })
 
   test('a refresh at the provider while its grant is resealed still commits', async () => {

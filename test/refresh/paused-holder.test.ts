@@ -7,7 +7,7 @@ import { brokerFor } from '../helpers/brokers.js'
 import { getAccess, importGrant } from '../helpers/grants.js'
 import { stubProvider, writeProvidersFile } from '../helpers/providers-file.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
-import { gatedTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
+import { gatedTokens, json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
@@ -51,6 +51,45 @@ test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: 
   assert.equal(JSON.parse(grant.last_error!).code, 'TOKEN_REUSE_DETECTED')
   assert.equal(grant.at, undefined)
   assert.equal(grant.rt, undefined)
-  assert.match(paused.output(), /refresh token reuse detected/)
+  // The process writes its log asynchronously: the line may follow the answer.
+  await waitUntil('the reuse warning in the paused instance\'s log', () => /refresh token reuse detected/.test(paused.output()))
   assert.ok(!paused.output().includes('paused-rt-'), 'no token in the paused instance\'s logs')
+})
+
+test('a holder whose lock expired while it queued for a provider slot does not present the refresh token: it waits for the new holder', async (t) => {
+  let releaseSlot!: () => void
+  const slotTaken = new Promise<void>((resolve) => { releaseSlot = resolve })
+  stub.handle('/token', async (req, res) => {
+    const token = req.body.refresh_token ?? ''
+    if (token === 'slot-rt-0') await slotTaken
+    json(res, 200, { access_token: token.replace('-rt-0', '-at-1'), refresh_token: token.replace('-rt-0', '-rt-1'), expires_in: 3600 })
+  })
+  const env = { REDIS_KEY_PREFIX: 'starved:', PROVIDER_CONCURRENCY: '1', REFRESH_LOCK_TTL_MS: '1000', PROACTIVE_REFRESH: 'false' }
+  const { app: starved, logs } = await brokerFor(stub, { redis, env })
+  const { app: other } = await brokerFor(stub, { redis, env })
+  t.after(() => Promise.all([starved.close(), other.close()]))
+  for (const account of ['slot', 'late']) await importGrant(other, account, { access_token: `${account}-at-0`, refresh_token: `${account}-rt-0`, expires_in: 3600 })
+  const raw = new Redis(redis.url)
+  t.after(() => raw.quit())
+  const refresh = (app: typeof other, account: string) => app.inject({ method: 'POST', url: `/tokens/${account}/refresh`, headers: bearer() })
+  const calls = (token: string) => stub.requests.filter((r) => r.body.refresh_token === token).length
+
+  const slot = refresh(starved, 'slot') // holds the instance's only provider slot
+  await waitUntil('the first refresh at the provider', () => calls('slot-rt-0') === 1)
+  const late = refresh(starved, 'late') // takes its lock, then queues for the slot
+  await waitUntil('the queued refresh to hold its lock', async () => (await raw.exists('starved:{late}:lock')) === 1)
+  await raw.del('starved:{late}:lock') // the lock is lost, as it expires under a long pause
+  await waitUntil('the holder to notice', () => logs.text.includes('refresh lock lost before the refresh finished'))
+
+  const meanwhile = await refresh(other, 'late')
+  assert.equal(meanwhile.statusCode, 200, meanwhile.body)
+  assert.equal(meanwhile.json().access_token, 'late-at-1')
+
+  releaseSlot()
+  assert.equal((await slot).statusCode, 200)
+  const answer = await late
+  assert.equal(answer.statusCode, 200, answer.body)
+  assert.equal(answer.json().access_token, 'late-at-1', 'the new holder\'s token')
+  assert.equal(calls('late-rt-0'), 1, 'the refresh token was presented once, by the new holder')
+  assert.match(logs.text, /refresh lock lost before the provider call/)
 })

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { Cluster } from 'ioredis'
+import { keySlot } from '../../src/store/key-slot.js'
 import { keySpace } from '../../src/store/keys.js'
 import { RedisAuditLog } from '../../src/store/redis-audit-log.js'
 import { RedisWebhookQueue } from '../../src/store/redis-webhook-queue.js'
@@ -9,6 +10,7 @@ import { createRedisClient } from '../../src/store/redis-client.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { auditContract } from '../events/audit-contract.js'
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js'
+import { withConnection } from '../helpers/redis-server.js'
 import { recordChanges } from '../helpers/wait.js'
 import { grantWrite, refreshCommit, storeContract } from './store-contract.js'
 
@@ -55,6 +57,12 @@ describe('RedisStore on Redis Cluster: slots', () => {
     } finally {
       await store.close()
     }
+  })
+
+  test('keySlot (which groups rotated commits by node) computes the slot the cluster does', async () => {
+    const ids = ['acct-1', 'a', 'ünïcødé', 'x'.repeat(300), ...[...byNode.values()].flat()]
+    const slots = await withConnection(cluster.nodes[0]!.port, (c) => Promise.all(ids.map((id) => c.cluster('KEYSLOT', `p:{${id}}:grant`))))
+    assert.deepEqual(ids.map((id) => keySlot(id)), slots)
   })
 
   test('grant, lock and link-state keys of accounts on every node: every script runs, none crosses slots', async () => {

@@ -11,7 +11,7 @@ export interface StoreHarness {
   clock?: { advance(ms: number): void }
 }
 
-const T0 = 1_700_000_000_000
+export const T0 = 1_700_000_000_000
 const HOUR = 3_600_000
 
 export function grantWrite(over: Partial<GrantWrite> = {}): GrantWrite {
@@ -423,6 +423,20 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         assert.deepEqual(await store.getGrant('acct'), committed)
         assert.equal(await store.resealGrant('gone', 1, { from: sealed(null, null), to: sealed('x', 'y') }), false)
         assert.equal(await store.getGrant('gone'), null)
+      }))
+    })
+
+    describe('reseal progress (key rotation)', () => {
+      test('none at first; kept as recorded, replaced by the next record, cleared by null', withStore(async ({ store }) => {
+        assert.equal(await store.getResealProgress(), null)
+        const progress = { keyId: 'k2', cursor: 'acct-199', accounts: 200, resealed: 380, startedAt: T0, updatedAt: T0 + 5 }
+        await store.setResealProgress(progress)
+        assert.deepEqual(await store.getResealProgress(), progress)
+        const next = { ...progress, cursor: 'acct-399', accounts: 400, resealed: 780, updatedAt: T0 + 9 }
+        await store.setResealProgress(next)
+        assert.deepEqual(await store.getResealProgress(), next)
+        await store.setResealProgress(null)
+        assert.equal(await store.getResealProgress(), null)
       }))
     })
 

@@ -3,6 +3,7 @@ import type { AppMetrics } from '../../metrics.js'
 import type { ProviderConfig } from '../../providers/providers-file.js'
 import { ProviderCallError, requestToken } from '../../providers/token-client.js'
 import type { TokenSet } from '../../providers/token-response.js'
+import { LockLostError } from './lock-holder.js'
 import type { ProviderGate } from './provider-gates.js'
 
 /** At most this many calls to the provider in one refresh round (the contract's guarantee 5). */
@@ -21,13 +22,16 @@ export interface RefreshCall {
   metrics: AppMetrics
   /** Monotonic milliseconds. */
   clock: () => number
+  /** Whether the account's refresh lock is still ours (see HeldLock). */
+  lockHeld: () => Promise<boolean>
 }
 
 /**
  * One round of the refresh-token grant: transient failures (timeout, network, 5xx, 429)
  * are retried with exponential backoff and full jitter, honouring Retry-After, as long as
  * the deadline allows. Each call holds a slot of the endpoint's concurrency cap (a
- * ProviderBusyError when none frees up in time) and asks its circuit breaker first.
+ * ProviderBusyError when none frees up in time) and asks its circuit breaker first, and
+ * presents the refresh token only while the account's lock is still ours (LockLostError).
  * Anything else is thrown at once.
  */
 export async function callRefresh(c: RefreshCall): Promise<TokenSet> {
@@ -45,6 +49,7 @@ export async function callRefresh(c: RefreshCall): Promise<TokenSet> {
     }
     const started = c.clock()
     try {
+      if (!(await c.lockHeld())) throw new LockLostError()
       const tokens = await requestToken(c.provider, c.tokenUrl, params, c.timeoutMs)
       breaker.succeeded()
       observe(c, started, 'ok')

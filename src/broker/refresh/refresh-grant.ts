@@ -10,6 +10,7 @@ import { ACCESS_FIELD, REFRESH_FIELD, openSealed } from '../secrets.js'
 import { expiryOf } from '../token-expiry.js'
 import { issuedToken, lastError, type IssuedToken } from '../results.js'
 import { ProviderBusyError } from './endpoint-limiter.js'
+import type { HeldLock } from './lock-holder.js'
 import { callRefresh } from './provider-call.js'
 import { backoffMs, dueAtFor, usable } from './policy.js'
 import type { ProviderGates } from './provider-gates.js'
@@ -28,7 +29,7 @@ export const COMMIT_BUDGET_MS = 15_000
  * commit, and what each failure means for the account.
  */
 export async function refreshGrant(
-  deps: BrokerDeps, gates: ProviderGates, account: string, grant: GrantRecord, deadline: number, want: Want,
+  deps: BrokerDeps, gates: ProviderGates, lock: HeldLock, account: string, grant: GrantRecord, deadline: number, want: Want,
 ): Promise<IssuedToken> {
   const { ctx } = want
   const provider = deps.providers.get(grant.provider)
@@ -57,6 +58,7 @@ export async function refreshGrant(
       gate: gates.for(tokenUrl),
       metrics: deps.metrics,
       clock: () => performance.now(),
+      lockHeld: () => lock.held(),
     })
   } catch (error) {
     if (error instanceof ProviderCallError) return onProviderFailure(deps, account, grant, error, want)

@@ -6,7 +6,7 @@ import { readLive, tokenOf } from '../grant-state.js'
 import type { IssuedToken } from '../results.js'
 import { ProviderUnavailableError, withRetryAfter } from '../../errors.js'
 import { ChangeWaiters } from './change-waiters.js'
-import { holdLock } from './lock-holder.js'
+import { LockLostError, holdLock } from './lock-holder.js'
 import { backingOff, servesWithoutRefresh, usable } from './policy.js'
 import { MAX_ATTEMPTS } from './provider-call.js'
 import { ProviderGates } from './provider-gates.js'
@@ -65,7 +65,10 @@ export class Refresher {
     const work = (async () => {
       const owner = randomUUID()
       if (!(await this.deps.store.acquireLock(account, owner, this.deps.settings.refreshLockTtlMs))) return null
-      return this.underLock(account, owner, want, performance.now() + this.budgetMs)
+      return this.underLock(account, owner, want, performance.now() + this.budgetMs).catch((error: unknown) => {
+        if (error instanceof LockLostError) return null
+        throw error
+      })
     })()
     this.track(account, want, work)
     return work
@@ -115,7 +118,14 @@ export class Refresher {
       const owner = randomUUID()
       if (await store.acquireLock(account, owner, settings.refreshLockTtlMs)) {
         if (waitStarted !== null) metrics.lockWaitSeconds.observe((performance.now() - waitStarted) / 1000)
-        return this.underLock(account, owner, want, deadline)
+        try {
+          return await this.underLock(account, owner, want, deadline)
+        } catch (error) {
+          if (!(error instanceof LockLostError)) throw error
+          // Someone else holds it now and refreshes from the grant as it is: wait for them.
+          this.deps.log.warn({ account }, 'refresh lock lost before the provider call (the process was paused or starved, or the primary changed); waiting for the new holder')
+          continue
+        }
       }
       if (waitStarted === null) {
         waitStarted = performance.now()
@@ -154,7 +164,7 @@ export class Refresher {
         metrics.refreshesDeferred.inc({ provider: grant.provider, reason: 'backoff' })
         return await answerWithout(this.deps, account, grant, want, backoffError(grant, clock()))
       }
-      return await refreshGrant(this.deps, this.gates, account, grant, deadline, want)
+      return await refreshGrant(this.deps, this.gates, lock, account, grant, deadline, want)
     } finally {
       await lock.release()
     }
