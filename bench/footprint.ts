@@ -10,7 +10,8 @@ import { start } from './support/processes.js'
 import { PREFIX, seedGrants, type SeedGrant } from './support/seed.js'
 
 const SERVED = Number(process.env.BENCH_FOOTPRINT_ACCOUNTS ?? 100_000)
-const GOOGLE_SCOPE = 'openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile https://www.googleapis.com/auth/drive.readonly'
+const GOOGLE_SCOPE =
+  'openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile https://www.googleapis.com/auth/drive.readonly'
 const google = (i: number): SeedGrant => ({
   accessToken: `ya29.a0${'A'.repeat(210)}${i}`,
   refreshToken: `1//0${'g'.repeat(98)}${i}`,
@@ -25,7 +26,7 @@ export async function footprint(redisUrl: string) {
   try {
     const empty = await usedMemory(redis)
     await seedGrants(redisUrl, 10_000, google)
-    const perAccount = Math.round((await usedMemory(redis) - empty) / 10_000)
+    const perAccount = Math.round(((await usedMemory(redis)) - empty) / 10_000)
     const hashBytes = Number(await redis.memory('USAGE', `${PREFIX}{acct-0}:grant`, 'SAMPLES', 0))
     // The same grant with the setting docker-compose.yml and docs/operations.md recommend.
     await redis.config('SET', 'hash-max-listpack-value', '512')
@@ -46,9 +47,12 @@ export async function footprint(redisUrl: string) {
       const end = await broker.ask<{ rss: number }>({})
       const mb = (b: number) => Math.round(b / 2 ** 20)
       const result = {
-        redisHashBytes: hashBytes, redisHashBytesListpack512: listpackHashBytes, redisBytesPerAccount: perAccount,
+        redisHashBytes: hashBytes,
+        redisHashBytesListpack512: listpackHashBytes,
+        redisBytesPerAccount: perAccount,
         brokerRssMb: { afterWarmUp: mb(warm.rss), after100kDistinct: mb(after.rss), afterSecond100k: mb(end.rss) },
-        served: served.requests + again.requests, non2xx: served.non2xx + again.non2xx,
+        served: served.requests + again.requests,
+        non2xx: served.non2xx + again.non2xx,
       }
       process.stdout.write(`  ${JSON.stringify(result)}\n`)
       return result

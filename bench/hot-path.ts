@@ -18,7 +18,12 @@ export interface Measured extends LoadResult {
   cpuMicrosPerRequest: number
 }
 
-async function measure(name: string, server: Child & { ready: Record<string, unknown> }, path: string, headers: Record<string, string>): Promise<Measured> {
+async function measure(
+  name: string,
+  server: Child & { ready: Record<string, unknown> },
+  path: string,
+  headers: Record<string, string>,
+): Promise<Measured> {
   const load = await start('support/load.ts')
   try {
     const run = { url: server.ready.url as string, path, accounts: ACCOUNTS, headers, connections }
@@ -27,8 +32,19 @@ async function measure(name: string, server: Child & { ready: Record<string, unk
     const r = await load.ask<LoadResult>({ run: { ...run, seconds } })
     const after = await server.ask<{ cpuMicros: number }>({})
     if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`)
-    const result = { name, requests: r.requests, rps: Math.round(r.rps), p50: r.p50, p99: r.p99, non2xx: r.non2xx, errors: r.errors, cpuMicrosPerRequest: Math.round((after.cpuMicros - before.cpuMicros) / r.requests) }
-    process.stdout.write(`  ${name.padEnd(34)} ${String(result.rps).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  ${result.cpuMicrosPerRequest} µs CPU/request\n`)
+    const result = {
+      name,
+      requests: r.requests,
+      rps: Math.round(r.rps),
+      p50: r.p50,
+      p99: r.p99,
+      non2xx: r.non2xx,
+      errors: r.errors,
+      cpuMicrosPerRequest: Math.round((after.cpuMicros - before.cpuMicros) / r.requests),
+    }
+    process.stdout.write(
+      `  ${name.padEnd(34)} ${String(result.rps).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  ${result.cpuMicrosPerRequest} µs CPU/request\n`,
+    )
     return result
   } finally {
     await Promise.all([load.stop(), server.stop()])
@@ -36,14 +52,34 @@ async function measure(name: string, server: Child & { ready: Record<string, unk
 }
 
 export async function hotPath(redisUrl: string) {
-  await seedGrants(redisUrl, ACCOUNTS, (i) => ({ accessToken: `at-${i}-${'x'.repeat(150)}`, refreshToken: `rt-${i}`, expiresAt: Date.now() + 4 * 3600_000 }))
+  await seedGrants(redisUrl, ACCOUNTS, (i) => ({
+    accessToken: `at-${i}-${'x'.repeat(150)}`,
+    refreshToken: `rt-${i}`,
+    expiresAt: Date.now() + 4 * 3600_000,
+  }))
   await seedBare(redisUrl, ACCOUNTS)
   const dead = 'http://127.0.0.1:9/token' // the hot path never calls the provider
   const runs: Measured[] = []
   runs.push(await measure('constant JSON (bare Fastify)', await start('servers/constant.ts'), '/const/acct-{n}', {}))
-  runs.push(await measure('bare Fastify + ioredis GET', await start('servers/bare-redis.ts', { BENCH_REDIS_URL: redisUrl }), '/bare/acct-{n}', {}))
-  runs.push(await measure('broker, ACCESS_CACHE_MS=0', await start('servers/broker.ts', brokerEnv(redisUrl, dead, { ACCESS_CACHE_MS: '0' })), '/tokens/acct-{n}/access', callerHeaders))
-  runs.push(await measure('broker, defaults (near cache on)', await start('servers/broker.ts', brokerEnv(redisUrl, dead)), '/tokens/acct-{n}/access', callerHeaders))
+  runs.push(
+    await measure('bare Fastify + ioredis GET', await start('servers/bare-redis.ts', { BENCH_REDIS_URL: redisUrl }), '/bare/acct-{n}', {}),
+  )
+  runs.push(
+    await measure(
+      'broker, ACCESS_CACHE_MS=0',
+      await start('servers/broker.ts', brokerEnv(redisUrl, dead, { ACCESS_CACHE_MS: '0' })),
+      '/tokens/acct-{n}/access',
+      callerHeaders,
+    ),
+  )
+  runs.push(
+    await measure(
+      'broker, defaults (near cache on)',
+      await start('servers/broker.ts', brokerEnv(redisUrl, dead)),
+      '/tokens/acct-{n}/access',
+      callerHeaders,
+    ),
+  )
   const [constant, bare, uncached, cached] = runs as [Measured, Measured, Measured, Measured]
   const ratios = {
     cachedOverBareRedis: round(cached.rps / bare.rps),

@@ -25,28 +25,56 @@ export async function massExpiry(redisUrl: string) {
   const first = Date.now() + (SKEW_S + 15) * 1000
   // Queued for the scheduler as an import through the API would queue them.
   await seedGrants(redisUrl, ACCOUNTS, (i) => ({
-    accessToken: `at-${i}`, refreshToken: `rt-${i}`, expiresAt: first + Math.floor((i / ACCOUNTS) * WINDOW_S * 1000), queueWithSkewMs: SKEW_S * 1000,
+    accessToken: `at-${i}`,
+    refreshToken: `rt-${i}`,
+    expiresAt: first + Math.floor((i / ACCOUNTS) * WINDOW_S * 1000),
+    queueWithSkewMs: SKEW_S * 1000,
   }))
-  const env = brokerEnv(redisUrl, provider.tokenUrl, { PROACTIVE_REFRESH: 'true', REFRESH_SKEW_SECONDS: String(SKEW_S), PROVIDER_CONCURRENCY: String(CAP), LOG_LEVEL: 'warn' })
+  const env = brokerEnv(redisUrl, provider.tokenUrl, {
+    PROACTIVE_REFRESH: 'true',
+    REFRESH_SKEW_SECONDS: String(SKEW_S),
+    PROVIDER_CONCURRENCY: String(CAP),
+    LOG_LEVEL: 'warn',
+  })
   const brokers = await Promise.all(Array.from({ length: INSTANCES }, () => start('servers/broker.ts', env)))
   const readers = await start('support/readers.ts')
   let lag = 0
   const sampler = setInterval(() => {
     for (const b of brokers) {
-      void b.ask<{ text: string }>({ metrics: true }).then(({ text }) => {
-        const value = Number(/^scheduler_lag_seconds (\S+)$/m.exec(text)?.[1] ?? 0)
-        lag = Math.max(lag, value)
-      }).catch(() => {})
+      void b
+        .ask<{ text: string }>({ metrics: true })
+        .then(({ text }) => {
+          const value = Number(/^scheduler_lag_seconds (\S+)$/m.exec(text)?.[1] ?? 0)
+          lag = Math.max(lag, value)
+        })
+        .catch(() => {})
     }
   }, 1000)
   try {
     const seconds = WINDOW_S + 40
     const urls = brokers.map((b) => `${b.ready.url as string}/tokens/acct-{n}/access`)
-    const r = await readers.ask<TimedSummary>({ steady: true, seconds, concurrency: 8, accounts: ACCOUNTS, urls, headers: callerHeaders, overMs: PROVIDER_MS })
+    const r = await readers.ask<TimedSummary>({
+      steady: true,
+      seconds,
+      concurrency: 8,
+      accounts: ACCOUNTS,
+      urls,
+      headers: callerHeaders,
+      overMs: PROVIDER_MS,
+    })
     const result = {
-      accounts: ACCOUNTS, windowSeconds: WINDOW_S, skewSeconds: SKEW_S, providerMs: PROVIDER_MS, instances: INSTANCES,
-      concurrencyCapPerInstance: CAP, providerCalls: provider.calls(), peakProviderConcurrency: provider.peak(),
-      reads: r.count, non200: r.non200, readsThatWaitedOnProvider: r.over, readLatency: { p50: r.p50, p99: r.p99, max: r.max },
+      accounts: ACCOUNTS,
+      windowSeconds: WINDOW_S,
+      skewSeconds: SKEW_S,
+      providerMs: PROVIDER_MS,
+      instances: INSTANCES,
+      concurrencyCapPerInstance: CAP,
+      providerCalls: provider.calls(),
+      peakProviderConcurrency: provider.peak(),
+      reads: r.count,
+      non200: r.non200,
+      readsThatWaitedOnProvider: r.over,
+      readLatency: { p50: r.p50, p99: r.p99, max: r.max },
       maxSchedulerLagSeconds: lag,
     }
     process.stdout.write(`  ${JSON.stringify(result)}\n`)

@@ -21,14 +21,34 @@ export async function refreshStorm(redisUrl: string) {
     // so the storm does not measure a cold start (the first fetch() of a process loads undici).
     // acct-4 is valid: a first round of CALLERS requests on it opens the callers' keep-alive
     // connections, so the storm measures the broker's waiting, not 1,000 TCP handshakes.
-    await seedGrants(redisUrl, 5, (i) => ({ accessToken: `at-${i}`, refreshToken: `rt-${i}`, expiresAt: i === 4 ? Date.now() + 3600_000 : Date.now() - 1000 }))
-    await Promise.all(brokers.map((b, i) => callers.ask({ storm: true, callers: 10, urls: [`${b.ready.url as string}/tokens/acct-${i + 1}/access`], headers: callerHeaders, overMs: PROVIDER_MS })))
+    await seedGrants(redisUrl, 5, (i) => ({
+      accessToken: `at-${i}`,
+      refreshToken: `rt-${i}`,
+      expiresAt: i === 4 ? Date.now() + 3600_000 : Date.now() - 1000,
+    }))
+    await Promise.all(
+      brokers.map((b, i) =>
+        callers.ask({
+          storm: true,
+          callers: 10,
+          urls: [`${b.ready.url as string}/tokens/acct-${i + 1}/access`],
+          headers: callerHeaders,
+          overMs: PROVIDER_MS,
+        }),
+      ),
+    )
     provider.reset()
     const at = (account: string) => brokers.map((b) => `${b.ready.url as string}/tokens/${account}/access`)
     // Then the same round again: what 1,000 callers cost with nothing to wait for (the baseline).
     let baseline: TimedSummary | undefined
     for (let round = 0; round < 2; round++) {
-      baseline = await callers.ask<TimedSummary>({ storm: true, callers: CALLERS, urls: at('acct-4'), headers: callerHeaders, overMs: PROVIDER_MS })
+      baseline = await callers.ask<TimedSummary>({
+        storm: true,
+        callers: CALLERS,
+        urls: at('acct-4'),
+        headers: callerHeaders,
+        overMs: PROVIDER_MS,
+      })
       if (baseline.non200 > 0) throw new Error(`warm-up: ${baseline.non200} non-200 answers`)
     }
     process.stdout.write(`  the same ${CALLERS} callers on a valid token: p50 ${baseline!.p50} ms p99 ${baseline!.p99} ms\n`)
@@ -37,10 +57,18 @@ export async function refreshStorm(redisUrl: string) {
     const extra = { p50: round(r.p50 - PROVIDER_MS), p99: round(r.p99 - PROVIDER_MS), max: round(r.max - PROVIDER_MS) }
     // What waiting for the refresh adds beyond the provider's time and what the same callers cost anyway.
     const overBaseline = { p50: round(extra.p50 - baseline!.p50), p99: round(extra.p99 - baseline!.p99) }
-    process.stdout.write(`  ${CALLERS} callers on 3 instances: ${provider.calls()} provider call(s), ${r.non200} non-200; latency p50 ${r.p50} ms p99 ${r.p99} ms; extra over the provider's ${PROVIDER_MS} ms: p50 ${extra.p50} p99 ${extra.p99} max ${extra.max} ms; over the valid-token baseline as well: p50 ${overBaseline.p50} p99 ${overBaseline.p99} ms\n`)
+    process.stdout.write(
+      `  ${CALLERS} callers on 3 instances: ${provider.calls()} provider call(s), ${r.non200} non-200; latency p50 ${r.p50} ms p99 ${r.p99} ms; extra over the provider's ${PROVIDER_MS} ms: p50 ${extra.p50} p99 ${extra.p99} max ${extra.max} ms; over the valid-token baseline as well: p50 ${overBaseline.p50} p99 ${overBaseline.p99} ms\n`,
+    )
     return {
-      instances: 3, callers: CALLERS, providerMs: PROVIDER_MS, providerCalls: provider.calls(), non200: r.non200,
-      latency: { p50: r.p50, p99: r.p99, max: r.max }, extraOverProvider: extra, extraOverProviderAndBaseline: overBaseline,
+      instances: 3,
+      callers: CALLERS,
+      providerMs: PROVIDER_MS,
+      providerCalls: provider.calls(),
+      non200: r.non200,
+      latency: { p50: r.p50, p99: r.p99, max: r.max },
+      extraOverProvider: extra,
+      extraOverProviderAndBaseline: overBaseline,
       validTokenBaseline: { p50: baseline!.p50, p99: baseline!.p99, max: baseline!.max },
     }
   } finally {

@@ -25,7 +25,7 @@ const only = process.env.BENCH_ONLY?.split(',') ?? Object.keys(benchmarks)
 const dir = new URL('./results/', import.meta.url)
 mkdirSync(dir, { recursive: true })
 const summaryFile = new URL('summary.json', dir)
-const summary = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown> : {}
+const summary = existsSync(summaryFile) ? (JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>) : {}
 summary.machine = { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version }
 
 for (const name of only) {
@@ -37,7 +37,8 @@ for (const name of only) {
     const result = { date: new Date().toISOString(), ...(await run(redis.url)) }
     writeFileSync(new URL(`${name}.json`, dir), `${JSON.stringify(result, null, 2)}\n`)
     summary[name] = result
-    if (name === 'hot-path') writeFileSync(new URL('hot-path.svg', dir), hotPathChart(result as unknown as Parameters<typeof hotPathChart>[0]))
+    if (name === 'hot-path')
+      writeFileSync(new URL('hot-path.svg', dir), hotPathChart(result as unknown as Parameters<typeof hotPathChart>[0]))
   } finally {
     await redis.stop()
   }

@@ -38,12 +38,22 @@ const secret = randomBytes(32).toString('base64url')
 const op = await startOidcProvider({ redirectUri: `${publicUrl}/connect/callback`, accessTokenTtlSeconds: 600 })
 const dir = mkdtempSync(join(tmpdir(), 'token-broker-demo-'))
 const providersFile = join(dir, 'providers.json')
-writeFileSync(providersFile, JSON.stringify({
-  providers: { demo: { template: 'oidc', issuer: op.issuer, client_id: op.clientId, client_secret: op.clientSecret, scopes: ['openid', 'email'] } },
-}))
+writeFileSync(
+  providersFile,
+  JSON.stringify({
+    providers: {
+      demo: { template: 'oidc', issuer: op.issuer, client_id: op.clientId, client_secret: op.clientSecret, scopes: ['openid', 'email'] },
+    },
+  }),
+)
 // No load shedding on event-loop delay: the demo's broker shares its process with the provider and the demo's own calls.
 const config = loadConfig({
-  AUTH_JWT_SECRET: secret, PROVIDERS_FILE: providersFile, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: publicUrl, LOG_LEVEL: 'warn',
+  AUTH_JWT_SECRET: secret,
+  PROVIDERS_FILE: providersFile,
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  PUBLIC_URL: publicUrl,
+  LOG_LEVEL: 'warn',
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
 })
 rmSync(dir, { recursive: true, force: true })
@@ -58,20 +68,23 @@ try {
   await app.listen({ port, host: '127.0.0.1' })
 } catch (error) {
   const code = (error as NodeJS.ErrnoException).code
-  process.stderr.write(code === 'EADDRINUSE'
-    ? `token-broker demo: port ${port} is already in use; run it on another one: PORT=${port + 1} npm run demo\n`
-    : `token-broker demo: cannot listen on 127.0.0.1:${port}: ${(error as Error).message}\n`)
+  process.stderr.write(
+    code === 'EADDRINUSE'
+      ? `token-broker demo: port ${port} is already in use; run it on another one: PORT=${port + 1} npm run demo\n`
+      : `token-broker demo: cannot listen on 127.0.0.1:${port}: ${(error as Error).message}\n`,
+  )
   await stop(1)
 }
 process.once('SIGINT', () => void stop(0))
 process.once('SIGTERM', () => void stop(0))
 
 const token = createSigner({ key: secret, algorithm: 'HS256', expiresIn: 8 * 3600_000 })({
-  sub: 'demo-admin', scope: 'tokens:read tokens:revoke accounts:read accounts:write',
+  sub: 'demo-admin',
+  scope: 'tokens:read tokens:revoke accounts:read accounts:write',
 })
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
 const started = await fetch(`${brokerUrl}/connect/demo`, { method: 'POST', headers, body: JSON.stringify({ account: 'demo' }) })
-const { authorization_url: authorizationUrl } = await started.json() as { authorization_url: string }
+const { authorization_url: authorizationUrl } = (await started.json()) as { authorization_url: string }
 
 process.stdout.write(`
 token-broker demo: broker on ${publicUrl} (embedded store), OpenID provider on ${op.issuer}

@@ -44,7 +44,11 @@ type Json = Record<string, unknown>
  * requirement and accepted scopes for routes with `config.scopes`, query
  * parameters with a default shown as optional, and a description per response.
  */
-function describeRoute(schema: FastifySchema | undefined, scopes: readonly string[] | undefined, docs: RouteDocs | undefined): FastifySchema {
+function describeRoute(
+  schema: FastifySchema | undefined,
+  scopes: readonly string[] | undefined,
+  docs: RouteDocs | undefined,
+): FastifySchema {
   const out: FastifySchema = { ...schema }
   if (docs) out.description = docs.description
   if (scopes && scopes.length > 0) {
@@ -54,13 +58,15 @@ function describeRoute(schema: FastifySchema | undefined, scopes: readonly strin
   }
   if (out.querystring) out.querystring = optionalDefaults(out.querystring as Json)
   if (out.response) {
-    out.response = Object.fromEntries(Object.entries(out.response as Record<string, Json>).map(([status, response]) => {
-      if (response.description !== undefined || response['x-response-description'] !== undefined) return [status, response]
-      // Next to a $ref swagger reads `description` and drops it from the schema;
-      // elsewhere `description` would stay in the schema, so use swagger's own key.
-      const key = '$ref' in response ? 'description' : 'x-response-description'
-      return [status, { ...response, [key]: STATUS_CODES[status] ?? status }]
-    }))
+    out.response = Object.fromEntries(
+      Object.entries(out.response as Record<string, Json>).map(([status, response]) => {
+        if (response.description !== undefined || response['x-response-description'] !== undefined) return [status, response]
+        // Next to a $ref swagger reads `description` and drops it from the schema;
+        // elsewhere `description` would stay in the schema, so use swagger's own key.
+        const key = '$ref' in response ? 'description' : 'x-response-description'
+        return [status, { ...response, [key]: STATUS_CODES[status] ?? status }]
+      }),
+    )
   }
   return out
 }
@@ -87,9 +93,10 @@ export async function renderOpenApi(): Promise<string> {
           info: {
             title: 'token-broker',
             version: pkg.version,
-            description: 'Owns third-party OAuth grants and hands short-lived access tokens to internal services. '
-              + 'Generated from the route schemas by `npm run openapi`; docs/api.md describes the behaviour and the '
-              + 'guarantees, docs/calling.md how a service calls it.',
+            description:
+              'Owns third-party OAuth grants and hands short-lived access tokens to internal services. ' +
+              'Generated from the route schemas by `npm run openapi`; docs/api.md describes the behaviour and the ' +
+              'guarantees, docs/calling.md how a service calls it.',
           },
           servers: [{ url: 'http://localhost:8080' }],
           components: {
@@ -178,8 +185,11 @@ function collapseLiteralUnions(node: unknown): unknown {
   if (!node || typeof node !== 'object') return node
   const o = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, collapseLiteralUnions(v)])) as Json
   const members = o.anyOf
-  if (Array.isArray(members) && members.length > 1 && members.every((m: Json) =>
-    Object.keys(m).length === 2 && m.type === 'string' && Array.isArray(m.enum) && m.enum.length === 1)) {
+  if (
+    Array.isArray(members) &&
+    members.length > 1 &&
+    members.every((m: Json) => Object.keys(m).length === 2 && m.type === 'string' && Array.isArray(m.enum) && m.enum.length === 1)
+  ) {
     const { anyOf: _, ...rest } = o
     return { ...rest, type: 'string', enum: members.map((m: Json) => (m.enum as unknown[])[0]) }
   }

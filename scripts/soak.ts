@@ -27,7 +27,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const log = (text: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 23)}] ${text}\n`)
 
 const secret = randomBytes(32).toString('hex')
-const jwt = createSigner({ key: secret, algorithm: 'HS256', expiresIn: 24 * 3600_000 })({ sub: 'soak', scope: 'tokens:read tokens:revoke accounts:read accounts:write' })
+const jwt = createSigner({ key: secret, algorithm: 'HS256', expiresIn: 24 * 3600_000 })({
+  sub: 'soak',
+  scope: 'tokens:read tokens:revoke accounts:read accounts:write',
+})
 const auth = { authorization: `Bearer ${jwt}` }
 
 const redis = await startRedis({ appendonly: true })
@@ -38,14 +41,22 @@ const dir = mkdtempSync(join(os.tmpdir(), 'soak-'))
 // Each process its own client id, so the provider knows which instance it issued a token to.
 const providersFile = (clientId: string) => {
   const file = join(dir, `providers-${clientId}.yaml`)
-  writeFileSync(file, `providers:\n  stub:\n    template: oauth2\n    authorization_url: ${provider.url}/authorize\n    token_url: ${provider.url}/token\n    client_id: ${clientId}\n    client_secret: soak-secret\n`)
+  writeFileSync(
+    file,
+    `providers:\n  stub:\n    template: oauth2\n    authorization_url: ${provider.url}/authorize\n    token_url: ${provider.url}/token\n    client_id: ${clientId}\n    client_secret: soak-secret\n`,
+  )
   return file
 }
 const env = {
-  REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'soak:', ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-  AUTH_JWT_SECRET: secret, PROVIDER_TIMEOUT_MS: '3000', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+  REDIS_URL: redis.url,
+  REDIS_KEY_PREFIX: 'soak:',
+  ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+  AUTH_JWT_SECRET: secret,
+  PROVIDER_TIMEOUT_MS: '3000',
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
   // The skew the broker would take anyway for provider tokens (half their lifetime), for imports too.
-  REFRESH_SKEW_SECONDS: String(LIFETIME_MS / 2000), RATE_LIMIT_PER_MINUTE: '0',
+  REFRESH_SKEW_SECONDS: String(LIFETIME_MS / 2000),
+  RATE_LIMIT_PER_MINUTE: '0',
 }
 const START_TIMEOUT_MS = 120_000
 type Instance = BrokerProcess & { clientId: string }
@@ -59,7 +70,10 @@ let killedClient: string | null = null
 const brokers: (Instance | null)[] = []
 for (let i = 0; i < 3; i++) brokers.push(await spawnInstance())
 const peakRss = [0, 0, 0]
-const notePeaks = () => brokers.forEach((b, i) => { peakRss[i] = Math.max(peakRss[i]!, b?.peakRssMb() ?? 0) })
+const notePeaks = () =>
+  brokers.forEach((b, i) => {
+    peakRss[i] = Math.max(peakRss[i]!, b?.peakRssMb() ?? 0)
+  })
 
 const ledger = new SoakLedger(provider)
 const tally = { requests: 0, fiveXx: 0, refused: 0, forced: 0, relinks: 0, revokes: 0, statuses: new Map<number, number>() }
@@ -71,8 +85,12 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   const live = brokers.filter((b): b is Instance => b !== null)
   const broker = live[Math.floor(Math.random() * live.length)]!
   try {
-    const res = await fetch(`${broker.url}${path}`, body === undefined ? { method, headers: auth }
-      : { method, headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const res = await fetch(
+      `${broker.url}${path}`,
+      body === undefined
+        ? { method, headers: auth }
+        : { method, headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) },
+    )
     const json = (await res.json().catch(() => ({}))) as Record<string, unknown>
     tally.requests++
     tally.statuses.set(res.status, (tally.statuses.get(res.status) ?? 0) + 1)
@@ -86,7 +104,12 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
 
 async function link(account: string): Promise<void> {
   const { lineage, accessToken, refreshToken } = provider.link(account, Date.now())
-  const res = await call('PUT', `/accounts/${account}`, { provider: 'stub', access_token: accessToken, refresh_token: refreshToken, expires_in: LIFETIME_MS / 1000 })
+  const res = await call('PUT', `/accounts/${account}`, {
+    provider: 'stub',
+    access_token: accessToken,
+    refresh_token: refreshToken,
+    expires_in: LIFETIME_MS / 1000,
+  })
   if (res && (res.status === 200 || res.status === 201)) {
     provider.confirmLink(account, lineage, Date.now())
     revoked.delete(account)
@@ -102,7 +125,11 @@ async function step(account: string): Promise<void> {
   const sentAt = Date.now()
   if (roll < 0.01) {
     const res = await call('DELETE', `/tokens/${account}`)
-    if (res?.status === 200) { provider.endAll(account, Date.now()); revoked.add(account); tally.revokes++ }
+    if (res?.status === 200) {
+      provider.endAll(account, Date.now())
+      revoked.add(account)
+      tally.revokes++
+    }
     // No answer (a killed instance) or a 5xx: it may have been deleted; link it again next time.
     else if (res === null || res.status >= 500) revoked.add(account)
     return
@@ -126,7 +153,11 @@ async function lane(until: () => boolean): Promise<void> {
     const account = accounts[Math.floor(Math.random() * accounts.length)]!
     if (busy.has(account)) continue // one operation per account at a time, as one caller would
     busy.add(account)
-    try { await step(account) } finally { busy.delete(account) }
+    try {
+      await step(account)
+    } finally {
+      busy.delete(account)
+    }
   }
 }
 
@@ -169,12 +200,17 @@ const stoppedAt = Date.now()
 
 // Drain: every token whose window opened before the stop gets its refresh (proactive or not).
 log('draining: waiting for every due token to be refreshed')
-const pending = () => [...provider.lineages.values()].filter((list) => {
-  const lineage = list.at(-1)!
-  const newest = lineage.issued.at(-1)!
-  return lineage.endedAt === null && newest.n > 0 && windowOpensAt(newest.at, LIFETIME_MS) < stoppedAt
-    && windowOpensAt(newest.at, LIFETIME_MS) + LIFETIME_MS / 2 < Date.now()
-}).length
+const pending = () =>
+  [...provider.lineages.values()].filter((list) => {
+    const lineage = list.at(-1)!
+    const newest = lineage.issued.at(-1)!
+    return (
+      lineage.endedAt === null &&
+      newest.n > 0 &&
+      windowOpensAt(newest.at, LIFETIME_MS) < stoppedAt &&
+      windowOpensAt(newest.at, LIFETIME_MS) + LIFETIME_MS / 2 < Date.now()
+    )
+  }).length
 const drainUntil = Date.now() + LIFETIME_MS
 while (Date.now() < drainUntil && provider.lineages.size > 0) {
   await sleep(1000)
@@ -191,9 +227,9 @@ for (const account of accounts) {
   const res = await call('POST', `/tokens/${account}/refresh`)
   if (res?.status !== 200 || provider.refreshesOf(account) !== before + 1) {
     lost++
-    if (lostExamples.length < 5) lostExamples.push(`${account}: ${res?.status ?? 'no answer'} ${JSON.stringify(res?.json ?? {}).slice(0, 200)}`)
-  }
-  else tally.forced++
+    if (lostExamples.length < 5)
+      lostExamples.push(`${account}: ${res?.status ?? 'no answer'} ${JSON.stringify(res?.json ?? {}).slice(0, 200)}`)
+  } else tally.forced++
 }
 const ratio = refreshesPerExpiry(provider, stoppedAt, tally.forced, killedClient)
 await Promise.all(brokers.map((b) => b?.kill('SIGTERM')))
@@ -204,11 +240,16 @@ const cpu = os.cpus()
 process.stdout.write(`
 soak report (${new Date().toISOString()}, ${os.hostname()}: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version})
   ${SECONDS} s, ${ACCOUNTS} accounts, tokens live ${LIFETIME_MS / 1000} s, 3 instances, ${CONCURRENCY} callers
-  requests ${tally.requests} (${[...tally.statuses].sort().map(([s, n]) => `${s}: ${n}`).join(', ')}), refused by a killed instance ${tally.refused}
+  requests ${tally.requests} (${[...tally.statuses]
+    .sort()
+    .map(([s, n]) => `${s}: ${n}`)
+    .join(', ')}), refused by a killed instance ${tally.refused}
   provider refreshes ${provider.counts.refreshes} (${ratio.due} of due tokens, ${ratio.early} early of which ${tally.forced} forced), rejected refresh tokens ${provider.counts.rejected}
   refreshes whose commit died with the killed instance ${ratio.lostToKill} (saved by the provider's reuse grace), duplicate refreshes ${ratio.duplicates}
   expiries ${ratio.expiries} (and ${ratio.replaced} due tokens replaced by a relink or revoke before a refresh), relinks ${tally.relinks}, revokes ${tally.revokes}
   peak RSS per instance (MiB): ${peakRss.join(', ')}
 ${ledger.wrongExamples.map((e) => `  wrong: ${e}\n`).join('')}${provider.rejections.map((e) => `  rejected: ${e}\n`).join('')}${lostExamples.map((e) => `  lost: ${e}\n`).join('')}`)
-process.stdout.write(`soak: refreshes per expiry ${ratio.ratio.toFixed(2)}, failed attempts ${provider.counts.failedInOutage + provider.counts.rejected}, lost grants ${lost}, wrong tokens ${ledger.wrong}, 5xx ${tally.fiveXx}\n`)
+process.stdout.write(
+  `soak: refreshes per expiry ${ratio.ratio.toFixed(2)}, failed attempts ${provider.counts.failedInOutage + provider.counts.rejected}, lost grants ${lost}, wrong tokens ${ledger.wrong}, 5xx ${tally.fiveXx}\n`,
+)
 process.exit(ratio.ratio.toFixed(2) === '1.00' && lost === 0 && ledger.wrong === 0 ? 0 : 1)

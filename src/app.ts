@@ -115,27 +115,30 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const metrics = createMetrics()
   const eventing = createEventing({ storage, config, log: loggerInstance, clock: deps.clock, webhooks: deps.webhooks })
   const events = deps.events ?? eventing.sink
-  const broker = createBroker({
-    store: storage.grants,
-    keyRing,
-    providers: new Map(config.providers.map((p) => [p.name, p])),
-    endpoints: new EndpointResolver(config.providerTimeoutMs, deps.clock),
-    clock: deps.clock ?? Date.now,
-    log: loggerInstance,
-    metrics,
-    events,
-    settings: {
-      refreshSkewSeconds: config.refreshSkewSeconds,
-      refreshLockTtlMs: config.refreshLockTtlMs,
-      providerTimeoutMs: config.providerTimeoutMs,
-      providerConcurrency: config.providerConcurrency,
-      backoffMaxMs: config.refreshBackoffMaxSeconds * 1000,
-      redirectUri: `${config.publicUrl}/connect/callback`,
-      // The console served by this broker may always be the return_to of a link it starts.
-      returnToAllowlist: [...config.returnToAllowlist, `${config.publicUrl}/console`],
-      accessCache: config.accessCache,
+  const broker = createBroker(
+    {
+      store: storage.grants,
+      keyRing,
+      providers: new Map(config.providers.map((p) => [p.name, p])),
+      endpoints: new EndpointResolver(config.providerTimeoutMs, deps.clock),
+      clock: deps.clock ?? Date.now,
+      log: loggerInstance,
+      metrics,
+      events,
+      settings: {
+        refreshSkewSeconds: config.refreshSkewSeconds,
+        refreshLockTtlMs: config.refreshLockTtlMs,
+        providerTimeoutMs: config.providerTimeoutMs,
+        providerConcurrency: config.providerConcurrency,
+        backoffMaxMs: config.refreshBackoffMaxSeconds * 1000,
+        redirectUri: `${config.publicUrl}/connect/callback`,
+        // The console served by this broker may always be the return_to of a link it starts.
+        returnToAllowlist: [...config.returnToAllowlist, `${config.publicUrl}/console`],
+        accessCache: config.accessCache,
+      },
     },
-  }, deps.scheduler)
+    deps.scheduler,
+  )
   app.decorate('broker', broker)
   app.decorate('storage', storage)
   app.decorate('audit', eventing.audit)
@@ -158,7 +161,19 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(authPlugin, { config, events, metrics })
   await app.register(rateLimitPlugin, { limits: config.rateLimits, counters: storage.rateLimit })
 
-  for (const route of [health, metricsRoute, listProviders, listAccounts, getAccount, getAudit, putAccount, getAccess, postRefresh, postConnect, deleteToken]) {
+  for (const route of [
+    health,
+    metricsRoute,
+    listProviders,
+    listAccounts,
+    getAccount,
+    getAudit,
+    putAccount,
+    getAccess,
+    postRefresh,
+    postConnect,
+    deleteToken,
+  ]) {
     await app.register(route)
   }
   // The HTML pages, with helmet's hooks in their own context: the JSON routes do not run them.

@@ -6,8 +6,15 @@ import { isScope } from './scopes.js'
 
 /** Parsers of single settings: text in, value out, or a ConfigError naming the variable. */
 
-export interface HostPort { host: string; port: number }
-export interface PublicKeyAuth { kind: 'public-key'; pem: string; algorithm: 'RS256' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' }
+export interface HostPort {
+  host: string
+  port: number
+}
+export interface PublicKeyAuth {
+  kind: 'public-key'
+  pem: string
+  algorithm: 'RS256' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA'
+}
 
 export function hostPorts(list: string, variable: string): HostPort[] {
   return list.split(',').map((entry) => {
@@ -19,7 +26,9 @@ export function hostPorts(list: string, variable: string): HostPort[] {
 }
 
 const EC_ALGORITHMS: Record<string, 'ES256' | 'ES384' | 'ES512'> = {
-  prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512',
+  prime256v1: 'ES256',
+  secp384r1: 'ES384',
+  secp521r1: 'ES512',
 }
 
 /** One key, one algorithm: pinning it rules out alg confusion (an HS256 token signed with the PEM). */
@@ -36,7 +45,6 @@ export function publicKeyConfig(pem: string): PublicKeyAuth {
   if (!algorithm) throw new ConfigError('AUTH_JWT_PUBLIC_KEY', `unsupported key type ${type ?? 'unknown'}`)
   return { kind: 'public-key', pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm }
 }
-
 
 /** `600` (every scope) or `tokens:read=6000,accounts:write=60,*=600`. */
 export function rateLimits(value: string): Record<string, number> {
@@ -70,7 +78,8 @@ export function webhookTargets(value: string | undefined): WebhookTargets {
     const bar = entry.lastIndexOf('|')
     const url = (bar < 0 ? entry : entry.slice(0, bar)).trim()
     const secret = bar < 0 ? null : entry.slice(bar + 1).trim()
-    if (secret !== null && secret.length < 16) throw new ConfigError('WEBHOOK_URLS', `entry ${i + 1} has a secret shorter than 16 characters`)
+    if (secret !== null && secret.length < 16)
+      throw new ConfigError('WEBHOOK_URLS', `entry ${i + 1} has a secret shorter than 16 characters`)
     if (url !== '' && secret !== null) secrets[url] ??= secret
     if (url !== '' && secret === null) needsSharedSecret = true
     return url
@@ -83,7 +92,14 @@ export function webhookTargets(value: string | undefined): WebhookTargets {
  * echoed: a webhook URL may carry a secret in its path.
  */
 export function httpUrls(value: string | undefined, variable: string): string[] {
-  const urls = [...new Set((value ?? '').split(',').map((u) => u.trim()).filter(Boolean))]
+  const urls = [
+    ...new Set(
+      (value ?? '')
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    ),
+  ]
   urls.forEach((url, i) => {
     if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
       throw new ConfigError(variable, `entry ${i + 1} is not an http(s) URL`)
@@ -125,7 +141,8 @@ export function encryptionKeys(value: string): KeyRingSpec {
   try {
     return parseKeyRingSpec(value)
   } catch (error) {
-    if (error instanceof ConfigError) throw new ConfigError('ENCRYPTION_KEYS', `${error.message.slice('ENCRYPTION_KEYS '.length)} (${KEYS_HINT})`)
+    if (error instanceof ConfigError)
+      throw new ConfigError('ENCRYPTION_KEYS', `${error.message.slice('ENCRYPTION_KEYS '.length)} (${KEYS_HINT})`)
     throw error
   }
 }

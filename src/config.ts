@@ -2,17 +2,25 @@ import { existsSync } from 'node:fs'
 import { Type, type Static, type StringOptions, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ConfigError } from './config-error.js'
-import { describeInvalid, encryptionKeys, hostPorts, httpUrls, publicKeyConfig, rateLimits, webhookTargets, type HostPort, type PublicKeyAuth } from './config-values.js'
+import {
+  describeInvalid,
+  encryptionKeys,
+  hostPorts,
+  httpUrls,
+  publicKeyConfig,
+  rateLimits,
+  webhookTargets,
+  type HostPort,
+  type PublicKeyAuth,
+} from './config-values.js'
 import type { KeyRingSpec } from './crypto/key-ring.js'
 import { loadProviders, type ProviderConfig, type SkippedProvider } from './providers/providers-file.js'
 import { isHttpsOrLoopback } from './url-policy.js'
 
 export { ConfigError }
 
-const Str = (opts: StringOptions = {}) =>
-  Type.String({ minLength: 1, maxLength: 4096, ...opts })
-const Int = (minimum: number, maximum: number, defaultValue: number) =>
-  Type.Integer({ minimum, maximum, default: defaultValue })
+const Str = (opts: StringOptions = {}) => Type.String({ minLength: 1, maxLength: 4096, ...opts })
+const Int = (minimum: number, maximum: number, defaultValue: number) => Type.Integer({ minimum, maximum, default: defaultValue })
 const Bool = (defaultValue: boolean) => Type.Boolean({ default: defaultValue })
 const HOST_PORT_LIST = '^[^\\s,:]+:\\d{1,5}(,[^\\s,:]+:\\d{1,5})*$'
 
@@ -72,10 +80,7 @@ export type StoreConfig =
   | { kind: 'sentinel'; sentinels: HostPort[]; name: string }
 export type { HostPort } from './config-values.js'
 
-export type CallerAuthConfig =
-  | { kind: 'secret'; secret: string }
-  | PublicKeyAuth
-  | { kind: 'jwks'; url: string }
+export type CallerAuthConfig = { kind: 'secret'; secret: string } | PublicKeyAuth | { kind: 'jwks'; url: string }
 
 export interface Config {
   production: boolean
@@ -234,7 +239,10 @@ function waitReplicasMs(e: Env, store: StoreConfig): number {
   return e.REDIS_WAIT_REPLICAS_MS
 }
 
-export type StoreSettings = Pick<Config, 'store' | 'keyPrefix' | 'storeCommandTimeoutMs' | 'storeWaitReplicasMs' | 'auditMaxEntries' | 'encryptionKeys'>
+export type StoreSettings = Pick<
+  Config,
+  'store' | 'keyPrefix' | 'storeCommandTimeoutMs' | 'storeWaitReplicasMs' | 'auditMaxEntries' | 'encryptionKeys'
+>
 
 /** The store and the keys only, for the operator commands that work on stored grants. */
 export function loadStoreSettings(env: NodeJS.ProcessEnv = process.env): StoreSettings {

@@ -5,13 +5,35 @@ import type { DestinationStream, LoggerOptions } from 'pino'
  * log on purpose holds a secret; this is the net under mistakes.
  */
 export const REDACT_PATHS = [
-  'req.headers.authorization', 'headers.authorization', 'authorization',
-  'access_token', 'refresh_token', 'id_token', 'client_secret', 'code_verifier', 'state', 'token',
-  '*.access_token', '*.refresh_token', '*.id_token', '*.client_secret', '*.code_verifier',
-  '*.state', '*.token', '*.authorization', '*.secret', '*.key', '*.keys',
+  'req.headers.authorization',
+  'headers.authorization',
+  'authorization',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'client_secret',
+  'code_verifier',
+  'state',
+  'token',
+  '*.access_token',
+  '*.refresh_token',
+  '*.id_token',
+  '*.client_secret',
+  '*.code_verifier',
+  '*.state',
+  '*.token',
+  '*.authorization',
+  '*.secret',
+  '*.key',
+  '*.keys',
   // The OAuth authorization code where it travels (the callback's query, a token request's
   // body), not every field named `code`: error logs must keep `"code":"PROVIDER_ERROR"`.
-  'query.code', 'body.code', 'params.code', '*.query.code', '*.body.code', '*.params.code',
+  'query.code',
+  'body.code',
+  'params.code',
+  '*.query.code',
+  '*.body.code',
+  '*.params.code',
 ]
 
 let lastMs = 0

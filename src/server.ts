@@ -39,5 +39,7 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
 
 await app.listen({ port: config.port, host: config.host })
 if (config.callerAuth.kind === 'secret') {
-  log.info(`mint a caller token with the same AUTH_JWT_SECRET: npx token-broker token tokens:read accounts:read accounts:write tokens:revoke --sub you`)
+  log.info(
+    `mint a caller token with the same AUTH_JWT_SECRET: npx token-broker token tokens:read accounts:read accounts:write tokens:revoke --sub you`,
+  )
 }

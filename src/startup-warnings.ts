@@ -13,10 +13,12 @@ export function startupWarnings(config: Config): string[] {
     warnings.push(`provider "${name}" in ${config.providersFile} is skipped: none of ${variables.join(', ')} is set`)
   }
   if (config.providers.length === 0) {
-    warnings.push(config.providersFile
-      ? `no provider is configured: set the variables of a provider in ${config.providersFile}; until then nothing can be linked`
-      : 'no provider is configured: create providers.yaml in the working directory (start from providers.example.yaml) '
-        + 'or set PROVIDERS_FILE; until then nothing can be linked')
+    warnings.push(
+      config.providersFile
+        ? `no provider is configured: set the variables of a provider in ${config.providersFile}; until then nothing can be linked`
+        : 'no provider is configured: create providers.yaml in the working directory (start from providers.example.yaml) ' +
+            'or set PROVIDERS_FILE; until then nothing can be linked',
+    )
   }
   return warnings
 }

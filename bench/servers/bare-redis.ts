@@ -12,4 +12,6 @@ app.get<{ Params: { account: string } }>('/bare/:account', async (request, reply
 })
 const url = await app.listen({ port: 0, host: '127.0.0.1' })
 serve({ url }, () => usage())
-process.on('SIGTERM', () => { void Promise.all([app.close(), redis.quit()]).then(() => process.exit(0)) })
+process.on('SIGTERM', () => {
+  void Promise.all([app.close(), redis.quit()]).then(() => process.exit(0))
+})

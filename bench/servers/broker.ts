@@ -20,5 +20,9 @@ serve({ url }, async (m) => {
   if (m.metrics) return { text: await app.metrics.registry.metrics(), ...usage() }
   return usage()
 })
-process.on('SIGINT', () => { void app.close().then(() => process.exit(0)) })
-process.on('SIGTERM', () => { void app.close().then(() => process.exit(0)) })
+process.on('SIGINT', () => {
+  void app.close().then(() => process.exit(0))
+})
+process.on('SIGTERM', () => {
+  void app.close().then(() => process.exit(0))
+})

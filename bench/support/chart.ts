@@ -1,5 +1,8 @@
 /** A horizontal bar chart as SVG text: no browser, no library. */
-export function hotPathChart(result: { runs: { name: string; rps: number; p99: number; cpuMicrosPerRequest: number }[]; connections: number }): string {
+export function hotPathChart(result: {
+  runs: { name: string; rps: number; p99: number; cpuMicrosPerRequest: number }[]
+  connections: number
+}): string {
   const width = 820
   const rowHeight = 34
   const left = 250

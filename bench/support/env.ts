@@ -15,11 +15,29 @@ export const callerHeaders = {
 /** The environment of a broker process: one provider `bench` whose token endpoint is `tokenUrl`. */
 export function brokerEnv(redisUrl: string, tokenUrl: string, extra: Record<string, string> = {}): Record<string, string> {
   const file = join(mkdtempSync(join(tmpdir(), 'tb-bench-')), 'providers.json')
-  writeFileSync(file, JSON.stringify({
-    providers: { bench: { template: 'oauth2', authorization_url: tokenUrl.replace(/token$/, 'authorize'), token_url: tokenUrl, client_id: 'bench', client_secret: 'bench-secret' } },
-  }))
+  writeFileSync(
+    file,
+    JSON.stringify({
+      providers: {
+        bench: {
+          template: 'oauth2',
+          authorization_url: tokenUrl.replace(/token$/, 'authorize'),
+          token_url: tokenUrl,
+          client_id: 'bench',
+          client_secret: 'bench-secret',
+        },
+      },
+    }),
+  )
   return {
-    NODE_ENV: 'production', AUTH_JWT_SECRET: secret, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: PREFIX, ENCRYPTION_KEYS,
-    PROVIDERS_FILE: file, LOG_LEVEL: 'info', PROACTIVE_REFRESH: 'false', ...extra,
+    NODE_ENV: 'production',
+    AUTH_JWT_SECRET: secret,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: PREFIX,
+    ENCRYPTION_KEYS,
+    PROVIDERS_FILE: file,
+    LOG_LEVEL: 'info',
+    PROACTIVE_REFRESH: 'false',
+    ...extra,
   }
 }

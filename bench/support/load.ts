@@ -32,9 +32,11 @@ async function run(r: LoadRequest): Promise<LoadResult> {
     connections: r.connections,
     ...(r.amount ? { amount: r.amount } : { duration: r.seconds }),
     headers: r.headers,
-    requests: [{
-      setupRequest: (req) => ({ ...req, path: r.path.replace('{n}', String(n++ % r.accounts)) }),
-    }],
+    requests: [
+      {
+        setupRequest: (req) => ({ ...req, path: r.path.replace('{n}', String(n++ % r.accounts)) }),
+      },
+    ],
   })
   return {
     requests: result.requests.total,

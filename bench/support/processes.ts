@@ -31,11 +31,15 @@ export async function start(script: string, env: Record<string, string> = {}): P
   return {
     process: child,
     ready: await ready,
-    ask: <T>(message: Record<string, unknown>) => new Promise<T>((resolve) => {
-      const id = ++ids
-      pending.set(id, (value) => { pending.delete(id); resolve(value as T) })
-      child.send({ id, ...message })
-    }),
+    ask: <T>(message: Record<string, unknown>) =>
+      new Promise<T>((resolve) => {
+        const id = ++ids
+        pending.set(id, (value) => {
+          pending.delete(id)
+          resolve(value as T)
+        })
+        child.send({ id, ...message })
+      }),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM')
       await exited
@@ -44,7 +48,10 @@ export async function start(script: string, env: Record<string, string> = {}): P
 }
 
 /** In a child: announce readiness and answer the runner's questions. */
-export function serve(ready: Record<string, unknown>, answer: (m: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>): void {
+export function serve(
+  ready: Record<string, unknown>,
+  answer: (m: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>,
+): void {
   process.on('message', (m: { id: number } & Record<string, unknown>) => {
     Promise.resolve(answer(m)).then((result) => process.send!({ id: m.id, ...result }))
   })

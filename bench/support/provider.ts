@@ -17,7 +17,9 @@ export async function startProvider(o: { delayMs: number; expiresIn: number }) {
       setTimeout(() => {
         inFlight--
         res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ access_token: `fresh-at-${n}`, refresh_token: `fresh-rt-${n}`, expires_in: o.expiresIn, token_type: 'Bearer' }))
+        res.end(
+          JSON.stringify({ access_token: `fresh-at-${n}`, refresh_token: `fresh-rt-${n}`, expires_in: o.expiresIn, token_type: 'Bearer' }),
+        )
       }, o.delayMs)
     })
   })
@@ -26,7 +28,14 @@ export async function startProvider(o: { delayMs: number; expiresIn: number }) {
     tokenUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`,
     calls: () => calls,
     peak: () => peak,
-    reset: () => { calls = 0; peak = 0 },
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+    reset: () => {
+      calls = 0
+      peak = 0
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

@@ -5,7 +5,10 @@
 import { Agent, get } from 'node:http'
 import { serve } from './processes.js'
 
-interface Timed { ms: number; status: number }
+interface Timed {
+  ms: number
+  status: number
+}
 
 /** node:http with keep-alive: far less client CPU per request than fetch(), which would dominate a 1,000-caller storm. */
 const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY })
@@ -20,12 +23,26 @@ function timed(url: string, headers: Record<string, string>): Promise<Timed> {
   })
 }
 
-export interface TimedSummary { count: number; non200: number; p50: number; p99: number; max: number; over: number }
+export interface TimedSummary {
+  count: number
+  non200: number
+  p50: number
+  p99: number
+  max: number
+  over: number
+}
 
 function summarize(all: Timed[], overMs: number): TimedSummary {
   const ms = all.map((t) => t.ms).sort((a, b) => a - b)
   const at = (q: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]! * 10) / 10
-  return { count: all.length, non200: all.filter((t) => t.status !== 200).length, p50: at(0.5), p99: at(0.99), max: at(1), over: ms.filter((m) => m > overMs).length }
+  return {
+    count: all.length,
+    non200: all.filter((t) => t.status !== 200).length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: at(1),
+    over: ms.filter((m) => m > overMs).length,
+  }
 }
 
 serve({}, async (m) => {
@@ -39,11 +56,13 @@ serve({}, async (m) => {
   const deadline = Date.now() + (m.seconds as number) * 1000
   const all: Timed[] = []
   const accounts = m.accounts as number
-  await Promise.all(Array.from({ length: m.concurrency as number }, async (_, k) => {
-    for (let i = k; Date.now() < deadline; i++) {
-      const account = Math.floor(Math.random() * accounts)
-      all.push(await timed(urls[i % urls.length]!.replace('{n}', String(account)), headers))
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: m.concurrency as number }, async (_, k) => {
+      for (let i = k; Date.now() < deadline; i++) {
+        const account = Math.floor(Math.random() * accounts)
+        all.push(await timed(urls[i % urls.length]!.replace('{n}', String(account)), headers))
+      }
+    }),
+  )
   return { ...summarize(all, m.overMs as number) }
 })

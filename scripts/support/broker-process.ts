@@ -21,22 +21,37 @@ export async function spawnBroker(env: Record<string, string>, startTimeoutMs = 
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     // No shedding on event-loop delay: a busy test machine blocks a starting process for seconds.
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
   // The last megabyte is kept: a long run (the soak) logs far more than anyone reads.
-  const keep = (d: Buffer) => { out = (out + d.toString()).slice(-1_000_000) }
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-1_000_000)
+  }
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   await new Promise<void>((resolve, reject) => {
     const deadline = setTimeout(() => reject(new Error(`broker did not start:\n${out}`)), startTimeoutMs)
     const check = () => {
-      if (out.includes('Server listening')) { clearTimeout(deadline); resolve() }
+      if (out.includes('Server listening')) {
+        clearTimeout(deadline)
+        resolve()
+      }
     }
     child.stdout!.on('data', check)
-    child.once('exit', () => { clearTimeout(deadline); reject(new Error(`broker exited:\n${out}`)) })
+    child.once('exit', () => {
+      clearTimeout(deadline)
+      reject(new Error(`broker exited:\n${out}`))
+    })
   })
   process.once('exit', () => child.kill('SIGKILL'))
   return {

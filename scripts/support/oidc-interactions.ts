@@ -42,7 +42,11 @@ export function interactionRoute(provider: Provider, scripted: Map<string, Inter
 
 /** Answers the pending prompt: the login, a grant for what the client asked, or access_denied. */
 async function finish(
-  provider: Provider, req: IncomingMessage, res: ServerResponse, details: Interaction, choice: InteractionChoice,
+  provider: Provider,
+  req: IncomingMessage,
+  res: ServerResponse,
+  details: Interaction,
+  choice: InteractionChoice,
 ): Promise<void> {
   const done = { mergeWithLastSubmission: false }
   if (choice.deny) {
@@ -53,10 +57,13 @@ async function finish(
   }
   const accountId = details.session?.accountId
   if (details.prompt.name !== 'consent' || !accountId) throw new Error(`unexpected prompt ${details.prompt.name}`)
-  const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined)
-    ?? new provider.Grant({ accountId, clientId: String(details.params.client_id) })
+  const grant =
+    (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ??
+    new provider.Grant({ accountId, clientId: String(details.params.client_id) })
   const missing = details.prompt.details as {
-    missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]>
+    missingOIDCScope?: string[]
+    missingOIDCClaims?: string[]
+    missingResourceScopes?: Record<string, string[]>
   }
   if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '))
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims)
@@ -66,11 +73,12 @@ async function finish(
 
 function page(res: ServerResponse, details: Interaction): void {
   const action = `${INTERACTION_PATH}${details.uid}`
-  const body = details.prompt.name === 'login'
-    ? `<h1>Sign in</h1><p>Any name and any password will do.</p>
+  const body =
+    details.prompt.name === 'login'
+      ? `<h1>Sign in</h1><p>Any name and any password will do.</p>
 <form method="post" action="${action}"><label>Name <input name="login" autofocus required></label>
 <label>Password <input name="password" type="password"></label><button type="submit">Sign in</button></form>`
-    : `<h1>Authorize</h1><p>${escapeHtml(String(details.params.client_id))} asks for: ${escapeHtml(String(details.params.scope ?? ''))}</p>
+      : `<h1>Authorize</h1><p>${escapeHtml(String(details.params.client_id))} asks for: ${escapeHtml(String(details.params.scope ?? ''))}</p>
 <form method="post" action="${action}"><button type="submit">Continue</button></form>`
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
   res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Local authorization server</title></head><body>

@@ -128,10 +128,12 @@ async function withoutProviderNotices<T>(fn: () => T | Promise<T>): Promise<T> {
   if (quietDepth++ === 0) {
     savedConsole = { warn: console.warn, info: console.info }
     const saved = savedConsole
-    const filter = (orig: (...args: unknown[]) => void) => (...args: unknown[]) => {
-      if (typeof args[0] === 'string' && args[0].includes('oidc-provider ')) return
-      orig.apply(console, args)
-    }
+    const filter =
+      (orig: (...args: unknown[]) => void) =>
+      (...args: unknown[]) => {
+        if (typeof args[0] === 'string' && args[0].includes('oidc-provider ')) return
+        orig.apply(console, args)
+      }
     console.warn = filter(saved.warn)
     console.info = filter(saved.info)
   }
@@ -183,20 +185,25 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
   const server: Server = createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve() })
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
   })
   const port = (server.address() as AddressInfo).port
   const issuer = `http://127.0.0.1:${port}`
 
   const configuration: Configuration = {
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: clientSecret,
-      redirect_uris: [redirectUri],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: authMethod,
-    }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: clientSecret,
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: authMethod,
+      },
+    ],
     jwks: { keys: [{ ...signingKey.privateKey.export({ format: 'jwk' }), kid: 'test-rs256', use: 'sig', alg: 'RS256' }] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     pkce: { required: () => true },
@@ -267,7 +274,10 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
   const resetCounts = (): void => {
     for (const c of [counts, grantCounts, grantErrors]) for (const k of Object.keys(c)) c[k] = 0
     for (const p of Object.values(paths)) counts[p] = 0
-    for (const g of ['authorization_code', 'refresh_token']) { grantCounts[g] = 0; grantErrors[g] = 0 }
+    for (const g of ['authorization_code', 'refresh_token']) {
+      grantCounts[g] = 0
+      grantErrors[g] = 0
+    }
   }
   resetCounts()
 
@@ -324,8 +334,7 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
   }
 
   const redirectTarget = new URL(redirectUri)
-  const isRedirectUri = (u: URL) =>
-    u.origin === redirectTarget.origin && u.pathname === redirectTarget.pathname
+  const isRedirectUri = (u: URL) => u.origin === redirectTarget.origin && u.pathname === redirectTarget.pathname
 
   const authorize: OidcServer['authorize'] = async (authorizationUrl, aOpts = {}) => {
     const state = new URL(authorizationUrl).searchParams.get('state') ?? ''
@@ -405,7 +414,11 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
     })
     const text = await res.text()
     let body: unknown = text
-    try { body = JSON.parse(text) } catch { /* keep text */ }
+    try {
+      body = JSON.parse(text)
+    } catch {
+      /* keep text */
+    }
     return { status: res.status, body }
   }
 

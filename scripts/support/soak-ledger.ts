@@ -31,7 +31,7 @@ export class SoakLedger {
 
   private problem(account: string, token: string, sentAt: number): string | null {
     const t = parseToken(token)
-    if (!t || t.account !== account) return 'not this account\'s token'
+    if (!t || t.account !== account) return "not this account's token"
     const lineage = this.provider.lineages.get(account)?.[t.lineage]
     if (!lineage) return 'never issued'
     if (lineage.endedAt !== null && lineage.endedAt < sentAt) return 'its link was revoked or replaced'
@@ -91,11 +91,17 @@ export function refreshesPerExpiry(provider: SoakProvider, until: number, forced
         if (token.n === 0) continue
         const opens = windowOpensAt(token.at, provider.lifetimeMs)
         const refreshedAt = refreshed.get(token.n)
-        if (refreshedAt !== undefined && refreshedAt < opens) { early++; continue }
+        if (refreshedAt !== undefined && refreshedAt < opens) {
+          early++
+          continue
+        }
         const deadline = dueBy(token.at, provider.lifetimeMs)
         if (deadline >= until) continue
         // A relink or revoke that replaced the token before anyone refreshed it is not an expiry.
-        if (lineage.endedAt !== null && refreshedAt === undefined) { replaced++; continue }
+        if (lineage.endedAt !== null && refreshedAt === undefined) {
+          replaced++
+          continue
+        }
         expiries++
         if (refreshedAt !== undefined) due++
       }

@@ -94,12 +94,17 @@ export async function startSoakProvider(lifetimeMs: number, graceMs: number): Pr
       for (const l of lineages.get(account) ?? []) if (l.endedAt === null) l.endedAt = now
     },
     refreshesOf: (account) => (lineages.get(account) ?? []).reduce((sum, l) => sum + l.refreshes.length, 0),
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
   const server: Server = createServer(async (req, res) => {
     let body = ''
     for await (const chunk of req) body += chunk
-    const answer = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json))
+    const answer = (status: number, json: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json))
     if (provider.down) {
       provider.counts.failedInOutage++
       return answer(503, { error: 'temporarily_unavailable' })
@@ -115,7 +120,11 @@ export async function startSoakProvider(lifetimeMs: number, graceMs: number): Pr
     if (!presented || !lineage || lineage.endedAt !== null || (newest!.n !== presented.n && !inGrace)) {
       provider.counts.rejected++
       if (provider.rejections.length < 5) {
-        const why = !lineage ? 'unknown lineage' : lineage.endedAt !== null ? `lineage ended ${Date.now() - lineage.endedAt} ms ago` : `newest is ${newest!.n}, issued at ${new Date(newest!.at).toISOString().slice(11, 23)}`
+        const why = !lineage
+          ? 'unknown lineage'
+          : lineage.endedAt !== null
+            ? `lineage ended ${Date.now() - lineage.endedAt} ms ago`
+            : `newest is ${newest!.n}, issued at ${new Date(newest!.at).toISOString().slice(11, 23)}`
         provider.rejections.push(`${presented ? `${presented.account}.${presented.lineage}-${presented.n}` : 'malformed'}: ${why}`)
       }
       return answer(400, { error: 'invalid_grant' })

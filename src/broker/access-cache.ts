@@ -36,7 +36,10 @@ export class AccessCache {
   private live: boolean
   private readonly unsubscribe: (() => void)[]
 
-  constructor(store: Store, private readonly o: AccessCacheOptions) {
+  constructor(
+    store: Store,
+    private readonly o: AccessCacheOptions,
+  ) {
     this.entries = new Lru(o.ttlMs > 0 ? o.maxEntries : 0)
     this.live = store.changesLive()
     this.unsubscribe = [

@@ -16,7 +16,11 @@ import { issuedToken, type IssuedToken } from './results.js'
  * read and that is still fresh is served instead of a 503.
  */
 export async function getAccess(
-  deps: BrokerDeps, refresher: Refresher, account: string, minTtlSeconds: number, ctx: EventContext,
+  deps: BrokerDeps,
+  refresher: Refresher,
+  account: string,
+  minTtlSeconds: number,
+  ctx: EventContext,
 ): Promise<IssuedToken> {
   const minTtlMs = minTtlSeconds * 1000
   const cache = deps.accessCache
@@ -50,7 +54,11 @@ export async function getAccess(
  * never the answer.
  */
 export async function forceRefresh(
-  deps: BrokerDeps, refresher: Refresher, account: string, rejectedToken: string | undefined, ctx: EventContext,
+  deps: BrokerDeps,
+  refresher: Refresher,
+  account: string,
+  rejectedToken: string | undefined,
+  ctx: EventContext,
 ): Promise<IssuedToken> {
   const grant = await readLive(deps, account)
   let rejected = false

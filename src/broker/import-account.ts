@@ -19,7 +19,10 @@ export interface ImportRequest {
 
 /** Stores an existing grant: created, or replaced when it belongs to the same provider. */
 export async function importAccount(
-  deps: BrokerDeps, account: string, req: ImportRequest, ctx: EventContext,
+  deps: BrokerDeps,
+  account: string,
+  req: ImportRequest,
+  ctx: EventContext,
 ): Promise<{ created: boolean; account: AccountState }> {
   if (!deps.providers.has(req.provider)) throw new ProviderNotFoundError(req.provider)
   if (!req.access_token && !req.refresh_token) throw new InvalidInputError(null, 'must have access_token or refresh_token')
@@ -29,17 +32,23 @@ export async function importAccount(
   const now = deps.clock()
   const lifetime = req.expires_in !== undefined ? sanitizeLifetime(req.expires_in) : lifetimeUntil(req.expires_at, now)
   const expiresAt = expiryOf(deps, req.provider, lifetime.seconds, lifetime.anomaly, now)
-  const { outcome, grant } = await storeGrant(deps, account, {
-    provider: req.provider,
-    scope: req.scope ?? null,
-    tokenType: req.token_type ?? 'Bearer',
-    expiresAt: req.access_token ? expiresAt : null,
-    accessToken: req.access_token,
-    refreshToken: req.refresh_token,
-    meta: null,
-    fromProvider: false,
-    keepRefreshToken: false,
-  }, 'imported', ctx)
+  const { outcome, grant } = await storeGrant(
+    deps,
+    account,
+    {
+      provider: req.provider,
+      scope: req.scope ?? null,
+      tokenType: req.token_type ?? 'Bearer',
+      expiresAt: req.access_token ? expiresAt : null,
+      accessToken: req.access_token,
+      refreshToken: req.refresh_token,
+      meta: null,
+      fromProvider: false,
+      keepRefreshToken: false,
+    },
+    'imported',
+    ctx,
+  )
   return { created: outcome === 'created', account: accountState(deps, account, grant) }
 }
 

@@ -34,7 +34,10 @@ export const emptyCounts = (): ResealCounts => ({ accounts: 0, resealed: 0, curr
 const ATTEMPTS = 3
 
 type Field = { name: typeof ACCESS_FIELD | typeof REFRESH_FIELD; key: keyof SealedTokens }
-const FIELDS: Field[] = [{ name: ACCESS_FIELD, key: 'accessToken' }, { name: REFRESH_FIELD, key: 'refreshToken' }]
+const FIELDS: Field[] = [
+  { name: ACCESS_FIELD, key: 'accessToken' },
+  { name: REFRESH_FIELD, key: 'refreshToken' },
+]
 
 /** Re-seals the grants of up to `limit` accounts after `after`. */
 export async function resealBatch(store: Store, keyRing: KeyRing, after: string | null, limit: number): Promise<ResealBatch> {
@@ -63,7 +66,12 @@ async function resealAccount(store: Store, keyRing: KeyRing, account: string, re
   }
 }
 
-interface Plan { to: SealedTokens; rewrite: number; current: number; unreadable: number }
+interface Plan {
+  to: SealedTokens
+  rewrite: number
+  current: number
+  unreadable: number
+}
 
 function planReseal(keyRing: KeyRing, account: string, grant: GrantRecord): Plan {
   const plan: Plan = { to: { accessToken: null, refreshToken: null }, rewrite: 0, current: 0, unreadable: 0 }
@@ -142,15 +150,23 @@ export async function resealAll(store: Store, keyRing: KeyRing, run: ResealRun):
   run.onStart?.({ resumed, setAside: run.from === undefined && stored && !resumed ? stored : null })
   const startedAt = resumed?.startedAt ?? clock()
   const total = emptyCounts()
-  let cursor = run.from !== undefined ? run.from : resumed?.cursor ?? null
+  let cursor = run.from !== undefined ? run.from : (resumed?.cursor ?? null)
   for (;;) {
     const batch = await resealBatch(store, keyRing, cursor, run.batch)
     addCounts(total, batch.counts)
     cursor = batch.cursor
-    await store.setResealProgress(cursor === null ? null : {
-      keyId: keyRing.currentKeyId, cursor, startedAt, updatedAt: clock(),
-      accounts: (resumed?.accounts ?? 0) + total.accounts, resealed: (resumed?.resealed ?? 0) + total.resealed,
-    })
+    await store.setResealProgress(
+      cursor === null
+        ? null
+        : {
+            keyId: keyRing.currentKeyId,
+            cursor,
+            startedAt,
+            updatedAt: clock(),
+            accounts: (resumed?.accounts ?? 0) + total.accounts,
+            resealed: (resumed?.resealed ?? 0) + total.resealed,
+          },
+    )
     run.onBatch?.(total, cursor)
     if (cursor === null || run.stop?.()) return { counts: total, cursor }
   }

@@ -30,14 +30,14 @@ const EARLIEST = -62_167_219_200_000 // year 0
 const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
 /** A stored time, or null when it is missing or outside years 0 to 9999 (it could not be shown). */
-const readable = (ms: number | null): number | null =>
-  (ms === null || !Number.isFinite(ms) || ms < EARLIEST || ms > LATEST ? null : ms)
+const readable = (ms: number | null): number | null => (ms === null || !Number.isFinite(ms) || ms < EARLIEST || ms > LATEST ? null : ms)
 
 function parseLastError(text: string): AccountState['lastError'] {
   try {
     const value = JSON.parse(text) as AccountState['lastError']
     return value && typeof value.code === 'string' && typeof value.message === 'string' && readable(Date.parse(value.at)) !== null
-      ? { code: value.code, message: value.message, at: value.at } : null
+      ? { code: value.code, message: value.message, at: value.at }
+      : null
   } catch {
     return null
   }
@@ -57,9 +57,13 @@ export function accountStateOf(account: string, g: GrantRecord): { state: Accoun
     lastError: g.lastError ? parseLastError(g.lastError) : null,
   }
   const times: [number | null, number | null][] = [
-    [g.expiresAt, state.expiresAt], [g.createdAt, state.createdAt], [g.updatedAt, state.updatedAt], [g.refreshedAt, state.refreshedAt],
+    [g.expiresAt, state.expiresAt],
+    [g.createdAt, state.createdAt],
+    [g.updatedAt, state.updatedAt],
+    [g.refreshedAt, state.refreshedAt],
   ]
-  const unreadable = times.some(([stored, shown]) => stored !== null && shown === null) || (g.lastError !== null && state.lastError === null)
+  const unreadable =
+    times.some(([stored, shown]) => stored !== null && shown === null) || (g.lastError !== null && state.lastError === null)
   return { state, unreadable }
 }
 

@@ -32,11 +32,13 @@ export async function revokeAccount(deps: BrokerDeps, refresher: Refresher, acco
         }
       }
       const tokens = { accessToken: open(ACCESS_FIELD, grant.accessToken), refreshToken: open(REFRESH_FIELD, grant.refreshToken) }
-      outcome = tokens.accessToken || tokens.refreshToken
-        ? await deps.endpoints.resolve(provider)
-          .then((endpoints) => revokeAtProvider(provider, endpoints, tokens, deps.settings.providerTimeoutMs))
-          .catch((): RevocationOutcome => 'failed')
-        : 'not_supported'
+      outcome =
+        tokens.accessToken || tokens.refreshToken
+          ? await deps.endpoints
+              .resolve(provider)
+              .then((endpoints) => revokeAtProvider(provider, endpoints, tokens, deps.settings.providerTimeoutMs))
+              .catch((): RevocationOutcome => 'failed')
+          : 'not_supported'
     }
     await deps.store.deleteGrant(account)
     deps.log.info({ account, provider: grant.provider, provider_revocation: outcome }, 'account revoked')

@@ -23,17 +23,25 @@ export interface StoredGrant {
  * or `account.linked`, and `account.recovered` when it replaces a grant that needed a relink).
  */
 export async function storeGrant(
-  deps: BrokerDeps, account: string, grant: NewGrant, how: 'imported' | 'linked', ctx: EventContext,
+  deps: BrokerDeps,
+  account: string,
+  grant: NewGrant,
+  how: 'imported' | 'linked',
+  ctx: EventContext,
   about: { identity?: string; detail?: string } = {},
 ): Promise<StoredGrant> {
   const { store, keyRing } = deps
   const previous = await store.getGrant(account)
-  const outcome = await store.writeGrant(account, {
-    ...grant,
-    grantId: randomUUID(),
-    accessToken: sealOptional(keyRing, account, ACCESS_FIELD, grant.accessToken),
-    refreshToken: sealOptional(keyRing, account, REFRESH_FIELD, grant.refreshToken),
-  }, deps.clock())
+  const outcome = await store.writeGrant(
+    account,
+    {
+      ...grant,
+      grantId: randomUUID(),
+      accessToken: sealOptional(keyRing, account, ACCESS_FIELD, grant.accessToken),
+      refreshToken: sealOptional(keyRing, account, REFRESH_FIELD, grant.refreshToken),
+    },
+    deps.clock(),
+  )
   if (outcome === 'conflict') throw new AccountConflictError(account)
   const stored = await store.getGrant(account)
   if (!stored) throw new AccountNotFoundError(account) // deleted in between

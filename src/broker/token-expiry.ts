@@ -9,7 +9,11 @@ const warned = new WeakMap<object, Set<string>>()
  * logged once per provider and kind in this process, so operators see it without a flood.
  */
 export function expiryOf(
-  deps: Pick<BrokerDeps, 'log' | 'metrics'>, provider: string, seconds: number | null, anomaly: LifetimeAnomaly | null, now: number,
+  deps: Pick<BrokerDeps, 'log' | 'metrics'>,
+  provider: string,
+  seconds: number | null,
+  anomaly: LifetimeAnomaly | null,
+  now: number,
 ): number | null {
   if (anomaly !== null) {
     deps.metrics.lifetimeAnomalies.inc({ provider, anomaly })
@@ -20,9 +24,12 @@ export function expiryOf(
     }
     if (!seen.has(`${provider}|${anomaly}`)) {
       seen.add(`${provider}|${anomaly}`)
-      deps.log.warn({ provider, anomaly }, anomaly === 'too_long'
-        ? 'token lifetime above a year; clamped to a year'
-        : 'token lifetime missing a positive value; treated as expired now (refreshed on next use)')
+      deps.log.warn(
+        { provider, anomaly },
+        anomaly === 'too_long'
+          ? 'token lifetime above a year; clamped to a year'
+          : 'token lifetime missing a positive value; treated as expired now (refreshed on next use)',
+      )
     }
   }
   return seconds === null ? null : now + seconds * 1000

@@ -18,9 +18,18 @@ const PROVIDER = /^[a-z0-9][a-z0-9_-]{0,63}$/
 const POLL_MS = 1000
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-interface Started { authorization_url: string; expires_at: string }
-interface AuditPage { entries: { sub: string | null; outcome: string | null; detail: string | null }[] }
-interface Account { provider: string; scope: string | null; expires_at: string | null }
+interface Started {
+  authorization_url: string
+  expires_at: string
+}
+interface AuditPage {
+  entries: { sub: string | null; outcome: string | null; detail: string | null }[]
+}
+interface Account {
+  provider: string
+  scope: string | null
+  expires_at: string | null
+}
 
 /** `token-broker connect <provider> <account>`; exit 0 once linked, 1 when refused or expired, 2 on bad usage. */
 export async function run(args: string[], io: CommandIo): Promise<number> {
@@ -29,9 +38,10 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     const env = environment(io)
     // A minted token has a `sub` of its own, which the audit trail records on this link's events.
     const sub = tokenFile === undefined ? `cli-connect-${randomBytes(6).toString('hex')}` : null
-    const jwt = sub === null
-      ? readToken(tokenFile!)
-      : mintCallerJwt(env, { sub, scopes: ['accounts:write', 'accounts:read'], accounts: [account] }, 15 * 60)
+    const jwt =
+      sub === null
+        ? readToken(tokenFile!)
+        : mintCallerJwt(env, { sub, scopes: ['accounts:write', 'accounts:read'], accounts: [account] }, 15 * 60)
     const api = brokerApi(publicUrlOf(env), jwt)
     const now = io.now ?? Date.now
 
@@ -45,7 +55,8 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
       const outcome = await linkOutcome(api, account, since, sub)
       if (outcome !== undefined) {
         progress.end()
-        if (outcome.outcome === 'denied') throw new CommandError(`the provider did not authorize the link (${outcome.detail ?? 'denied'})`, 1)
+        if (outcome.outcome === 'denied')
+          throw new CommandError(`the provider did not authorize the link (${outcome.detail ?? 'denied'})`, 1)
         const linked = (await api<Account>('GET', `/accounts/${encodeURIComponent(account)}`)).body
         io.stdout.write(`Linked ${account} with ${linked.provider}${linked.scope ? ` (scope: ${linked.scope})` : ''}.\n`)
         return 0
@@ -70,7 +81,12 @@ async function linkOutcome(api: BrokerApi, account: string, since: string, sub: 
 function parse(args: string[]) {
   const parsed = (() => {
     try {
-      return parseArgs({ args, options: { scope: { type: 'string' }, 'token-file': { type: 'string' } }, allowPositionals: true, strict: true })
+      return parseArgs({
+        args,
+        options: { scope: { type: 'string' }, 'token-file': { type: 'string' } },
+        allowPositionals: true,
+        strict: true,
+      })
     } catch (error) {
       throw usageError(`connect: ${(error as Error).message}`)
     }

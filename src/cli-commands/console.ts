@@ -27,7 +27,9 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     const env = environment(io)
     const token = mintCallerJwt(env, { sub: values.sub ?? 'console', scopes: [...CONSOLE_SCOPES] }, ttl)
     io.stdout.write(`${publicUrlOf(env)}/console#token=${token}\n`)
-    io.stderr.write(`Open this address in a browser within ${Math.round(ttl / 60)} minutes. It grants admin access until then: do not share it.\n`)
+    io.stderr.write(
+      `Open this address in a browser within ${Math.round(ttl / 60)} minutes. It grants admin access until then: do not share it.\n`,
+    )
     return 0
   })
 }

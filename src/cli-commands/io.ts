@@ -14,7 +14,10 @@ export interface CommandIo {
 
 /** A failure the command reports in one line and turns into an exit code. */
 export class CommandError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message)
   }
 }
@@ -30,7 +33,6 @@ export function environment(io: CommandIo): Env {
     throw error
   }
 }
-
 
 /** Runs a command body, printing a CommandError as `token-broker: message` and returning its exit code. */
 export async function reportErrors(io: CommandIo, body: () => Promise<number>): Promise<number> {

@@ -12,7 +12,9 @@ export interface CallerClaims {
 export function mintCallerJwt(env: Env, claims: CallerClaims, ttlSeconds: number): string {
   if (!env.AUTH_JWT_SECRET) throw usageError('AUTH_JWT_SECRET must be set to mint a token')
   const sign = createSigner({
-    key: env.AUTH_JWT_SECRET, algorithm: 'HS256', expiresIn: ttlSeconds * 1000,
+    key: env.AUTH_JWT_SECRET,
+    algorithm: 'HS256',
+    expiresIn: ttlSeconds * 1000,
     ...(env.AUTH_JWT_ISSUER ? { iss: env.AUTH_JWT_ISSUER } : {}),
     ...(env.AUTH_JWT_AUDIENCE ? { aud: env.AUTH_JWT_AUDIENCE } : {}),
   })

@@ -41,8 +41,11 @@ export function parseCommandArgs(args: string[], options: Options, maxPositional
 function describeParseError(error: Error & { code?: string }): string {
   const option = /'(-{1,2}[^' ]+)/.exec(error.message)?.[1]
   switch (error.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': return `unknown option ${option ?? ''}`.trim()
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': return `${option ?? 'an option'} needs a value`
-    default: return error.message.split('\n')[0]!
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${option ?? ''}`.trim()
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return `${option ?? 'an option'} needs a value`
+    default:
+      return error.message.split('\n')[0]!
   }
 }

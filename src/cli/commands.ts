@@ -19,9 +19,18 @@ export interface CommandEntry {
 
 export const COMMANDS: Record<string, CommandEntry> = {
   token: { summary: 'mint a caller JWT signed with AUTH_JWT_SECRET, for development', load: () => import('./token.js') },
-  keys: { summary: 'keys generate | status | reseal: make a key, see what each key seals, re-seal with the first', load: () => import('./keys.js') },
-  console: { summary: 'print the admin console\'s address with a short-lived admin token', load: () => import('../cli-commands/console.js').then(withProcessIo) },
-  connect: { summary: 'link an account: print the authorization URL and wait until it is linked', load: () => import('../cli-commands/connect.js').then(withProcessIo) },
+  keys: {
+    summary: 'keys generate | status | reseal: make a key, see what each key seals, re-seal with the first',
+    load: () => import('./keys.js'),
+  },
+  console: {
+    summary: "print the admin console's address with a short-lived admin token",
+    load: () => import('../cli-commands/console.js').then(withProcessIo),
+  },
+  connect: {
+    summary: 'link an account: print the authorization URL and wait until it is linked',
+    load: () => import('../cli-commands/connect.js').then(withProcessIo),
+  },
 }
 
 /** A command written against CommandIo (its streams and environment passed in) as a CommandModule on this process. */

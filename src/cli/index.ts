@@ -28,7 +28,9 @@ function version(): string {
     try {
       const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string }
       if (pkg.name === 'token-broker' && pkg.version) return pkg.version
-    } catch { /* try the next level */ }
+    } catch {
+      /* try the next level */
+    }
   }
   return 'unknown'
 }

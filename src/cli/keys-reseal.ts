@@ -16,7 +16,9 @@ export async function keysReseal(from: string | undefined, batchText: string | u
   if (!/^\d+$/.test(batchText ?? '200') || batch < 1 || batch > 10_000) throw new UsageError('--batch must be a whole number, 1 to 10000')
   const { store, keyRing } = await openKeyStore()
   let stopping = false
-  const stop = () => { stopping = true }
+  const stop = () => {
+    stopping = true
+  }
   process.on('SIGINT', stop).on('SIGTERM', stop)
   const out = process.stdout
   const started = Date.now()
@@ -33,17 +35,28 @@ export async function keysReseal(from: string | undefined, batchText: string | u
   }
   try {
     const result = await resealAll(store, keyRing, {
-      ...(from === undefined ? {} : { from }), batch, stop: () => stopping, onBatch: progress,
+      ...(from === undefined ? {} : { from }),
+      batch,
+      stop: () => stopping,
+      onBatch: progress,
       onStart: ({ resumed, setAside }) => {
-        if (resumed) out.write(`resuming the reseal started ${new Date(resumed.startedAt).toISOString()}: ${resumed.accounts} accounts done, continuing after ${resumed.cursor}\n`)
-        if (setAside) out.write(`an unfinished reseal to ${setAside.keyId} is set aside: ${keyRing.currentKeyId} seals new values now; starting at the first account\n`)
+        if (resumed)
+          out.write(
+            `resuming the reseal started ${new Date(resumed.startedAt).toISOString()}: ${resumed.accounts} accounts done, continuing after ${resumed.cursor}\n`,
+          )
+        if (setAside)
+          out.write(
+            `an unfinished reseal to ${setAside.keyId} is set aside: ${keyRing.currentKeyId} seals new values now; starting at the first account\n`,
+          )
       },
     })
     if (out.isTTY) out.write('\n')
     if (result.cursor !== null) return interrupted(`interrupted after ${result.cursor}`)
     const counts = result.counts
     if (counts.skipped > 0 || counts.unreadable > 0) {
-      process.stderr.write(`token-broker: ${counts.skipped} accounts kept moving (run keys reseal again); ${counts.unreadable} values no configured key opens (see keys status)\n`)
+      process.stderr.write(
+        `token-broker: ${counts.skipped} accounts kept moving (run keys reseal again); ${counts.unreadable} values no configured key opens (see keys status)\n`,
+      )
       process.exitCode = 1
       return
     }

@@ -21,8 +21,10 @@ export async function keysStatus(): Promise<void> {
     }
     const reseal = await store.getResealProgress()
     if (reseal) {
-      lines.push(`reseal unfinished: sealing with ${reseal.keyId}, ${reseal.accounts} accounts done up to ${reseal.cursor}, `
-        + `last batch ${new Date(reseal.updatedAt).toISOString()} (keys reseal resumes it)`)
+      lines.push(
+        `reseal unfinished: sealing with ${reseal.keyId}, ${reseal.accounts} accounts done up to ${reseal.cursor}, ` +
+          `last batch ${new Date(reseal.updatedAt).toISOString()} (keys reseal resumes it)`,
+      )
     }
     process.stdout.write(`${lines.join('\n')}\n`)
     if ([...counts.keys()].some((id) => !keyRing.keyIds.includes(id))) process.exitCode = 1

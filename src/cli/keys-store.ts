@@ -9,7 +9,8 @@ export async function openKeyStore(): Promise<{ store: Store; keyRing: KeyRing }
   if (settings.store.kind === 'memory') {
     throw new ConfigError('REDIS_URL', 'is required (or REDIS_SENTINELS or REDIS_CLUSTER_NODES): the grants to look at are in Redis')
   }
-  if (!settings.encryptionKeys) throw new ConfigError('ENCRYPTION_KEYS', 'is required: the keys that seal the stored grants, the current one first')
+  if (!settings.encryptionKeys)
+    throw new ConfigError('ENCRYPTION_KEYS', 'is required: the keys that seal the stored grants, the current one first')
   const storage = createStorage(settings)
   const failed = await storage.connect()
   if (failed) {

@@ -24,17 +24,30 @@ Options:
 const SUBCOMMANDS = ['generate', 'status', 'reseal']
 
 export async function run(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    id: { type: 'string' }, from: { type: 'string' }, batch: { type: 'string' },
-  }, 1)
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      id: { type: 'string' },
+      from: { type: 'string' },
+      batch: { type: 'string' },
+    },
+    1,
+  )
   const sub = positionals[0]
   if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
-    throw new UsageError(sub === undefined ? 'name a subcommand: keys generate, status or reseal' : `unknown subcommand "${sub}" (one of: ${SUBCOMMANDS.join(', ')})`)
+    throw new UsageError(
+      sub === undefined
+        ? 'name a subcommand: keys generate, status or reseal'
+        : `unknown subcommand "${sub}" (one of: ${SUBCOMMANDS.join(', ')})`,
+    )
   }
-  const misplaced = (['id', 'from', 'batch'] as const).find((o) => values[o] !== undefined && !(o === 'id' ? sub === 'generate' : sub === 'reseal'))
+  const misplaced = (['id', 'from', 'batch'] as const).find(
+    (o) => values[o] !== undefined && !(o === 'id' ? sub === 'generate' : sub === 'reseal'),
+  )
   if (misplaced) throw new UsageError(`--${misplaced} does not apply to keys ${sub}`)
   if (sub === 'status') return (await import('./keys-status.js')).keysStatus()
-  if (sub === 'reseal') return (await import('./keys-reseal.js')).keysReseal(values.from as string | undefined, values.batch as string | undefined)
+  if (sub === 'reseal')
+    return (await import('./keys-reseal.js')).keysReseal(values.from as string | undefined, values.batch as string | undefined)
   const id = values.id as string | undefined
   if (id !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new UsageError('--id must be 1-32 of A-Z a-z 0-9 _ -')
   const { generateKeyEntry } = await import('../crypto/key-ring.js')

@@ -23,9 +23,15 @@ added as iss and aud when set.
 `
 
 export async function run(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    sub: { type: 'string' }, accounts: { type: 'string' }, ttl: { type: 'string' },
-  }, Infinity)
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      sub: { type: 'string' },
+      accounts: { type: 'string' },
+      ttl: { type: 'string' },
+    },
+    Infinity,
+  )
   if (positionals.length === 0) throw new UsageError('name at least one scope')
   const scopes = [...new Set(positionals)]
   for (const s of scopes) if (!isScope(s)) throw new UsageError(`unknown scope "${s}" (one of: ${SCOPES.join(', ')})`)
@@ -37,10 +43,24 @@ export async function run(args: string[]): Promise<void> {
 
   const [{ readEnv }, { mintCallerJwt }] = await Promise.all([import('../config.js'), import('../cli-commands/mint.js')])
   const env = readEnv()
-  if (!env.AUTH_JWT_SECRET) throw new ConfigError('AUTH_JWT_SECRET', 'is required to mint a token (the broker verifies callers with the same secret)')
+  if (!env.AUTH_JWT_SECRET)
+    throw new ConfigError('AUTH_JWT_SECRET', 'is required to mint a token (the broker verifies callers with the same secret)')
   const accounts = values.accounts as string | undefined
   const claims = {
-    sub, scopes, ...(accounts === undefined ? {} : { accounts: [...new Set(accounts.split(',').map((a) => a.trim()).filter(Boolean))] }),
+    sub,
+    scopes,
+    ...(accounts === undefined
+      ? {}
+      : {
+          accounts: [
+            ...new Set(
+              accounts
+                .split(',')
+                .map((a) => a.trim())
+                .filter(Boolean),
+            ),
+          ],
+        }),
   }
   process.stdout.write(`${mintCallerJwt(env, claims, ttl)}\n`)
 }

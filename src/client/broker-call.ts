@@ -23,7 +23,10 @@ export async function callBroker<T>(c: BrokerCall): Promise<T> {
   let text: string
   try {
     res = await c.fetch(new URL(c.path, c.baseUrl), {
-      method: c.method, headers, body: c.body === undefined ? undefined : JSON.stringify(c.body), signal: c.signal,
+      method: c.method,
+      headers,
+      body: c.body === undefined ? undefined : JSON.stringify(c.body),
+      signal: c.signal,
     })
     text = await res.text()
   } catch (error) {
@@ -39,6 +42,10 @@ export async function callBroker<T>(c: BrokerCall): Promise<T> {
   try {
     return JSON.parse(text) as T
   } catch {
-    throw new TokenBrokerError({ status: res.status, code: 'UNEXPECTED_RESPONSE', message: 'the broker answered with a body that is not JSON' })
+    throw new TokenBrokerError({
+      status: res.status,
+      code: 'UNEXPECTED_RESPONSE',
+      message: 'the broker answered with a body that is not JSON',
+    })
   }
 }

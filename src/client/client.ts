@@ -59,7 +59,8 @@ export class TokenBrokerClient {
     const cached = this.#cache.get(account, minTtl)
     if (cached) return cached
     return this.#flights.run(`access ${minTtl} ${account}`, () =>
-      this.#request(account, 'GET', `${accountPath(account)}/access?min_ttl=${minTtl}`))
+      this.#request(account, 'GET', `${accountPath(account)}/access?min_ttl=${minTtl}`),
+    )
   }
 
   /**
@@ -73,7 +74,8 @@ export class TokenBrokerClient {
     this.#cache.delete(account)
     const body = rejectedToken === undefined ? {} : { rejected_token: rejectedToken }
     return this.#flights.run(`refresh ${account} ${rejectedToken ?? ''}`, () =>
-      this.#request(account, 'POST', `${accountPath(account)}/refresh`, body))
+      this.#request(account, 'POST', `${accountPath(account)}/refresh`, body),
+    )
   }
 
   /**
@@ -93,9 +95,19 @@ export class TokenBrokerClient {
   async #request(account: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<AccessToken> {
     const deadline = Date.now() + this.#timeoutMs
     const signal = AbortSignal.timeout(this.#timeoutMs)
-    const answer = await withRetries(() => callBroker<AccessBody>({
-      fetch: this.#fetch, baseUrl: this.#baseUrl, token: this.#token, method, path, body, signal,
-    }), { maxRetries: this.#maxRetries, deadline })
+    const answer = await withRetries(
+      () =>
+        callBroker<AccessBody>({
+          fetch: this.#fetch,
+          baseUrl: this.#baseUrl,
+          token: this.#token,
+          method,
+          path,
+          body,
+          signal,
+        }),
+      { maxRetries: this.#maxRetries, deadline },
+    )
     return this.#cache.put(account, answer)
   }
 }

@@ -69,7 +69,11 @@ export function errorFromAnswer(res: Response, text: string): TokenBrokerError {
   if (body && typeof body.code === 'string' && typeof body.message === 'string') {
     return errorFor({ ...common, code: body.code, message: body.message })
   }
-  return new TokenBrokerError({ ...common, code: 'UNEXPECTED_RESPONSE', message: `the broker answered ${res.status} without an error body` })
+  return new TokenBrokerError({
+    ...common,
+    code: 'UNEXPECTED_RESPONSE',
+    message: `the broker answered ${res.status} without an error body`,
+  })
 }
 
 function parseJson(text: string): unknown {

@@ -16,7 +16,10 @@ export interface AccessBody {
   scope: string | null
 }
 
-interface Entry { token: AccessToken; staleAt: number }
+interface Entry {
+  token: AccessToken
+  staleAt: number
+}
 
 /**
  * Tokens per account, each kept until its expiry minus a skew: min(skewSeconds, half the
@@ -25,7 +28,10 @@ interface Entry { token: AccessToken; staleAt: number }
 export class TokenCache {
   readonly #entries = new Map<string, Entry>()
 
-  constructor(private readonly skewSeconds: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly skewSeconds: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The cached token when it is fresh and has at least minTtl seconds left. */
   get(account: string, minTtl: number): AccessToken | undefined {

@@ -17,46 +17,95 @@ export async function accountsView(main, params) {
   for (const name of ['provider', 'status', 'cursor']) if (filters[name]) query.set(name, filters[name])
   const [{ providers }, page] = await Promise.all([api('GET', '/providers'), api('GET', `/accounts?${query}`)])
 
-  main.replaceChildren(h('div', { class: 'layout' },
-    h('section', { class: 'list', 'aria-labelledby': 'accounts-title' },
-      h('h1', { id: 'accounts-title' }, 'Accounts'),
-      filterForm(providers, filters),
-      page.accounts.length === 0
-        ? h('p', { class: 'muted empty' }, filters.provider || filters.status ? 'No account matches these filters.' : 'No account is linked yet.')
-        : accountTable(page.accounts),
-      pager(filters, page.next_cursor)),
-    h('aside', {}, linkForm(providers))))
+  main.replaceChildren(
+    h(
+      'div',
+      { class: 'layout' },
+      h(
+        'section',
+        { class: 'list', 'aria-labelledby': 'accounts-title' },
+        h('h1', { id: 'accounts-title' }, 'Accounts'),
+        filterForm(providers, filters),
+        page.accounts.length === 0
+          ? h(
+              'p',
+              { class: 'muted empty' },
+              filters.provider || filters.status ? 'No account matches these filters.' : 'No account is linked yet.',
+            )
+          : accountTable(page.accounts),
+        pager(filters, page.next_cursor),
+      ),
+      h('aside', {}, linkForm(providers)),
+    ),
+  )
 }
 
 function filterForm(providers, filters) {
   const option = (value, label, current) => h('option', { value, selected: value === current }, label)
-  return h('form', { class: 'filters', method: 'get', action: 'console', role: 'search' },
-    h('div', {},
+  return h(
+    'form',
+    { class: 'filters', method: 'get', action: 'console', role: 'search' },
+    h(
+      'div',
+      {},
       h('label', { for: 'filter-provider' }, 'Provider'),
-      h('select', { id: 'filter-provider', name: 'provider' },
-        option('', 'Any provider', filters.provider), providers.map((p) => option(p.name, p.name, filters.provider)))),
-    h('div', {},
+      h(
+        'select',
+        { id: 'filter-provider', name: 'provider' },
+        option('', 'Any provider', filters.provider),
+        providers.map((p) => option(p.name, p.name, filters.provider)),
+      ),
+    ),
+    h(
+      'div',
+      {},
       h('label', { for: 'filter-status' }, 'Status'),
-      h('select', { id: 'filter-status', name: 'status' },
-        option('', 'Any status', filters.status), option('active', 'active', filters.status),
-        option('reauth_required', 'reauth required', filters.status))),
+      h(
+        'select',
+        { id: 'filter-status', name: 'status' },
+        option('', 'Any status', filters.status),
+        option('active', 'active', filters.status),
+        option('reauth_required', 'reauth required', filters.status),
+      ),
+    ),
     filters.limit ? h('input', { type: 'hidden', name: 'limit', value: filters.limit }) : null,
-    h('button', { type: 'submit' }, 'Filter'))
+    h('button', { type: 'submit' }, 'Filter'),
+  )
 }
 
 const COLUMNS = ['Account', 'Provider', 'Status', 'Token expires (UTC)', 'Last refresh (UTC)', 'Last error']
 
 function accountTable(accounts) {
   const cell = (i, ...content) => h('td', { 'data-label': COLUMNS[i] }, ...content)
-  return h('table', { class: 'accounts' },
-    h('thead', {}, h('tr', {}, COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', {}, accounts.map((a) => h('tr', { 'data-account': a.account },
-      cell(0, h('a', { href: `?account=${enc(a.account)}` }, a.account)),
-      cell(1, a.provider),
-      cell(2, statusBadge(a.status)),
-      cell(3, time(a.expires_at, false)),
-      cell(4, time(a.last_refreshed_at, false)),
-      cell(5, lastError(a.last_error, false))))))
+  return h(
+    'table',
+    { class: 'accounts' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        COLUMNS.map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      accounts.map((a) =>
+        h(
+          'tr',
+          { 'data-account': a.account },
+          cell(0, h('a', { href: `?account=${enc(a.account)}` }, a.account)),
+          cell(1, a.provider),
+          cell(2, statusBadge(a.status)),
+          cell(3, time(a.expires_at, false)),
+          cell(4, time(a.last_refreshed_at, false)),
+          cell(5, lastError(a.last_error, false)),
+        ),
+      ),
+    ),
+  )
 }
 
 export function lastError(error, zone = true) {
@@ -74,7 +123,10 @@ function pager(filters, nextCursor) {
     return h('a', { href: `?${q}`, class: 'button-link' }, label)
   }
   if (!filters.cursor && !nextCursor) return null
-  return h('nav', { class: 'pager', 'aria-label': 'Pages' },
+  return h(
+    'nav',
+    { class: 'pager', 'aria-label': 'Pages' },
     filters.cursor ? link('', '← First page') : null,
-    nextCursor ? link(nextCursor, 'Next page →') : null)
+    nextCursor ? link(nextCursor, 'Next page →') : null,
+  )
 }

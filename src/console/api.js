@@ -17,11 +17,19 @@ export async function api(method, path, body) {
   const headers = { authorization: `Bearer ${currentToken()}`, accept: 'application/json' }
   if (body !== undefined) headers['content-type'] = 'application/json'
   const res = await fetch(new URL(path.replace(/^\//, ''), API_ROOT), {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit',
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: 'no-store',
+    credentials: 'omit',
   })
   const text = await res.text()
   let data = null
-  try { data = JSON.parse(text) } catch { /* described by ApiError */ }
+  try {
+    data = JSON.parse(text)
+  } catch {
+    /* described by ApiError */
+  }
   if (!res.ok) throw new ApiError(res.status, data)
   return data
 }

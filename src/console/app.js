@@ -9,7 +9,18 @@ const main = document.getElementById('main')
 /** Who is signed in, until when, and a way to forget the token. */
 function session(token) {
   const claims = claimsOf(token)
-  const forget = h('button', { type: 'button', class: 'secondary', onclick: () => { forgetToken(); location.reload() } }, 'Forget token')
+  const forget = h(
+    'button',
+    {
+      type: 'button',
+      class: 'secondary',
+      onclick: () => {
+        forgetToken()
+        location.reload()
+      },
+    },
+    'Forget token',
+  )
   const who = claims?.sub ? `Signed in as ${claims.sub}` : 'Signed in'
   const until = typeof claims?.exp === 'number' ? `, token expires ${relative(claims.exp * 1000)}` : ''
   return [h('span', {}, who + until), forget]

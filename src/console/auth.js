@@ -26,30 +26,41 @@ export function claimsOf(token) {
   }
 }
 
-const how = () => h('p', {}, 'Run ', h('code', {}, 'npx token-broker console'), ' where the broker\'s AUTH_JWT_SECRET is set and open the address it prints, or paste an admin token (scopes ',
-  h('code', {}, 'accounts:read accounts:write tokens:revoke'), ') below.')
+const how = () =>
+  h(
+    'p',
+    {},
+    'Run ',
+    h('code', {}, 'npx token-broker console'),
+    " where the broker's AUTH_JWT_SECRET is set and open the address it prints, or paste an admin token (scopes ",
+    h('code', {}, 'accounts:read accounts:write tokens:revoke'),
+    ') below.',
+  )
 
 /** The sign-in card: why, and a box to paste a token into. */
 export function signInView(problem) {
   const field = h('textarea', { id: 'paste-token', name: 'token', rows: 4, required: true, autocomplete: 'off', spellcheck: 'false' })
-  const form = h('form', {
-    class: 'card narrow',
-    'aria-labelledby': 'signin-title',
-    onsubmit: (event) => {
-      event.preventDefault()
-      const token = field.value.trim()
-      if (!token) return
-      sessionStorage.setItem(KEY, token)
-      location.reload()
+  const form = h(
+    'form',
+    {
+      class: 'card narrow',
+      'aria-labelledby': 'signin-title',
+      onsubmit: (event) => {
+        event.preventDefault()
+        const token = field.value.trim()
+        if (!token) return
+        sessionStorage.setItem(KEY, token)
+        location.reload()
+      },
     },
-  },
-  h('h1', { id: 'signin-title' }, problem ? 'Sign in again' : 'Sign in'),
-  problem ? h('p', { class: 'error', role: 'alert' }, problem) : null,
-  how(),
-  h('label', { for: 'paste-token' }, 'Admin token'),
-  field,
-  h('p', { class: 'muted' }, 'The token stays in this browser tab (sessionStorage) and is sent only to this broker\'s API.'),
-  h('button', { type: 'submit' }, 'Use this token'))
+    h('h1', { id: 'signin-title' }, problem ? 'Sign in again' : 'Sign in'),
+    problem ? h('p', { class: 'error', role: 'alert' }, problem) : null,
+    how(),
+    h('label', { for: 'paste-token' }, 'Admin token'),
+    field,
+    h('p', { class: 'muted' }, "The token stays in this browser tab (sessionStorage) and is sent only to this broker's API."),
+    h('button', { type: 'submit' }, 'Use this token'),
+  )
   return form
 }
 

@@ -16,7 +16,12 @@ export function h(tag, attrs = {}, ...children) {
   return el
 }
 
-const UNITS = [['day', 86_400_000], ['h', 3_600_000], ['min', 60_000], ['s', 1000]]
+const UNITS = [
+  ['day', 86_400_000],
+  ['h', 3_600_000],
+  ['min', 60_000],
+  ['s', 1000],
+]
 
 /** "in 52 min" / "3 h ago" */
 export function relative(ms) {

@@ -1,7 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { ConfigError } from '../config-error.js'
 
-export interface KeyEntry { id: string; key: Buffer }
+export interface KeyEntry {
+  id: string
+  key: Buffer
+}
 /** Ordered: the first key seals, every key opens. */
 export type KeyRingSpec = KeyEntry[]
 
@@ -19,14 +22,18 @@ export class SealError extends Error {
 
 /** Parses `keyId:base64key,...` (32-byte keys); throws ConfigError naming ENCRYPTION_KEYS. */
 export function parseKeyRingSpec(value: string): KeyRingSpec {
-  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean).map((entry) => {
-    const colon = entry.indexOf(':')
-    const id = entry.slice(0, colon)
-    if (colon < 1 || !KEY_ID.test(id)) throw new ConfigError('ENCRYPTION_KEYS', 'entries must look like keyId:base64key')
-    const key = Buffer.from(entry.slice(colon + 1), 'base64')
-    if (key.length !== 32) throw new ConfigError('ENCRYPTION_KEYS', `key "${id}" must decode to 32 bytes`)
-    return { id, key }
-  })
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const colon = entry.indexOf(':')
+      const id = entry.slice(0, colon)
+      if (colon < 1 || !KEY_ID.test(id)) throw new ConfigError('ENCRYPTION_KEYS', 'entries must look like keyId:base64key')
+      const key = Buffer.from(entry.slice(colon + 1), 'base64')
+      if (key.length !== 32) throw new ConfigError('ENCRYPTION_KEYS', `key "${id}" must decode to 32 bytes`)
+      return { id, key }
+    })
   if (entries.length === 0) throw new ConfigError('ENCRYPTION_KEYS', 'holds no key')
   if (new Set(entries.map((e) => e.id)).size !== entries.length) {
     throw new ConfigError('ENCRYPTION_KEYS', 'repeats a key id')

@@ -49,14 +49,24 @@ export const AUDIT_SCAN_BUDGET = 5000
 
 /** Field → longest value kept; events come from verified callers but are still bounded. */
 export const AUDIT_FIELDS = {
-  account: 128, provider: 64, sub: 256, request_id: 128, outcome: 64, detail: 256,
+  account: 128,
+  provider: 64,
+  sub: 256,
+  request_id: 128,
+  outcome: 64,
+  detail: 256,
 } as const
 type Field = keyof typeof AUDIT_FIELDS
 
 /** The stored fields of an event (event name first), without empty ones. */
 export function auditFields(e: BrokerEvent): [string, string][] {
   const values: Record<Field, string | undefined> = {
-    account: e.account, provider: e.provider, sub: e.sub, request_id: e.requestId, outcome: e.outcome, detail: e.detail,
+    account: e.account,
+    provider: e.provider,
+    sub: e.sub,
+    request_id: e.requestId,
+    outcome: e.outcome,
+    detail: e.detail,
   }
   const fields: [string, string][] = [['event', e.event]]
   for (const [name, max] of Object.entries(AUDIT_FIELDS) as [Field, number][]) {
@@ -70,9 +80,15 @@ export function auditEntry(id: string, fields: Iterable<[string, string]>): Audi
   const stored = new Map(fields)
   const text = (name: Field) => stored.get(name) ?? null
   return {
-    id, time: new Date(idTime(id)).toISOString(), event: stored.get('event') as EventName,
-    account: text('account'), provider: text('provider'), sub: text('sub'),
-    request_id: text('request_id'), outcome: text('outcome'), detail: text('detail'),
+    id,
+    time: new Date(idTime(id)).toISOString(),
+    event: stored.get('event') as EventName,
+    account: text('account'),
+    provider: text('provider'),
+    sub: text('sub'),
+    request_id: text('request_id'),
+    outcome: text('outcome'),
+    detail: text('detail'),
   }
 }
 
@@ -103,7 +119,10 @@ export function decodeAuditCursor(cursor: string): string {
 }
 
 /** Where a range read starts: at an id, or just after it. */
-export interface RangeStart { id: string; exclusive: boolean }
+export interface RangeStart {
+  id: string
+  exclusive: boolean
+}
 
 /** Up to `count` entries from `start` (the beginning when null), ascending. */
 export type RangeReader = (start: RangeStart | null, count: number) => Promise<AuditEntry[]>
@@ -114,13 +133,21 @@ export type RangeReader = (start: RangeStart | null, count: number) => Promise<A
  * end of the trail is reached.
  */
 export async function readPage(range: RangeReader, q: AuditQuery, budget = AUDIT_SCAN_BUDGET): Promise<AuditPage> {
-  const from: RangeStart | null = q.cursor !== undefined
-    ? { id: decodeAuditCursor(q.cursor), exclusive: true }
-    : q.since !== undefined ? { id: `${Math.max(0, Math.floor(q.since))}-0`, exclusive: false } : null
-  const page = await scanPage<AuditEntry, RangeStart>({
-    read: range,
-    after: (entry) => ({ id: entry.id, exclusive: true }),
-    keep: (entry) => matches(entry, q),
-  }, from, q.limit, budget)
+  const from: RangeStart | null =
+    q.cursor !== undefined
+      ? { id: decodeAuditCursor(q.cursor), exclusive: true }
+      : q.since !== undefined
+        ? { id: `${Math.max(0, Math.floor(q.since))}-0`, exclusive: false }
+        : null
+  const page = await scanPage<AuditEntry, RangeStart>(
+    {
+      read: range,
+      after: (entry) => ({ id: entry.id, exclusive: true }),
+      keep: (entry) => matches(entry, q),
+    },
+    from,
+    q.limit,
+    budget,
+  )
   return { entries: page.items, next_cursor: page.end || page.last === null ? null : encodeAuditCursor(page.last.id) }
 }

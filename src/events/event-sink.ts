@@ -7,7 +7,11 @@ import { throttled } from '../log-throttle.js'
 
 /** The events receivers hear about: the ones that need a person (or tell that one is no longer needed). */
 export const WEBHOOK_EVENTS: ReadonlySet<EventName> = new Set<EventName>([
-  'account.linked', 'account.reuse_detected', 'account.reauth_required', 'account.revoked', 'account.recovered',
+  'account.linked',
+  'account.reuse_detected',
+  'account.reauth_required',
+  'account.revoked',
+  'account.recovered',
 ])
 
 /** A sink that can also wait for the writes it started (the app does before closing the store). */
@@ -35,9 +39,10 @@ export function createEventSink(o: EventSinkOptions): DrainableSink {
   const pending = new Set<Promise<void>>()
   const warn = throttled(60_000) // an outage fails every event: one warning a minute, with a count
   const track = (work: Promise<void>, event: EventName, what: string) => {
-    const tracked = work.catch(() => {
-      warn((suppressed) => o.log.warn({ event, suppressed }, `${what} not written: the store is unavailable`))
-    })
+    const tracked = work
+      .catch(() => {
+        warn((suppressed) => o.log.warn({ event, suppressed }, `${what} not written: the store is unavailable`))
+      })
       .finally(() => pending.delete(tracked))
     pending.add(tracked)
   }
@@ -78,6 +83,11 @@ export function webhookJobs(e: BrokerEvent, urls: readonly string[], now: number
   }
   return urls.map((url) => {
     const id = randomUUID()
-    return { id, url, event: e.event, body: JSON.stringify({ id: event.id, delivery_id: id, type: event.type, created_at: event.created_at, data: event.data }) }
+    return {
+      id,
+      url,
+      event: e.event,
+      body: JSON.stringify({ id: event.id, delivery_id: id, type: event.type, created_at: event.created_at, data: event.data }),
+    }
   })
 }

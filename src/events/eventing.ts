@@ -27,7 +27,12 @@ export function createEventing(o: EventingOptions): Eventing {
   const { config, log } = o
   const { audit, webhooks: queue } = o.storage
   const sink = createEventSink({
-    audit, queue, webhookUrls: config.webhookUrls, auditAccess: config.auditAccess, log, clock: o.clock,
+    audit,
+    queue,
+    webhookUrls: config.webhookUrls,
+    auditAccess: config.auditAccess,
+    log,
+    clock: o.clock,
   })
   // Each receiver verifies with its own secret when it has one: no receiver can forge deliveries to another.
   const secretFor = (url: string) => config.webhookSecrets[url] ?? config.webhookSecret

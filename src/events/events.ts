@@ -1,7 +1,16 @@
 /** Security-relevant things that happen, for the audit trail, webhooks and logs. */
 export const EVENT_NAMES = [
-  'account.link_started', 'account.linked', 'account.imported', 'account.refreshed', 'account.refresh_failed',
-  'account.reuse_detected', 'account.reauth_required', 'account.recovered', 'account.revoked', 'caller.denied', 'token.issued',
+  'account.link_started',
+  'account.linked',
+  'account.imported',
+  'account.refreshed',
+  'account.refresh_failed',
+  'account.reuse_detected',
+  'account.reauth_required',
+  'account.recovered',
+  'account.revoked',
+  'caller.denied',
+  'token.issued',
 ] as const
 export type EventName = (typeof EVENT_NAMES)[number]
 

@@ -30,7 +30,11 @@ export interface VerifyOptions {
 
 /** True when `header` holds a valid signature of `body` at `timestamp` that is recent enough. */
 export function verifyWebhookSignature(
-  secret: string, timestamp: string | undefined, body: string, header: string | undefined, o: VerifyOptions = {},
+  secret: string,
+  timestamp: string | undefined,
+  body: string,
+  header: string | undefined,
+  o: VerifyOptions = {},
 ): boolean {
   if (!timestamp || !header || !/^\d{1,12}$/.test(timestamp)) return false
   const age = Math.abs((o.now ?? Date.now()) / 1000 - Number(timestamp))

@@ -22,11 +22,20 @@ export interface WebhookWorkerOptions {
 
 /** 15 attempts, the last one 1.3 to 2.6 hours after the first (jitter). */
 export const DEFAULT_WEBHOOK_OPTIONS: WebhookWorkerOptions = {
-  intervalMs: 1000, batchSize: 16, leaseMs: 30_000, timeoutMs: 5000,
-  maxAttempts: 15, backoffBaseMs: 2000, backoffMaxMs: 30 * 60_000,
+  intervalMs: 1000,
+  batchSize: 16,
+  leaseMs: 30_000,
+  timeoutMs: 5000,
+  maxAttempts: 15,
+  backoffBaseMs: 2000,
+  backoffMaxMs: 30 * 60_000,
 }
 
-export interface TickResult { delivered: number; retried: number; dropped: number }
+export interface TickResult {
+  delivered: number
+  retried: number
+  dropped: number
+}
 
 /** Delay before the next attempt: half fixed, half random (crypto), so receivers coming back are not stampeded. */
 export function backoffMs(attempt: number, o: Pick<WebhookWorkerOptions, 'backoffBaseMs' | 'backoffMaxMs'>): number {
@@ -79,7 +88,9 @@ export class WebhookWorker {
 
   /** One round: claim what is due and deliver it. Concurrent calls share the round in flight. */
   tick(): Promise<TickResult> {
-    this.current ??= this.round().finally(() => { this.current = null })
+    this.current ??= this.round().finally(() => {
+      this.current = null
+    })
     return this.current
   }
 
@@ -89,8 +100,9 @@ export class WebhookWorker {
       this.tick().then(
         (r) => this.schedule(r.delivered + r.retried + r.dropped >= this.options.batchSize ? 0 : this.pause()),
         (error: unknown) => {
-          this.warnThrottled((suppressed) => this.log.warn(
-            { err: { message: (error as Error).message }, suppressed }, 'webhook queue unavailable; retrying'))
+          this.warnThrottled((suppressed) =>
+            this.log.warn({ err: { message: (error as Error).message }, suppressed }, 'webhook queue unavailable; retrying'),
+          )
           this.schedule(this.pause())
         },
       )

@@ -26,8 +26,10 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
   this.log.debug({ code, parser: error.code }, 'client error')
   if (socket.writable) {
     const body = errorBody(status, code, message)
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n`
-      + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )
   }
   socket.destroy()
 }
@@ -35,6 +37,10 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
 /** Node answers an `Expect` other than 100-continue with a bare 417; this gives it the error shape. */
 export function rejectExpectation(_request: IncomingMessage, response: ServerResponse): void {
   const body = errorBody(417, 'EXPECTATION_FAILED', 'Only "Expect: 100-continue" is supported')
-  response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' })
+  response.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  })
   response.end(body)
 }

@@ -26,7 +26,10 @@ const MAX_BYTES = 512 * 1024
 const MAX_KEYS = 100
 const KEY_TYPES = new Set(['RSA', 'EC', 'OKP'])
 
-interface Key { alg: string | undefined; pem: string }
+interface Key {
+  alg: string | undefined
+  pem: string
+}
 
 /**
  * The caller-JWT verification keys of one JWKS URL, the only place keys come from.
@@ -77,7 +80,9 @@ export class JwksKeySet {
         this.fetchedAt = this.settings.now()
       })
       .catch((error: unknown) => this.onFetchError(error instanceof Error ? error.message : String(error)))
-      .finally(() => { this.inflight = null })
+      .finally(() => {
+        this.inflight = null
+      })
     return this.inflight
   }
 
@@ -113,7 +118,9 @@ function toKey(jwk: unknown): { kid: string | undefined; key: Key } | null {
   if (use !== undefined && use !== 'sig') return null
   if (typeof kty !== 'string' || !KEY_TYPES.has(kty)) return null
   try {
-    const pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
+    const pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+      .export({ type: 'spki', format: 'pem' })
+      .toString()
     return { kid, key: { alg, pem } }
   } catch {
     return null

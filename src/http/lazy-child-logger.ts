@@ -9,7 +9,11 @@ import type { Bindings, ChildLoggerOptions, LevelWithSilent as LogLevel } from '
 class LazyChildLogger implements FastifyBaseLogger {
   private made: FastifyBaseLogger | undefined
 
-  constructor(private readonly parent: FastifyBaseLogger, private readonly bindings: Bindings, private readonly options: ChildLoggerOptions) {}
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
 
   private get log(): FastifyBaseLogger {
     this.made ??= this.parent.child(this.bindings, this.options)

@@ -23,7 +23,10 @@ const DISCOVERY_TTL_MS = 60 * 60_000
 export class EndpointResolver {
   private readonly cache = new Map<string, { at: number; endpoints: Promise<Endpoints> }>()
 
-  constructor(private readonly timeoutMs: number, private readonly clock: () => number = Date.now) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   resolve(provider: ProviderConfig): Promise<Endpoints> {
     if (!provider.issuer) return Promise.resolve(fromConfig(provider, {}))
@@ -39,9 +42,15 @@ export class EndpointResolver {
 
   private async discover(provider: ProviderConfig): Promise<Endpoints> {
     const issuer = provider.issuer!.replace(/\/+$/, '')
-    const response = await providerFetch(`${issuer}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } }, this.timeoutMs)
-      .catch(() => { throw new ProviderCallError('transient', 'discovery_failed', null) })
-    if (response.status >= 500 || response.status === 429) throw new ProviderCallError('transient', `discovery_http_${response.status}`, response.status)
+    const response = await providerFetch(
+      `${issuer}/.well-known/openid-configuration`,
+      { headers: { accept: 'application/json' } },
+      this.timeoutMs,
+    ).catch(() => {
+      throw new ProviderCallError('transient', 'discovery_failed', null)
+    })
+    if (response.status >= 500 || response.status === 429)
+      throw new ProviderCallError('transient', `discovery_http_${response.status}`, response.status)
     const doc = response.body as Record<string, unknown> | null
     if (response.status !== 200 || !doc || typeof doc !== 'object') {
       throw new ProviderCallError('unexpected', 'discovery_invalid', response.status)
@@ -67,7 +76,7 @@ function fromConfig(provider: ProviderConfig, doc: Record<string, unknown>): End
   const tokenUrl = pick(provider.tokenUrl, doc.token_endpoint)
   if (!authorizationUrl || !tokenUrl) throw new ProviderCallError('unexpected', 'endpoints_missing', null)
   return {
-    issuer: typeof doc.issuer === 'string' ? doc.issuer : provider.issuer ?? null,
+    issuer: typeof doc.issuer === 'string' ? doc.issuer : (provider.issuer ?? null),
     authorizationUrl,
     tokenUrl,
     revocationUrl: provider.revocation === 'none' ? null : pick(provider.revocationUrl, doc.revocation_endpoint),
@@ -89,7 +98,8 @@ export function isAllowedDiscoveredUrl(issuer: string, url: string, allowedHosts
   const endpoint = new URL(url)
   const origin = new URL(issuer)
   if (endpoint.username !== '' || endpoint.password !== '') return false
-  const scheme = endpoint.protocol === 'https:'
-    || (endpoint.protocol === 'http:' && isLoopbackHost(origin.hostname) && isLoopbackHost(endpoint.hostname))
+  const scheme =
+    endpoint.protocol === 'https:' ||
+    (endpoint.protocol === 'http:' && isLoopbackHost(origin.hostname) && isLoopbackHost(endpoint.hostname))
   return scheme && (endpoint.host === origin.host || allowedHosts.includes(endpoint.host))
 }

@@ -18,8 +18,7 @@ export interface Lifetime {
  */
 export function sanitizeLifetime(value: unknown): Lifetime {
   if (value === undefined || value === null || value === '') return { seconds: null, anomaly: null }
-  const n = typeof value === 'number' ? value
-    : typeof value === 'string' && /^\s*[-+]?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*[-+]?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN
   if (!Number.isFinite(n)) return { seconds: 0, anomaly: 'not_a_number' }
   if (n <= 0) return { seconds: 0, anomaly: 'not_positive' }
   if (n > MAX_LIFETIME_SECONDS) return { seconds: MAX_LIFETIME_SECONDS, anomaly: 'too_long' }

@@ -53,8 +53,21 @@ export function schemaErrorMessage(error: ValueError, data: unknown): string {
   return `${where}: ${error.message.toLowerCase()}`
 }
 
-const KNOWN_FIELDS = ['template', 'issuer', 'authorization_url', 'token_url', 'revocation_url', 'client_id', 'client_secret',
-  'token_auth_method', 'scopes', 'pkce', 'authorize_params', 'params', 'allowed_hosts']
+const KNOWN_FIELDS = [
+  'template',
+  'issuer',
+  'authorization_url',
+  'token_url',
+  'revocation_url',
+  'client_id',
+  'client_secret',
+  'token_auth_method',
+  'scopes',
+  'pkce',
+  'authorize_params',
+  'params',
+  'allowed_hosts',
+]
 
 const decodePointer = (part: string) => part.replace(/~1/g, '/').replace(/~0/g, '~')
 

@@ -11,38 +11,50 @@ import { isHttpsOrLoopback } from '../url-policy.js'
 const Url = Type.String({ minLength: 1, maxLength: 2048 })
 const Params = Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 2048 }))
 
-const ProviderEntry = Type.Object({
-  template: Type.Optional(Type.String({ maxLength: 64 })),
-  issuer: Type.Optional(Url),
-  authorization_url: Type.Optional(Url),
-  token_url: Type.Optional(Url),
-  revocation_url: Type.Optional(Url),
-  client_id: Type.String({ minLength: 1, maxLength: 1024 }),
-  client_secret: Type.Optional(Type.Union([
-    Type.String({ minLength: 1, maxLength: 4096 }),
-    Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 8 }),
-  ])),
-  token_auth_method: Type.Optional(Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post')])),
-  scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100 })),
-  pkce: Type.Optional(Type.Boolean()),
-  authorize_params: Type.Optional(Params),
-  /** Seconds a token lives when the provider's response has no expires_in (overrides the template). */
-  default_expires_in: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 * 86_400 })),
-  /** Seconds after which the provider drops an unused refresh token (overrides the template). */
-  refresh_token_idle_ttl: Type.Optional(Type.Integer({ minimum: 60, maximum: 10 * 365 * 86_400 })),
-  /**
-   * Hosts (`host` or `host:port`) besides the issuer's own that OIDC discovery may name as
-   * endpoints (a token endpoint on another domain, such as Google's oauth2.googleapis.com).
-   */
-  allowed_hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 261, pattern: '^([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:\\d{1,5})?$' }), { maxItems: 32 })),
-  /** Values substituted into `{name}` placeholders of the URLs (Microsoft's tenant), over the template's defaults. */
-  params: Type.Optional(Params),
-}, { additionalProperties: false })
+const ProviderEntry = Type.Object(
+  {
+    template: Type.Optional(Type.String({ maxLength: 64 })),
+    issuer: Type.Optional(Url),
+    authorization_url: Type.Optional(Url),
+    token_url: Type.Optional(Url),
+    revocation_url: Type.Optional(Url),
+    client_id: Type.String({ minLength: 1, maxLength: 1024 }),
+    client_secret: Type.Optional(
+      Type.Union([
+        Type.String({ minLength: 1, maxLength: 4096 }),
+        Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 8 }),
+      ]),
+    ),
+    token_auth_method: Type.Optional(Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post')])),
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100 })),
+    pkce: Type.Optional(Type.Boolean()),
+    authorize_params: Type.Optional(Params),
+    /** Seconds a token lives when the provider's response has no expires_in (overrides the template). */
+    default_expires_in: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 * 86_400 })),
+    /** Seconds after which the provider drops an unused refresh token (overrides the template). */
+    refresh_token_idle_ttl: Type.Optional(Type.Integer({ minimum: 60, maximum: 10 * 365 * 86_400 })),
+    /**
+     * Hosts (`host` or `host:port`) besides the issuer's own that OIDC discovery may name as
+     * endpoints (a token endpoint on another domain, such as Google's oauth2.googleapis.com).
+     */
+    allowed_hosts: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 261, pattern: '^([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:\\d{1,5})?$' }), {
+        maxItems: 32,
+      }),
+    ),
+    /** Values substituted into `{name}` placeholders of the URLs (Microsoft's tenant), over the template's defaults. */
+    params: Type.Optional(Params),
+  },
+  { additionalProperties: false },
+)
 
-const ProvidersFile = Type.Object({
-  // additionalProperties: a name that does not match the pattern is an error, not unchecked.
-  providers: Type.Record(Type.String({ pattern: PROVIDER_NAME }), ProviderEntry, { additionalProperties: false }),
-}, { additionalProperties: false })
+const ProvidersFile = Type.Object(
+  {
+    // additionalProperties: a name that does not match the pattern is an error, not unchecked.
+    providers: Type.Record(Type.String({ pattern: PROVIDER_NAME }), ProviderEntry, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+)
 
 type ProviderEntry = Static<typeof ProviderEntry>
 
@@ -59,9 +71,15 @@ export interface ProviderConfig extends ProviderTemplate {
 }
 
 /** A provider left out because none of the `${VAR}`s it uses is set (a warning at start names it). */
-export interface SkippedProvider { name: string; variables: string[] }
+export interface SkippedProvider {
+  name: string
+  variables: string[]
+}
 
-export interface LoadedProviders { providers: ProviderConfig[]; skipped: SkippedProvider[] }
+export interface LoadedProviders {
+  providers: ProviderConfig[]
+  skipped: SkippedProvider[]
+}
 
 export function loadProvidersFile(path: string, env: NodeJS.ProcessEnv): ProviderConfig[] {
   return loadProviders(path, env).providers
@@ -73,13 +91,19 @@ export function loadProviders(path: string, env: NodeJS.ProcessEnv): LoadedProvi
     text = readFileSync(path, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    throw new ConfigError('PROVIDERS_FILE', `cannot read ${path}${code === 'EISDIR' ? ' (it is a directory)' : code === 'ENOENT' ? ' (no such file)' : ''}`)
+    throw new ConfigError(
+      'PROVIDERS_FILE',
+      `cannot read ${path}${code === 'EISDIR' ? ' (it is a directory)' : code === 'ENOENT' ? ' (no such file)' : ''}`,
+    )
   }
   let data: unknown
   try {
     data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
   } catch (error) {
-    throw new ConfigError('PROVIDERS_FILE', `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${syntaxErrorMessage(error, text)}`)
+    throw new ConfigError(
+      'PROVIDERS_FILE',
+      `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${syntaxErrorMessage(error, text)}`,
+    )
   }
   return readProviders(data, env, path)
 }
@@ -112,7 +136,10 @@ function resolveVars<T>(value: T, env: NodeJS.ProcessEnv, provider: string, all:
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name]
       if (v === undefined || v === '') {
-        throw new ConfigError(name, `is not set (provider "${provider}" in PROVIDERS_FILE uses ${all.join(', ')}: set all of them, or none to skip the provider)`)
+        throw new ConfigError(
+          name,
+          `is not set (provider "${provider}" in PROVIDERS_FILE uses ${all.join(', ')}: set all of them, or none to skip the provider)`,
+        )
       }
       return v
     }) as T
@@ -148,7 +175,8 @@ function resolveProvider(name: string, entry: ProviderEntry): ProviderConfig {
     defaultExpiresIn: entry.default_expires_in ?? template.defaultExpiresIn,
     refreshTokenIdleTtl: entry.refresh_token_idle_ttl ?? template.refreshTokenIdleTtl,
     allowedHosts: (entry.allowed_hosts ?? []).map((host) => {
-      if (!URL.canParse(`https://${host}`)) throw new ConfigError('PROVIDERS_FILE', `provider "${name}": allowed_hosts entry "${host}" is not a host`)
+      if (!URL.canParse(`https://${host}`))
+        throw new ConfigError('PROVIDERS_FILE', `provider "${name}": allowed_hosts entry "${host}" is not a host`)
       return new URL(`https://${host}`).host
     }),
   }

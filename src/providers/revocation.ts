@@ -10,7 +10,10 @@ export interface GrantTokens {
   refreshToken: string | null
 }
 
-interface RevocationRequest { url: string; init: RequestInit }
+interface RevocationRequest {
+  url: string
+  init: RequestInit
+}
 
 /**
  * Revokes a grant at the provider, the way its template says (RFC 7009 by default). Any
@@ -18,7 +21,10 @@ interface RevocationRequest { url: string; init: RequestInit }
  * whatever the provider said. Nothing here is logged.
  */
 export async function revokeAtProvider(
-  provider: ProviderConfig, endpoints: Endpoints, tokens: GrantTokens, timeoutMs: number,
+  provider: ProviderConfig,
+  endpoints: Endpoints,
+  tokens: GrantTokens,
+  timeoutMs: number,
 ): Promise<RevocationOutcome> {
   if (provider.revocation === 'none' || !endpoints.revocationUrl) return 'not_supported'
   const request = buildRequest(provider, endpoints.revocationUrl, tokens)
@@ -44,9 +50,10 @@ function buildRequest(provider: ProviderConfig, url: string, tokens: GrantTokens
       if (!token) return null
       const fields: Record<string, string> = { token }
       if (provider.revocationTokenTypeHint) fields.token_type_hint = tokens.refreshToken ? 'refresh_token' : 'access_token'
-      const request = provider.revocation === 'rfc7009'
-        ? clientRequest(provider, fields, provider.clientSecrets[0] ?? null)
-        : noAuthRequest(provider, fields)
+      const request =
+        provider.revocation === 'rfc7009'
+          ? clientRequest(provider, fields, provider.clientSecrets[0] ?? null)
+          : noAuthRequest(provider, fields)
       return { url, init: { method: 'POST', ...request } }
     }
     case 'bearer':
@@ -55,8 +62,14 @@ function buildRequest(provider: ProviderConfig, url: string, tokens: GrantTokens
     case 'github-grant': {
       if (!tokens.accessToken) return null
       const basic = basicAuthorization(provider.clientId, provider.clientSecrets[0] ?? '')
-      return { url, init: { method: 'DELETE', headers: { ...headers, authorization: basic, 'content-type': 'application/json' },
-        body: JSON.stringify({ access_token: tokens.accessToken }) } }
+      return {
+        url,
+        init: {
+          method: 'DELETE',
+          headers: { ...headers, authorization: basic, 'content-type': 'application/json' },
+          body: JSON.stringify({ access_token: tokens.accessToken }),
+        },
+      }
     }
     case 'token-path':
       if (!tokens.refreshToken) return null

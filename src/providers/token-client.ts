@@ -33,7 +33,10 @@ export class ProviderCallError extends Error {
  * Client secrets are tried in order while the provider answers invalid_client.
  */
 export async function requestToken(
-  provider: ProviderConfig, tokenUrl: string, params: Record<string, string>, timeoutMs: number,
+  provider: ProviderConfig,
+  tokenUrl: string,
+  params: Record<string, string>,
+  timeoutMs: number,
 ): Promise<TokenSet> {
   const secrets: (string | null)[] = provider.clientSecrets.length > 0 ? provider.clientSecrets : [null]
   let last: ProviderCallError | null = null
@@ -50,7 +53,11 @@ export async function requestToken(
 }
 
 async function callTokenEndpoint(
-  provider: ProviderConfig, tokenUrl: string, params: Record<string, string>, secret: string | null, timeoutMs: number,
+  provider: ProviderConfig,
+  tokenUrl: string,
+  params: Record<string, string>,
+  secret: string | null,
+  timeoutMs: number,
 ): Promise<ProviderResponse> {
   const fields: Record<string, string> = { ...params }
   if (fields.grant_type === 'refresh_token' && provider.refreshScope && fields.scope === undefined && provider.scopes.length > 0) {
@@ -77,7 +84,11 @@ function interpret(provider: ProviderConfig, response: ProviderResponse): TokenS
   if (error !== null) {
     const failure: FailureClass = provider.invalidGrantErrors.includes(error)
       ? 'invalid_grant'
-      : provider.clientErrors.includes(error) ? 'client' : error === 'temporarily_unavailable' ? 'transient' : 'unexpected'
+      : provider.clientErrors.includes(error)
+        ? 'client'
+        : error === 'temporarily_unavailable'
+          ? 'transient'
+          : 'unexpected'
     throw new ProviderCallError(failure, error, status)
   }
   if (status !== 200) throw new ProviderCallError('unexpected', `http_${status}`, status)

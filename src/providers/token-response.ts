@@ -56,8 +56,13 @@ export function parseTokenResponse(provider: ProviderConfig, body: unknown): Tok
 function normalizeScope(value: unknown, separator: string): string | null {
   const parts = Array.isArray(value)
     ? value.filter((s): s is string => typeof s === 'string')
-    : typeof value === 'string' ? value.split(separator === ' ' ? /\s+/ : separator) : []
-  const scope = parts.map((s) => s.trim()).filter(Boolean).join(' ')
+    : typeof value === 'string'
+      ? value.split(separator === ' ' ? /\s+/ : separator)
+      : []
+  const scope = parts
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(' ')
   return scope === '' ? null : scope
 }
 

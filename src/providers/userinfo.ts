@@ -14,7 +14,11 @@ export interface ProviderIdentity {
  */
 export async function fetchIdentity(userinfoUrl: string, accessToken: string, timeoutMs: number): Promise<ProviderIdentity | null> {
   try {
-    const res = await providerFetch(userinfoUrl, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } }, timeoutMs)
+    const res = await providerFetch(
+      userinfoUrl,
+      { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } },
+      timeoutMs,
+    )
     const body = res.body as Record<string, unknown> | null
     if (res.status !== 200 || !body || typeof body !== 'object') return null
     const { sub, email, email_verified: verified } = body

@@ -8,8 +8,18 @@ import type { DurabilityEvent } from './store.js'
 
 type Args = (string | number)[]
 type Scripted = { commitRefresh(...args: Args): Promise<unknown>; reapplyCommit(...args: Args): Promise<unknown> }
-interface Waiting { account: string; args: Args; resolve(version: number): void; reject(error: Error): void }
-interface Unacknowledged { args: Args; lockKey: string; address: string; at: number }
+interface Waiting {
+  account: string
+  args: Args
+  resolve(version: number): void
+  reject(error: Error): void
+}
+interface Unacknowledged {
+  args: Args
+  lockKey: string
+  address: string
+  at: number
+}
 
 /** How long, and how many, commits no replica acknowledged are kept to be applied again after a failover. */
 const KEEP_MS = 30_000
@@ -49,14 +59,18 @@ export class DurableCommits {
     this.client = main.duplicate()
     this.client.defineCommand('commitRefresh', commitRefresh)
     this.client.defineCommand('reapplyCommit', reapplyCommit)
-    this.client.on('error', () => { /* reconnects by itself; the commit fails and is retried */ })
-    this.client.on('ready', () => { void this.reapply() })
+    this.client.on('error', () => {
+      /* reconnects by itself; the commit fails and is retried */
+    })
+    this.client.on('ready', () => {
+      void this.reapply()
+    })
   }
 
   /** The commit script's answer: the new version, or 0 when fenced off. */
   commit(account: string, args: Args): Promise<number> {
     return new Promise((resolve, reject) => {
-      const node = this.client instanceof Cluster ? this.client.slots[keySlot(account)]?.[0] ?? '' : ''
+      const node = this.client instanceof Cluster ? (this.client.slots[keySlot(account)]?.[0] ?? '') : ''
       const queue = this.queues.get(node) ?? []
       queue.push({ account, args, resolve, reject })
       this.queues.set(node, queue)
@@ -96,15 +110,18 @@ export class DurableCommits {
     // A replica that acknowledged this group has every earlier write of that primary too.
     if (acknowledged) for (const [account, u] of this.unacknowledged) if (u.address === address) this.unacknowledged.delete(account)
     let unreplicated = 0
-    group.forEach((c, i) => {
+    for (const [i, c] of group.entries()) {
       const [error, version] = replies[i] ?? [new Error('no reply'), 0]
-      if (error) return c.reject(new StoreUnavailableError({ cause: error }))
+      if (error) {
+        c.reject(new StoreUnavailableError({ cause: error }))
+        continue
+      }
       if (!acknowledged && Number(version) > 0) {
         unreplicated++
         this.remember(c, address)
       }
       c.resolve(Number(version))
-    })
+    }
     if (unreplicated > 0) this.emit({ kind: 'unreplicated', commits: unreplicated })
   }
 

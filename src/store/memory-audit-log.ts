@@ -1,4 +1,15 @@
-import { AUDIT_SCAN_BUDGET, auditEntry, auditFields, compareIds, readPage, type AuditEntry, type AuditLog, type AuditPage, type AuditQuery, type RangeStart } from '../events/audit-log.js'
+import {
+  AUDIT_SCAN_BUDGET,
+  auditEntry,
+  auditFields,
+  compareIds,
+  readPage,
+  type AuditEntry,
+  type AuditLog,
+  type AuditPage,
+  type AuditQuery,
+  type RangeStart,
+} from '../events/audit-log.js'
 import type { BrokerEvent } from '../events/events.js'
 
 export interface MemoryAuditOptions {
@@ -33,10 +44,14 @@ export class MemoryAuditLog implements AuditLog {
   }
 
   read(q: AuditQuery): Promise<AuditPage> {
-    return readPage(async (start, count) => {
-      const from = start === null ? 0 : this.firstIndex(start)
-      return this.entries.slice(from, from + count).map((e) => ({ ...e }))
-    }, q, this.options.scanBudget ?? AUDIT_SCAN_BUDGET)
+    return readPage(
+      async (start, count) => {
+        const from = start === null ? 0 : this.firstIndex(start)
+        return this.entries.slice(from, from + count).map((e) => ({ ...e }))
+      },
+      q,
+      this.options.scanBudget ?? AUDIT_SCAN_BUDGET,
+    )
   }
 
   /** Binary search: the first entry at (or after, when exclusive) the start id. */

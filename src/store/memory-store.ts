@@ -1,7 +1,19 @@
 import { EventEmitter } from 'node:events'
-import type { GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealProgress, ResealWrite, Store } from './store.js'
+import type {
+  GrantRecord,
+  GrantWrite,
+  GrantWriteOutcome,
+  RefreshCommit,
+  RefreshFailure,
+  ResealProgress,
+  ResealWrite,
+  Store,
+} from './store.js'
 
-interface Expiring { value: string; expiresAt: number }
+interface Expiring {
+  value: string
+  expiresAt: number
+}
 
 const SWEEP_INTERVAL_MS = 60_000
 
@@ -33,12 +45,26 @@ export class MemoryStore implements Store {
   async writeGrant(account: string, w: GrantWrite, now: number): Promise<GrantWriteOutcome> {
     const current = this.grants.get(account)
     if (current && current.provider !== w.provider) return 'conflict'
-    const refreshToken = w.refreshToken ?? (w.keepRefreshToken ? current?.refreshToken ?? null : null)
+    const refreshToken = w.refreshToken ?? (w.keepRefreshToken ? (current?.refreshToken ?? null) : null)
     this.grants.set(account, {
-      provider: w.provider, status: 'active', version: (current?.version ?? 0) + 1, grantId: w.grantId, scope: w.scope,
-      tokenType: w.tokenType, createdAt: current?.createdAt ?? now, updatedAt: now,
-      refreshedAt: current?.refreshedAt ?? null, expiresAt: w.expiresAt, issuedAt: now, fromProvider: w.fromProvider,
-      retryAt: null, failures: 0, accessToken: w.accessToken, refreshToken, lastError: null, meta: w.meta,
+      provider: w.provider,
+      status: 'active',
+      version: (current?.version ?? 0) + 1,
+      grantId: w.grantId,
+      scope: w.scope,
+      tokenType: w.tokenType,
+      createdAt: current?.createdAt ?? now,
+      updatedAt: now,
+      refreshedAt: current?.refreshedAt ?? null,
+      expiresAt: w.expiresAt,
+      issuedAt: now,
+      fromProvider: w.fromProvider,
+      retryAt: null,
+      failures: 0,
+      accessToken: w.accessToken,
+      refreshToken,
+      lastError: null,
+      meta: w.meta,
     })
     this.announce(account)
     return current ? 'replaced' : 'created'
@@ -51,9 +77,20 @@ export class MemoryStore implements Store {
     if (g.version === expectedVersion + 1 && g.accessToken === c.accessToken) return true
     if (g.version !== expectedVersion || g.status !== 'active') return false
     Object.assign(g, {
-      accessToken: c.accessToken, refreshToken: c.refreshToken ?? g.refreshToken, expiresAt: c.expiresAt,
-      tokenType: c.tokenType, scope: c.scope ?? g.scope, meta: c.meta ?? g.meta, lastError: null,
-      updatedAt: now, refreshedAt: now, issuedAt: now, fromProvider: true, retryAt: null, failures: 0, version: g.version + 1,
+      accessToken: c.accessToken,
+      refreshToken: c.refreshToken ?? g.refreshToken,
+      expiresAt: c.expiresAt,
+      tokenType: c.tokenType,
+      scope: c.scope ?? g.scope,
+      meta: c.meta ?? g.meta,
+      lastError: null,
+      updatedAt: now,
+      refreshedAt: now,
+      issuedAt: now,
+      fromProvider: true,
+      retryAt: null,
+      failures: 0,
+      version: g.version + 1,
     })
     this.announce(account)
     return true
@@ -63,8 +100,15 @@ export class MemoryStore implements Store {
     const g = this.grants.get(account)
     if (!g || (expectedVersion !== null && g.version !== expectedVersion)) return false
     Object.assign(g, {
-      accessToken: null, refreshToken: null, expiresAt: null, retryAt: null, failures: 0, status: 'reauth_required', lastError,
-      updatedAt: now, version: g.version + 1,
+      accessToken: null,
+      refreshToken: null,
+      expiresAt: null,
+      retryAt: null,
+      failures: 0,
+      status: 'reauth_required',
+      lastError,
+      updatedAt: now,
+      version: g.version + 1,
     })
     this.announce(account)
     return true
@@ -116,7 +160,10 @@ export class MemoryStore implements Store {
   }
 
   async listRefreshDue(now: number, limit: number): Promise<{ account: string; dueAt: number }[]> {
-    return [...this.due].filter(([, dueAt]) => dueAt <= now).sort((a, b) => a[1] - b[1]).slice(0, limit)
+    return [...this.due]
+      .filter(([, dueAt]) => dueAt <= now)
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
       .map(([account, dueAt]) => ({ account, dueAt }))
   }
 

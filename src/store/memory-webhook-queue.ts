@@ -1,6 +1,10 @@
 import type { ClaimedJob, WebhookJob, WebhookQueue } from '../events/webhook-queue.js'
 
-interface Queued { job: WebhookJob; due: number; attempts: number }
+interface Queued {
+  job: WebhookJob
+  due: number
+  attempts: number
+}
 
 /** The queue of the embedded store: same semantics as Redis, nothing survives a restart. */
 export class MemoryWebhookQueue implements WebhookQueue {
@@ -12,7 +16,8 @@ export class MemoryWebhookQueue implements WebhookQueue {
 
   async claim(now: number, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
     // ZRANGEBYSCORE order: by due time, then by id.
-    const due = [...this.jobs.values()].filter((q) => q.due <= now)
+    const due = [...this.jobs.values()]
+      .filter((q) => q.due <= now)
       .sort((a, b) => a.due - b.due || (a.job.id < b.job.id ? -1 : a.job.id > b.job.id ? 1 : 0))
       .slice(0, limit)
     return due.map((q) => {

@@ -21,7 +21,10 @@ export function redisRateLimitCounters(client: RedisClient, keys: KeySpace): Rat
   const hit = (client as unknown as { rateLimitHit: Hit }).rateLimitHit.bind(client)
   return class RedisRateLimitCounters implements RateLimitCounters {
     incr(key: string, done: Done, windowMs: number): void {
-      hit(keys.rateLimit(key), windowMs).then(([current, ttl]) => done(null, { current, ttl }), (error: Error) => done(error))
+      hit(keys.rateLimit(key), windowMs).then(
+        ([current, ttl]) => done(null, { current, ttl }),
+        (error: Error) => done(error),
+      )
     }
 
     child(): RateLimitCounters {

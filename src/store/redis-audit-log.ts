@@ -1,5 +1,13 @@
 import type { RedisClient } from './redis-client.js'
-import { AUDIT_SCAN_BUDGET, auditEntry, auditFields, readPage, type AuditLog, type AuditPage, type AuditQuery } from '../events/audit-log.js'
+import {
+  AUDIT_SCAN_BUDGET,
+  auditEntry,
+  auditFields,
+  readPage,
+  type AuditLog,
+  type AuditPage,
+  type AuditQuery,
+} from '../events/audit-log.js'
 import type { BrokerEvent } from '../events/events.js'
 import type { KeySpace } from './keys.js'
 import { storeCall } from './store-call.js'
@@ -18,7 +26,11 @@ export interface RedisAuditOptions {
 export class RedisAuditLog implements AuditLog {
   private readonly key: string
 
-  constructor(private readonly client: RedisClient, keys: KeySpace, private readonly options: RedisAuditOptions) {
+  constructor(
+    private readonly client: RedisClient,
+    keys: KeySpace,
+    private readonly options: RedisAuditOptions,
+  ) {
     this.key = keys.audit
   }
 
@@ -27,11 +39,15 @@ export class RedisAuditLog implements AuditLog {
   }
 
   read(q: AuditQuery): Promise<AuditPage> {
-    return readPage(async (start, count) => {
-      const from = start === null ? '-' : start.exclusive ? `(${start.id}` : start.id
-      const rows = await storeCall(this.client.xrange(this.key, from, '+', 'COUNT', count))
-      return rows.map(([id, flat]) => auditEntry(id, pairs(flat)))
-    }, q, this.options.scanBudget ?? AUDIT_SCAN_BUDGET)
+    return readPage(
+      async (start, count) => {
+        const from = start === null ? '-' : start.exclusive ? `(${start.id}` : start.id
+        const rows = await storeCall(this.client.xrange(this.key, from, '+', 'COUNT', count))
+        return rows.map(([id, flat]) => auditEntry(id, pairs(flat)))
+      },
+      q,
+      this.options.scanBudget ?? AUDIT_SCAN_BUDGET,
+    )
   }
 }
 

@@ -8,10 +8,7 @@ export type RedisClient = Redis | Cluster
  * while Redis is away gets 503 STORE_UNAVAILABLE at once instead of hanging; the client
  * keeps reconnecting in the background.
  */
-export function createRedisClient(
-  store: Exclude<StoreConfig, { kind: 'memory' }>,
-  commandTimeoutMs: number,
-): RedisClient {
+export function createRedisClient(store: Exclude<StoreConfig, { kind: 'memory' }>, commandTimeoutMs: number): RedisClient {
   const options: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

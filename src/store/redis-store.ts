@@ -6,7 +6,17 @@ import { scripts } from './lua/index.js'
 import { grantFromHash } from './record.js'
 import { storeCall } from './store-call.js'
 import type { RedisClient } from './redis-client.js'
-import type { DurabilityEvent, GrantRecord, GrantWrite, GrantWriteOutcome, RefreshCommit, RefreshFailure, ResealProgress, ResealWrite, Store } from './store.js'
+import type {
+  DurabilityEvent,
+  GrantRecord,
+  GrantWrite,
+  GrantWriteOutcome,
+  RefreshCommit,
+  RefreshFailure,
+  ResealProgress,
+  ResealWrite,
+  Store,
+} from './store.js'
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>
 type Scripted = Record<keyof typeof scripts, ScriptFn>
@@ -29,12 +39,19 @@ export class RedisStore implements Store {
    * @param waitReplicasMs after a commit that rotated the refresh token, wait this long at
    *   most for one replica to acknowledge it (WAIT 1) before the new token is handed out; 0 = off.
    */
-  constructor(readonly client: RedisClient, prefix: string, waitReplicasMs = 0) {
+  constructor(
+    readonly client: RedisClient,
+    prefix: string,
+    waitReplicasMs = 0,
+  ) {
     this.keys = keySpace(prefix)
-    this.durable = waitReplicasMs > 0 ? new DurableCommits(client, waitReplicasMs, this.keys.lock, (e) => this.changes.emit('durability', e)) : null
+    this.durable =
+      waitReplicasMs > 0 ? new DurableCommits(client, waitReplicasMs, this.keys.lock, (e) => this.changes.emit('durability', e)) : null
     // Without a listener ioredis prints every failed reconnect, stack included, to stderr.
     // Calls fail with STORE_UNAVAILABLE and readiness reports the outage instead.
-    client.on('error', (error: Error) => { this.lastError = error })
+    client.on('error', (error: Error) => {
+      this.lastError = error
+    })
     for (const [name, script] of Object.entries(scripts)) client.defineCommand(name, script)
     this.run = client as unknown as Scripted
   }
@@ -47,7 +64,9 @@ export class RedisStore implements Store {
    */
   async connect(): Promise<void> {
     const subscribed = this.startSubscriber()
-    const durable = this.durable?.client.connect().catch(() => { /* keeps trying; commits fail and are retried meanwhile */ })
+    const durable = this.durable?.client.connect().catch(() => {
+      /* keeps trying; commits fail and are retried meanwhile */
+    })
     try {
       await this.client.connect()
     } catch (error) {
@@ -61,23 +80,31 @@ export class RedisStore implements Store {
   private startSubscriber(): Promise<unknown> {
     if (this.subscriber) return Promise.resolve()
     // Queue and retry the SUBSCRIBE until it goes through; ioredis re-subscribes after reconnects.
-    const subscriber = this.client instanceof Cluster
-      ? this.client.duplicate(undefined, {
-        enableOfflineQueue: true, redisOptions: { ...this.client.options.redisOptions, maxRetriesPerRequest: null },
-      })
-      : this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null })
+    const subscriber =
+      this.client instanceof Cluster
+        ? this.client.duplicate(undefined, {
+            enableOfflineQueue: true,
+            redisOptions: { ...this.client.options.redisOptions, maxRetriesPerRequest: null },
+          })
+        : this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null })
     this.subscriber = subscriber
-    subscriber.on('error', () => { /* reconnects by itself; readiness reports the outage */ })
+    subscriber.on('error', () => {
+      /* reconnects by itself; readiness reports the outage */
+    })
     const subscribe = () => subscriber.subscribe(this.keys.changedChannel).then(() => this.setSubscribed(true))
     // ioredis re-subscribes on reconnect; our own SUBSCRIBE after 'ready' is answered after its
     // one, so its reply means messages flow again.
-    subscriber.on('ready', () => { if (this.subscriber === subscriber) subscribe().catch(() => {}) })
+    subscriber.on('ready', () => {
+      if (this.subscriber === subscriber) subscribe().catch(() => {})
+    })
     for (const gone of ['close', 'reconnecting', 'end']) subscriber.on(gone, () => this.setSubscribed(false))
     subscriber.on('message', (_channel: string, message: string) => {
       const space = message.lastIndexOf(' ')
       this.changes.emit('change', message.slice(0, space), Number(message.slice(space + 1)))
     })
-    return subscribe().catch(() => { /* closed before it went through */ })
+    return subscribe().catch(() => {
+      /* closed before it went through */
+    })
   }
 
   private setSubscribed(live: boolean): void {
@@ -95,19 +122,41 @@ export class RedisStore implements Store {
   }
 
   async writeGrant(account: string, w: GrantWrite, now: number): Promise<GrantWriteOutcome> {
-    const outcome = (await storeCall(this.run.writeGrant(
-      this.keys.grant(account), w.provider, now, opt(w.scope), w.tokenType, opt(w.expiresAt),
-      opt(w.accessToken), opt(w.refreshToken), opt(w.meta), w.keepRefreshToken ? '1' : '0',
-      this.keys.changedChannel, account, w.grantId, w.fromProvider ? 'p' : 'i',
-    ))) as GrantWriteOutcome
+    const outcome = (await storeCall(
+      this.run.writeGrant(
+        this.keys.grant(account),
+        w.provider,
+        now,
+        opt(w.scope),
+        w.tokenType,
+        opt(w.expiresAt),
+        opt(w.accessToken),
+        opt(w.refreshToken),
+        opt(w.meta),
+        w.keepRefreshToken ? '1' : '0',
+        this.keys.changedChannel,
+        account,
+        w.grantId,
+        w.fromProvider ? 'p' : 'i',
+      ),
+    )) as GrantWriteOutcome
     if (outcome !== 'conflict') await storeCall(this.client.zadd(this.keys.accounts, 0, account))
     return outcome
   }
 
   async commitRefresh(account: string, expectedVersion: number, c: RefreshCommit, now: number): Promise<boolean> {
     const args = [
-      this.keys.grant(account), expectedVersion, now, c.accessToken, opt(c.refreshToken), opt(c.expiresAt),
-      c.tokenType, opt(c.scope), opt(c.meta), this.keys.changedChannel, account,
+      this.keys.grant(account),
+      expectedVersion,
+      now,
+      c.accessToken,
+      opt(c.refreshToken),
+      opt(c.expiresAt),
+      c.tokenType,
+      opt(c.scope),
+      opt(c.meta),
+      this.keys.changedChannel,
+      account,
     ]
     // A rotated refresh token exists nowhere but here once the provider dropped its parent.
     if (c.refreshToken !== null && this.durable) return (await this.durable.commit(account, args)) > 0
@@ -115,24 +164,38 @@ export class RedisStore implements Store {
   }
 
   async markReauthRequired(account: string, expectedVersion: number | null, lastError: string, now: number) {
-    const marked = await storeCall(this.run.markReauth(
-      this.keys.grant(account), opt(expectedVersion), lastError, now, this.keys.changedChannel, account,
-    ))
+    const marked = await storeCall(
+      this.run.markReauth(this.keys.grant(account), opt(expectedVersion), lastError, now, this.keys.changedChannel, account),
+    )
     return marked === 1
   }
 
   async recordFailure(account: string, expectedVersion: number, f: RefreshFailure): Promise<boolean> {
-    const recorded = await storeCall(this.run.recordFailure(
-      this.keys.grant(account), expectedVersion, f.lastError, f.retryAt, f.failures, this.keys.changedChannel, account,
-    ))
+    const recorded = await storeCall(
+      this.run.recordFailure(
+        this.keys.grant(account),
+        expectedVersion,
+        f.lastError,
+        f.retryAt,
+        f.failures,
+        this.keys.changedChannel,
+        account,
+      ),
+    )
     return recorded === 1
   }
 
   async resealGrant(account: string, expectedVersion: number, r: ResealWrite): Promise<boolean> {
-    const rewritten = await storeCall(this.run.resealGrant(
-      this.keys.grant(account), expectedVersion, opt(r.from.accessToken), opt(r.from.refreshToken),
-      opt(r.to.accessToken), opt(r.to.refreshToken),
-    ))
+    const rewritten = await storeCall(
+      this.run.resealGrant(
+        this.keys.grant(account),
+        expectedVersion,
+        opt(r.from.accessToken),
+        opt(r.from.refreshToken),
+        opt(r.to.accessToken),
+        opt(r.to.refreshToken),
+      ),
+    )
     return rewritten === 1
   }
 
@@ -140,15 +203,29 @@ export class RedisStore implements Store {
     const h = await storeCall(this.client.hgetall(this.keys.resealProgress))
     if (h.key_id === undefined || h.cursor === undefined) return null
     return {
-      keyId: h.key_id, cursor: h.cursor, accounts: Number(h.accounts ?? 0), resealed: Number(h.resealed ?? 0),
-      startedAt: Number(h.started_at ?? 0), updatedAt: Number(h.updated_at ?? 0),
+      keyId: h.key_id,
+      cursor: h.cursor,
+      accounts: Number(h.accounts ?? 0),
+      resealed: Number(h.resealed ?? 0),
+      startedAt: Number(h.started_at ?? 0),
+      updatedAt: Number(h.updated_at ?? 0),
     }
   }
 
   async setResealProgress(p: ResealProgress | null): Promise<void> {
     const key = this.keys.resealProgress
     if (p === null) await storeCall(this.client.del(key))
-    else await storeCall(this.client.hset(key, { key_id: p.keyId, cursor: p.cursor, accounts: p.accounts, resealed: p.resealed, started_at: p.startedAt, updated_at: p.updatedAt }))
+    else
+      await storeCall(
+        this.client.hset(key, {
+          key_id: p.keyId,
+          cursor: p.cursor,
+          accounts: p.accounts,
+          resealed: p.resealed,
+          started_at: p.startedAt,
+          updated_at: p.updatedAt,
+        }),
+      )
   }
 
   async deleteGrant(account: string): Promise<boolean> {
@@ -167,8 +244,9 @@ export class RedisStore implements Store {
   }
 
   async listRefreshDue(now: number, limit: number): Promise<{ account: string; dueAt: number }[]> {
-    const shards = await storeCall(Promise.all(this.keys.refreshDueShards.map((key) =>
-      this.client.zrangebyscore(key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit))))
+    const shards = await storeCall(
+      Promise.all(this.keys.refreshDueShards.map((key) => this.client.zrangebyscore(key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit))),
+    )
     const due: { account: string; dueAt: number }[] = []
     for (const flat of shards) {
       for (let i = 0; i < flat.length; i += 2) due.push({ account: flat[i]!, dueAt: Number(flat[i + 1]) })

@@ -11,7 +11,10 @@ export class RedisWebhookQueue implements WebhookQueue {
   private readonly keys: KeySpace['webhooks']
   private readonly claimScript: Claim
 
-  constructor(private readonly client: RedisClient, keys: KeySpace) {
+  constructor(
+    private readonly client: RedisClient,
+    keys: KeySpace,
+  ) {
     this.keys = keys.webhooks
     client.defineCommand('claimWebhooks', claimWebhooks)
     this.claimScript = (client as unknown as { claimWebhooks: Claim }).claimWebhooks.bind(client)

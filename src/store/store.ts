@@ -104,9 +104,7 @@ export interface ResealProgress {
  * primary (a failover): present there now, or superseded (a newer write there, or a refresh
  * holding the account's lock there whose commit will be).
  */
-export type DurabilityEvent =
-  | { kind: 'unreplicated'; commits: number }
-  | { kind: 'reapplied'; present: number; superseded: number }
+export type DurabilityEvent = { kind: 'unreplicated'; commits: number } | { kind: 'reapplied'; present: number; superseded: number }
 
 export interface Store {
   getGrant(account: string): Promise<GrantRecord | null>

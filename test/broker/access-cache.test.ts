@@ -15,8 +15,14 @@ import { waitUntil } from '../helpers/wait.js'
  */
 let redis: RedisServer
 let stub: StubProvider
-before(async () => { redis = await startRedis(); stub = await startStubProvider() })
-after(async () => { await stub.close(); await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+  stub = await startStubProvider()
+})
+after(async () => {
+  await stub.close()
+  await redis.stop()
+})
 
 const HOLD = { ACCESS_CACHE_MS: '60000' }
 let prefixes = 0
@@ -88,7 +94,8 @@ test('a change published while the subscriber is disconnected is not missed: the
   const transitions: boolean[] = []
   t.after(b.storage.grants.onChangesLive((live) => transitions.push(live)))
   const grantKey = `${env.REDIS_KEY_PREFIX}{missed}:grant`
-  await raw.multi()
+  await raw
+    .multi()
     .client('KILL', 'TYPE', 'pubsub')
     .hset(grantKey, 'status', 'reauth_required')
     .hdel(grantKey, 'at', 'rt')

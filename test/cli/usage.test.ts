@@ -35,12 +35,27 @@ describe('cli usage', { concurrency: true }, () => {
       [['--version', 'x'], 'token-broker: unexpected argument "x" (see token-broker --help)'],
       [['token', 'tokens:read', '--admin', 'yes'], 'token-broker: token: unknown option --admin (see token-broker token --help)'],
       [['token', 'tokens:read', '--sub'], 'token-broker: token: --sub needs a value (see token-broker token --help)'],
-      [['token', 'tokens:read', '--sub', 'a', '--sub', 'b'], 'token-broker: token: --sub is given more than once (see token-broker token --help)'],
-      [['token', 'tokens:read', '--ttl=5', '--ttl', '6'], 'token-broker: token: --ttl is given more than once (see token-broker token --help)'],
-      [['token', 'tokens:write'], 'token-broker: token: unknown scope "tokens:write" (one of: tokens:read, tokens:revoke, accounts:read, accounts:write) (see token-broker token --help)'],
-      [['token', 'tokens:read', '--ttl', '1e3'], 'token-broker: token: --ttl must be whole seconds, 1 to 2678400 (see token-broker token --help)'],
+      [
+        ['token', 'tokens:read', '--sub', 'a', '--sub', 'b'],
+        'token-broker: token: --sub is given more than once (see token-broker token --help)',
+      ],
+      [
+        ['token', 'tokens:read', '--ttl=5', '--ttl', '6'],
+        'token-broker: token: --ttl is given more than once (see token-broker token --help)',
+      ],
+      [
+        ['token', 'tokens:write'],
+        'token-broker: token: unknown scope "tokens:write" (one of: tokens:read, tokens:revoke, accounts:read, accounts:write) (see token-broker token --help)',
+      ],
+      [
+        ['token', 'tokens:read', '--ttl', '1e3'],
+        'token-broker: token: --ttl must be whole seconds, 1 to 2678400 (see token-broker token --help)',
+      ],
       [['keys', 'generate', 'now'], 'token-broker: keys: unexpected argument "now" (see token-broker keys --help)'],
-      [['keys', 'rotate'], 'token-broker: keys: unknown subcommand "rotate" (one of: generate, status, reseal) (see token-broker keys --help)'],
+      [
+        ['keys', 'rotate'],
+        'token-broker: keys: unknown subcommand "rotate" (one of: generate, status, reseal) (see token-broker keys --help)',
+      ],
       [['keys', 'generate', '--id', 'a', '--id', 'b'], 'token-broker: keys: --id is given more than once (see token-broker keys --help)'],
     ]
     const runs = await Promise.all(cases.map(([args]) => cli(args, env)))
@@ -50,8 +65,10 @@ describe('cli usage', { concurrency: true }, () => {
   test('a missing AUTH_JWT_SECRET is a configuration error: exit 3', async () => {
     const run = await cli(['token', 'tokens:read'])
     assert.deepEqual(run, {
-      code: 3, stdout: '',
-      stderr: 'token-broker: configuration error: AUTH_JWT_SECRET is required to mint a token (the broker verifies callers with the same secret)\n',
+      code: 3,
+      stdout: '',
+      stderr:
+        'token-broker: configuration error: AUTH_JWT_SECRET is required to mint a token (the broker verifies callers with the same secret)\n',
     })
   })
 

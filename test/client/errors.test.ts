@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import {
-  AccountNotFoundError, ForbiddenError, ProviderUnavailableError, RateLimitedError, ReauthenticationRequiredError,
-  TokenBrokerClient, TokenBrokerError, UnauthorizedError,
+  AccountNotFoundError,
+  ForbiddenError,
+  ProviderUnavailableError,
+  RateLimitedError,
+  ReauthenticationRequiredError,
+  TokenBrokerClient,
+  TokenBrokerError,
+  UnauthorizedError,
 } from '../../src/client/index.js'
 import { callerToken } from '../helpers/app.js'
 import { importGrant } from '../helpers/grants.js'
@@ -16,7 +22,10 @@ after(() => redis.dispose())
 
 /** Asserts the promise rejects with exactly this class, code and status. */
 async function rejectsWith(work: Promise<unknown>, type: new (...a: never[]) => TokenBrokerError, code: string, status: number) {
-  const error = await work.then(() => assert.fail(`expected ${code}`), (e: unknown) => e)
+  const error = await work.then(
+    () => assert.fail(`expected ${code}`),
+    (e: unknown) => e,
+  )
   assert.ok(error instanceof TokenBrokerError, `a TokenBrokerError: ${String(error)}`)
   assert.equal(error.constructor, type)
   assert.equal(error.name, type.name)
@@ -36,7 +45,10 @@ describe('typed errors carry the contract code', () => {
     await rejectsWith(client.getToken('nobody'), AccountNotFoundError, 'ACCOUNT_NOT_FOUND', 404)
     const limited = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken({ accounts: ['other'] }) })
     await rejectsWith(limited.getToken('dead'), ForbiddenError, 'FORBIDDEN', 403)
-    const forged = new TokenBrokerClient({ baseUrl: broker.url, token: async () => callerToken({ secret: 'not-the-broker-secret-0123456789' }) })
+    const forged = new TokenBrokerClient({
+      baseUrl: broker.url,
+      token: async () => callerToken({ secret: 'not-the-broker-secret-0123456789' }),
+    })
     await rejectsWith(forged.getToken('dead'), UnauthorizedError, 'UNAUTHORIZED', 401)
     await rejectsWith(client.getToken('dead'), ReauthenticationRequiredError, 'REAUTHENTICATION_REQUIRED', 409)
     await rejectsWith(client.getToken('dead'), ReauthenticationRequiredError, 'REAUTHENTICATION_REQUIRED', 409)

@@ -20,7 +20,10 @@ describe('client.fetch', () => {
     await client.getToken('crm')
 
     const answers = await Promise.all(Array.from({ length: 100 }, () => client.fetch('crm', `${broker.stub.url}/api/echo`)))
-    assert.deepEqual(answers.map((a) => a.status), Array(100).fill(200))
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(100).fill(200),
+    )
     assert.deepEqual(await answers[0]!.json(), { authorization: 'Bearer at-1', body: {} })
     assert.equal(broker.count('GET', '/tokens/crm/access'), 1)
     assert.equal(broker.count('POST', '/tokens/crm/refresh'), 1, 'one refresh call from the client')
@@ -38,8 +41,13 @@ describe('client.fetch', () => {
     await importGrant(broker.app, 'crm', { access_token: 'revoked-at', refresh_token: 'rt-0', expires_in: 3600 })
     const clients = [0, 1].map(() => new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() }))
     await Promise.all(clients.map((c) => c.getToken('crm')))
-    const answers = await Promise.all(clients.flatMap((c) => Array.from({ length: 25 }, () => c.fetch('crm', `${broker.stub.url}/api/echo`))))
-    assert.deepEqual(answers.map((a) => a.status), Array(50).fill(200))
+    const answers = await Promise.all(
+      clients.flatMap((c) => Array.from({ length: 25 }, () => c.fetch('crm', `${broker.stub.url}/api/echo`))),
+    )
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(50).fill(200),
+    )
     assert.equal(broker.count('POST', '/tokens/crm/refresh'), 2)
     assert.equal(broker.stub.count('/token'), 1, 'the broker sees the second rejected token is no longer current')
   })
@@ -47,17 +55,24 @@ describe('client.fetch', () => {
   test('the request is replayed with its method, headers and body, and the second answer is returned whatever it is', async (t) => {
     const broker = await startBroker(t, redis)
     providerApi(broker.stub)
-    broker.stub.handle('/api/always-401', (req, res) => json(res, 401, { seen: req.headers.authorization, body: req.body, trace: req.headers['x-trace'] }))
+    broker.stub.handle('/api/always-401', (req, res) =>
+      json(res, 401, { seen: req.headers.authorization, body: req.body, trace: req.headers['x-trace'] }),
+    )
     await importGrant(broker.app, 'crm', { access_token: 'revoked-at', refresh_token: 'rt-0', expires_in: 3600 })
     const client = new TokenBrokerClient({ baseUrl: broker.url, token: callerToken() })
 
     const answer = await client.fetch('crm', `${broker.stub.url}/api/always-401`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-trace': 't-1' }, body: JSON.stringify({ n: 1 }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-trace': 't-1' },
+      body: JSON.stringify({ n: 1 }),
     })
     assert.equal(answer.status, 401)
     assert.deepEqual(await answer.json(), { seen: 'Bearer at-1', body: { n: 1 }, trace: 't-1' })
     const seen = broker.stub.requests.filter((r) => r.path === '/api/always-401').map((r) => [r.headers.authorization, r.body])
-    assert.deepEqual(seen, [['Bearer revoked-at', { n: 1 }], ['Bearer at-1', { n: 1 }]])
+    assert.deepEqual(seen, [
+      ['Bearer revoked-at', { n: 1 }],
+      ['Bearer at-1', { n: 1 }],
+    ])
     assert.equal(broker.count('POST', '/tokens/crm/refresh'), 1, 'retried once, not in a loop')
     assert.equal(broker.stub.count('/token'), 1)
   })

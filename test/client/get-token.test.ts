@@ -42,7 +42,10 @@ describe('getToken', () => {
     // Less than 3600 s are left on the imported token: the broker refreshes it once.
     const fresh = await client.getToken('crm', { minTtl: 3600 })
     assert.equal(fresh.accessToken, 'at-1')
-    assert.deepEqual(broker.hits.map((h) => h.url), ['/tokens/crm/access?min_ttl=0', '/tokens/crm/access?min_ttl=3600'])
+    assert.deepEqual(
+      broker.hits.map((h) => h.url),
+      ['/tokens/crm/access?min_ttl=0', '/tokens/crm/access?min_ttl=3600'],
+    )
     assert.equal(broker.stub.count('/token'), 1)
     assert.equal((await client.getToken('crm')).accessToken, 'at-1', 'the newer token is cached')
     assert.equal(broker.hits.length, 2)
@@ -87,7 +90,13 @@ describe('getToken', () => {
     await importGrant(broker.app, 'a1', { access_token: 'a1-at', expires_in: 3600 })
     await importGrant(broker.app, 'a2', { access_token: 'a2-at', expires_in: 3600 })
     let asked = 0
-    const client = new TokenBrokerClient({ baseUrl: broker.url, token: async () => { asked++; return callerToken({ sub: `rotated-${asked}` }) } })
+    const client = new TokenBrokerClient({
+      baseUrl: broker.url,
+      token: async () => {
+        asked++
+        return callerToken({ sub: `rotated-${asked}` })
+      },
+    })
     assert.equal((await client.getToken('a1')).accessToken, 'a1-at')
     assert.equal((await client.getToken('a1')).accessToken, 'a1-at')
     assert.equal((await client.getToken('a2')).accessToken, 'a2-at')

@@ -10,7 +10,9 @@ import { promisify } from 'node:util'
 const ROOT = new URL('../../', import.meta.url).pathname
 const CLIENT_DIR = join(ROOT, 'src/client')
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-  exports: Record<string, unknown>; files: string[]; scripts: Record<string, string>
+  exports: Record<string, unknown>
+  files: string[]
+  scripts: Record<string, string>
 }
 
 test('the client imports nothing but its own files: no runtime dependency, no Node-only module', () => {
@@ -33,12 +35,28 @@ test('package.json exports token-broker/client from the build, with types, and s
 test('compiled on its own, the client runs on plain Node and declares its types', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'tb-client-build-'))
   t.after(() => rmSync(out, { recursive: true, force: true }))
-  await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsc'), [
-    join(CLIENT_DIR, 'index.ts'), '--outDir', out, '--module', 'nodenext', '--moduleResolution', 'nodenext',
-    '--target', 'es2022', '--strict', '--declaration', '--skipLibCheck', '--types', 'node',
-  ], { cwd: ROOT })
+  await promisify(execFile)(
+    join(ROOT, 'node_modules/.bin/tsc'),
+    [
+      join(CLIENT_DIR, 'index.ts'),
+      '--outDir',
+      out,
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--strict',
+      '--declaration',
+      '--skipLibCheck',
+      '--types',
+      'node',
+    ],
+    { cwd: ROOT },
+  )
   assert.match(readFileSync(join(out, 'index.d.ts'), 'utf8'), /TokenBrokerClient/)
-  const mod = await import(pathToFileURL(join(out, 'index.js')).href) as typeof import('../../src/client/index.js')
+  const mod = (await import(pathToFileURL(join(out, 'index.js')).href)) as typeof import('../../src/client/index.js')
   const client = new mod.TokenBrokerClient({ baseUrl: 'http://127.0.0.1:9', token: 'x', timeoutMs: 5000 })
   await assert.rejects(client.getToken('a'), (e: unknown) => e instanceof mod.TokenBrokerError && e.code === 'BROKER_UNREACHABLE')
 })
@@ -51,8 +69,24 @@ test('the complete example of docs/client.md type-checks against the client', as
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const file = join(dir, 'example.mts') // an ES module wherever it lies
   writeFileSync(file, example.replace("'token-broker/client'", `'${join(CLIENT_DIR, 'index.js')}'`))
-  await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsc'), [
-    file, '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict',
-    '--skipLibCheck', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules/@types'),
-  ], { cwd: ROOT }).catch((error: { stdout: string }) => assert.fail(`the example does not type-check:\n${error.stdout}`))
+  await promisify(execFile)(
+    join(ROOT, 'node_modules/.bin/tsc'),
+    [
+      file,
+      '--noEmit',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--strict',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(ROOT, 'node_modules/@types'),
+    ],
+    { cwd: ROOT },
+  ).catch((error: { stdout: string }) => assert.fail(`the example does not type-check:\n${error.stdout}`))
 })

@@ -6,7 +6,13 @@ import type { RedisFixture } from '../helpers/redis-fixture.js'
 import { json, startStubProvider, type StubHandler, type StubProvider } from '../helpers/stub-provider.js'
 
 /** One request the broker received, and what it answered. */
-export interface BrokerHit { method: string; url: string; at: number; status?: number; retryAfter?: number }
+export interface BrokerHit {
+  method: string
+  url: string
+  at: number
+  status?: number
+  retryAfter?: number
+}
 
 export interface Harness {
   url: string
@@ -49,7 +55,9 @@ export async function startBroker(t: TestContext, redis: RedisFixture, env: Reco
     app.server.on('request', (req, res) => {
       const hit: BrokerHit = { method: req.method ?? '', url: req.url ?? '', at: Date.now() }
       hits.push(hit)
-      res.on('finish', () => { hit.status = res.statusCode })
+      res.on('finish', () => {
+        hit.status = res.statusCode
+      })
       answers.set(req, hit)
     })
     app.addHook('onSend', async (request, reply) => {
@@ -61,7 +69,10 @@ export async function startBroker(t: TestContext, redis: RedisFixture, env: Reco
   const { app } = await brokerFor(stub, { redis: await redis.get(), env: { PROACTIVE_REFRESH: 'false', ...env }, setup: record, t })
   const url = await listen(app)
   return {
-    url, app, stub, hits,
+    url,
+    app,
+    stub,
+    hits,
     count: (method, path) => hits.filter((h) => h.method === method && h.url.split('?')[0] === path).length,
   }
 }

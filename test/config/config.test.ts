@@ -29,10 +29,13 @@ function file(name: string, text: string): string {
 /** Asserts loadConfig(env) throws a ConfigError naming `variable`, and returns it. */
 function configError(env: Record<string, string>, variable: string): ConfigError {
   let caught: unknown
-  assert.throws(() => loadConfig(env), (error: unknown) => {
-    caught = error
-    return true
-  })
+  assert.throws(
+    () => loadConfig(env),
+    (error: unknown) => {
+      caught = error
+      return true
+    },
+  )
   assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`)
   assert.equal(caught.variable, variable, `the error names ${variable}: "${caught.message}"`)
   assert.ok(caught.message.startsWith(`${variable} `), `the message starts with the name: "${caught.message}"`)
@@ -52,16 +55,35 @@ describe('loadConfig: defaults', () => {
     const config = loadConfig({ ...BASE })
     assert.deepEqual(
       {
-        port: config.port, host: config.host, publicUrl: config.publicUrl, keyPrefix: config.keyPrefix,
-        refreshSkewSeconds: config.refreshSkewSeconds, refreshLockTtlMs: config.refreshLockTtlMs,
-        providerTimeoutMs: config.providerTimeoutMs, logLevel: config.logLevel, store: config.store,
-        encryptionKeys: config.encryptionKeys, returnToAllowlist: config.returnToAllowlist, providers: config.providers,
-        production: config.production, callerAuth: config.callerAuth,
+        port: config.port,
+        host: config.host,
+        publicUrl: config.publicUrl,
+        keyPrefix: config.keyPrefix,
+        refreshSkewSeconds: config.refreshSkewSeconds,
+        refreshLockTtlMs: config.refreshLockTtlMs,
+        providerTimeoutMs: config.providerTimeoutMs,
+        logLevel: config.logLevel,
+        store: config.store,
+        encryptionKeys: config.encryptionKeys,
+        returnToAllowlist: config.returnToAllowlist,
+        providers: config.providers,
+        production: config.production,
+        callerAuth: config.callerAuth,
       },
       {
-        port: 8080, host: '0.0.0.0', publicUrl: 'http://localhost:8080', keyPrefix: 'tb:',
-        refreshSkewSeconds: 300, refreshLockTtlMs: 30_000, providerTimeoutMs: 10_000, logLevel: 'info',
-        store: { kind: 'memory' }, encryptionKeys: null, returnToAllowlist: [], providers: [], production: false,
+        port: 8080,
+        host: '0.0.0.0',
+        publicUrl: 'http://localhost:8080',
+        keyPrefix: 'tb:',
+        refreshSkewSeconds: 300,
+        refreshLockTtlMs: 30_000,
+        providerTimeoutMs: 10_000,
+        logLevel: 'info',
+        store: { kind: 'memory' },
+        encryptionKeys: null,
+        returnToAllowlist: [],
+        providers: [],
+        production: false,
         callerAuth: { kind: 'secret', secret: 'config-test-secret' },
       } satisfies Partial<Config>,
     )
@@ -96,9 +118,17 @@ describe('loadConfig: defaults', () => {
 describe('loadConfig: values', () => {
   test('numbers, prefix, level, issuer, audience and allow-list are taken as given', () => {
     const config = loadConfig({
-      ...BASE, PORT: '0', HOST: '127.0.0.1', REDIS_KEY_PREFIX: 'broker:', REFRESH_SKEW_SECONDS: '0',
-      REFRESH_LOCK_TTL_MS: '5000', PROVIDER_TIMEOUT_MS: '2500', LOG_LEVEL: 'debug', AUTH_JWT_ISSUER: 'https://issuer.test',
-      AUTH_JWT_AUDIENCE: 'token-broker', RETURN_TO_ALLOWLIST: 'https://app.test/done, http://localhost:3000/',
+      ...BASE,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_KEY_PREFIX: 'broker:',
+      REFRESH_SKEW_SECONDS: '0',
+      REFRESH_LOCK_TTL_MS: '5000',
+      PROVIDER_TIMEOUT_MS: '2500',
+      LOG_LEVEL: 'debug',
+      AUTH_JWT_ISSUER: 'https://issuer.test',
+      AUTH_JWT_AUDIENCE: 'token-broker',
+      RETURN_TO_ALLOWLIST: 'https://app.test/done, http://localhost:3000/',
     })
     assert.equal(config.port, 0)
     assert.equal(config.host, '127.0.0.1')
@@ -118,24 +148,47 @@ describe('loadConfig: values', () => {
     assert.deepEqual(standalone.encryptionKeys, [{ id: 'k1', key: Buffer.alloc(32, 9) }])
 
     const cluster = loadConfig({ ...BASE, REDIS_CLUSTER_NODES: 'r1:7000,r2:7001', ENCRYPTION_KEYS: KEYS })
-    assert.deepEqual(cluster.store, { kind: 'cluster', nodes: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }] })
+    assert.deepEqual(cluster.store, {
+      kind: 'cluster',
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+      ],
+    })
 
     const sentinel = loadConfig({
-      ...BASE, REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'mymaster', ENCRYPTION_KEYS: KEYS,
+      ...BASE,
+      REDIS_SENTINELS: 's1:26379,s2:26379',
+      REDIS_SENTINEL_NAME: 'mymaster',
+      ENCRYPTION_KEYS: KEYS,
     })
     assert.deepEqual(sentinel.store, {
-      kind: 'sentinel', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], name: 'mymaster',
+      kind: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      name: 'mymaster',
     })
   })
 
   test('NODE_ENV=production with Redis is accepted', () => {
-    const config = loadConfig({ ...BASE, AUTH_JWT_SECRET: 'x'.repeat(32), NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', ENCRYPTION_KEYS: KEYS })
+    const config = loadConfig({
+      ...BASE,
+      AUTH_JWT_SECRET: 'x'.repeat(32),
+      NODE_ENV: 'production',
+      REDIS_URL: 'redis://r:6379',
+      ENCRYPTION_KEYS: KEYS,
+    })
     assert.equal(config.production, true)
   })
 
   test('ENCRYPTION_KEYS with the embedded store is used as given', () => {
     const config = loadConfig({ ...BASE, ENCRYPTION_KEYS: `new:${Buffer.alloc(32, 1).toString('base64')},${KEYS}` })
-    assert.deepEqual(config.encryptionKeys?.map((k) => k.id), ['new', 'k1'])
+    assert.deepEqual(
+      config.encryptionKeys?.map((k) => k.id),
+      ['new', 'k1'],
+    )
   })
 
   test('a PEM public key pins its algorithm; escaped newlines are accepted', () => {
@@ -169,7 +222,11 @@ describe('loadConfig: a bad setting names its variable', () => {
     ['LOG_LEVEL=loud', { ...BASE, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     ['REDIS_URL=http://x', { ...BASE, REDIS_URL: 'http://x', ENCRYPTION_KEYS: KEYS }, 'REDIS_URL'],
     ['REDIS_KEY_PREFIX with a brace', { ...BASE, REDIS_KEY_PREFIX: 'tb{x}:' }, 'REDIS_KEY_PREFIX'],
-    ['REDIS_URL and REDIS_CLUSTER_NODES', { ...BASE, REDIS_URL: 'redis://r', REDIS_CLUSTER_NODES: 'r:7000', ENCRYPTION_KEYS: KEYS }, 'REDIS_CLUSTER_NODES'],
+    [
+      'REDIS_URL and REDIS_CLUSTER_NODES',
+      { ...BASE, REDIS_URL: 'redis://r', REDIS_CLUSTER_NODES: 'r:7000', ENCRYPTION_KEYS: KEYS },
+      'REDIS_CLUSTER_NODES',
+    ],
     ['REDIS_CLUSTER_NODES without ports', { ...BASE, REDIS_CLUSTER_NODES: 'r1,r2', ENCRYPTION_KEYS: KEYS }, 'REDIS_CLUSTER_NODES'],
     ['REDIS_CLUSTER_NODES port out of range', { ...BASE, REDIS_CLUSTER_NODES: 'r1:99999', ENCRYPTION_KEYS: KEYS }, 'REDIS_CLUSTER_NODES'],
     ['REDIS_SENTINELS without a name', { ...BASE, REDIS_SENTINELS: 's:26379', ENCRYPTION_KEYS: KEYS }, 'REDIS_SENTINEL_NAME'],
@@ -186,7 +243,9 @@ describe('loadConfig: a bad setting names its variable', () => {
     ['PUBLIC_URL not a URL', { ...BASE, PUBLIC_URL: 'broker.example.com' }, 'PUBLIC_URL'],
   ]
   for (const [what, env, variable] of cases) {
-    test(what, () => { configError(env, variable) })
+    test(what, () => {
+      configError(env, variable)
+    })
   }
 
   test('the missing caller authentication error lists every way to configure it', () => {
@@ -214,7 +273,8 @@ describe('loadConfig: providers file', () => {
     loadConfig({ ...BASE, PROVIDERS_FILE: file(name, text), ...env }).providers
 
   test('YAML: ${VAR} resolved from the given env, defaults filled, secrets as a list', () => {
-    const [acme, ...rest] = providers(`
+    const [acme, ...rest] = providers(
+      `
 providers:
   acme:
     template: oauth2
@@ -228,7 +288,10 @@ providers:
     scopes: [openid, offline_access]
     pkce: false
     authorize_params: { prompt: consent, tenant: "t-\${ACME_TENANT}" }
-`, 'acme.yaml', { ACME_CLIENT_ID: 'acme-id', ACME_SECRET_NEW: 'new-secret', ACME_SECRET_OLD: 'old-secret', ACME_TENANT: '42' })
+`,
+      'acme.yaml',
+      { ACME_CLIENT_ID: 'acme-id', ACME_SECRET_NEW: 'new-secret', ACME_SECRET_OLD: 'old-secret', ACME_TENANT: '42' },
+    )
     assert.deepEqual(rest, [])
     assert.ok(acme)
     assert.equal(acme.name, 'acme')
@@ -246,12 +309,21 @@ providers:
   })
 
   test('JSON loads the same way; a single client_secret becomes a one-item list', () => {
-    const [one, two] = providers(JSON.stringify({
-      providers: {
-        one: { token_url: 'https://one.test/token', authorization_url: 'https://one.test/auth', client_id: '${ONE_ID}', client_secret: 'only' },
-        two: { issuer: 'https://two.test', client_id: 'two-id' },
-      },
-    }), 'providers.json', { ONE_ID: 'one-id' })
+    const [one, two] = providers(
+      JSON.stringify({
+        providers: {
+          one: {
+            token_url: 'https://one.test/token',
+            authorization_url: 'https://one.test/auth',
+            client_id: '${ONE_ID}',
+            client_secret: 'only',
+          },
+          two: { issuer: 'https://two.test', client_id: 'two-id' },
+        },
+      }),
+      'providers.json',
+      { ONE_ID: 'one-id' },
+    )
     assert.equal(one?.clientId, 'one-id')
     assert.deepEqual(one?.clientSecrets, ['only'])
     assert.equal(one?.tokenAuthMethod, 'client_secret_basic', 'the template default')
@@ -266,17 +338,33 @@ providers:
       const [p] = providers(`providers: { local: { issuer: "http://${host}:9000/", client_id: c } }`)
       assert.equal(p?.issuer, `http://${host}:9000/`)
     }
-    for (const url of ['http://id.acme.test', 'http://localhost.evil.test', 'http://127.0.0.1.nip.io', 'http://10.0.0.1', 'ftp://localhost/x', 'not a url']) {
-      const error = configError({ ...BASE, PROVIDERS_FILE: file('p.yaml', `providers: { bad: { issuer: "${url}", client_id: c } }`) }, 'PROVIDERS_FILE')
+    for (const url of [
+      'http://id.acme.test',
+      'http://localhost.evil.test',
+      'http://127.0.0.1.nip.io',
+      'http://10.0.0.1',
+      'ftp://localhost/x',
+      'not a url',
+    ]) {
+      const error = configError(
+        { ...BASE, PROVIDERS_FILE: file('p.yaml', `providers: { bad: { issuer: "${url}", client_id: c } }`) },
+        'PROVIDERS_FILE',
+      )
       assert.match(error.message, /bad/, `${url}: the message names the provider`)
     }
-    configError({
-      ...BASE,
-      PROVIDERS_FILE: file('p.yaml', 'providers: { bad: { authorization_url: "https://ok.test/a", token_url: "http://id.acme.test/t", client_id: c } }'),
-    }, 'PROVIDERS_FILE')
+    configError(
+      {
+        ...BASE,
+        PROVIDERS_FILE: file(
+          'p.yaml',
+          'providers: { bad: { authorization_url: "https://ok.test/a", token_url: "http://id.acme.test/t", client_id: c } }',
+        ),
+      },
+      'PROVIDERS_FILE',
+    )
   })
 
-  test('a template\'s endpoints are overridden by the entry\'s fields', () => {
+  test("a template's endpoints are overridden by the entry's fields", () => {
     TEMPLATES['test-endpoints'] = {
       ...OAUTH2_DEFAULTS,
       authorizationUrl: 'https://template.test/auth',
@@ -301,7 +389,7 @@ providers:
       assert.equal(kept?.tokenUrl, 'https://template.test/token')
       assert.equal(kept?.revocationUrl, 'https://template.test/revoke')
       assert.deepEqual(kept?.scopes, ['template-scope'])
-      assert.equal(overridden?.authorizationUrl, 'https://template.test/auth', 'not overridden: the template\'s')
+      assert.equal(overridden?.authorizationUrl, 'https://template.test/auth', "not overridden: the template's")
       assert.equal(overridden?.tokenUrl, 'http://127.0.0.1:4444/token')
       assert.equal(overridden?.revocationUrl, 'https://mine.test/revoke')
       assert.deepEqual(overridden?.scopes, ['mine'])
@@ -319,7 +407,10 @@ providers:
     }
     const entries = names.map((n) => `  ${n}-x: { template: ${n}, client_id: id-${n}, client_secret: secret-${n} }`).join('\n')
     const loaded = providers(`providers:\n${entries}\n`)
-    assert.deepEqual(loaded.map((p) => p.name), names.map((n) => `${n}-x`))
+    assert.deepEqual(
+      loaded.map((p) => p.name),
+      names.map((n) => `${n}-x`),
+    )
     for (const p of loaded) {
       assert.ok(p.authorizationUrl?.startsWith('https://'), `${p.name}: authorization URL from the template`)
       assert.ok(p.tokenUrl?.startsWith('https://'), `${p.name}: token URL from the template`)
@@ -331,7 +422,7 @@ providers:
     assert.equal(google.tokenUrl, TEMPLATES.google!.tokenUrl)
   })
 
-  test('a built-in template\'s endpoints yield to the entry\'s (a local stand-in for github)', () => {
+  test("a built-in template's endpoints yield to the entry's (a local stand-in for github)", () => {
     const [p] = providers(`
 providers:
   gh:
@@ -346,7 +437,7 @@ providers:
     assert.equal(p?.invalidGrantErrors.join(','), TEMPLATES.github!.invalidGrantErrors.join(','), 'quirks still come from the template')
   })
 
-  test('microsoft: the tenant fills the template\'s URLs, common by default', () => {
+  test("microsoft: the tenant fills the template's URLs, common by default", () => {
     const [common, tenant] = providers(`
 providers:
   ms-common: { template: microsoft, client_id: c }
@@ -363,7 +454,10 @@ providers:
       process.chdir(here)
       assert.deepEqual(loadConfig({ ...BASE }).providers, [])
       writeFileSync(path.join(here, 'providers.yaml'), 'providers: { local: { issuer: "https://id.test", client_id: c } }')
-      assert.deepEqual(loadConfig({ ...BASE }).providers.map((p) => p.name), ['local'])
+      assert.deepEqual(
+        loadConfig({ ...BASE }).providers.map((p) => p.name),
+        ['local'],
+      )
     } finally {
       process.chdir(cwd)
     }
@@ -375,15 +469,59 @@ providers:
     ['invalid YAML', () => ({ PROVIDERS_FILE: file('p.yaml', 'providers:\n  acme: [unclosed\n') }), 'PROVIDERS_FILE', /YAML/],
     ['invalid JSON', () => ({ PROVIDERS_FILE: file('p.json', '{"providers": {') }), 'PROVIDERS_FILE', /JSON/],
     ['no providers key', () => ({ PROVIDERS_FILE: file('p.yaml', 'acme: { client_id: c }') }), 'PROVIDERS_FILE'],
-    ['an unknown field', () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { issuer: "https://i.test", client_id: c, clientid: x } }') }), 'PROVIDERS_FILE'],
-    ['a bad provider name', () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { "Acme Corp": { issuer: "https://i.test", client_id: c } }') }), 'PROVIDERS_FILE'],
+    [
+      'an unknown field',
+      () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { issuer: "https://i.test", client_id: c, clientid: x } }') }),
+      'PROVIDERS_FILE',
+    ],
+    [
+      'a bad provider name',
+      () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { "Acme Corp": { issuer: "https://i.test", client_id: c } }') }),
+      'PROVIDERS_FILE',
+    ],
     ['no client_id', () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { issuer: "https://i.test" } }') }), 'PROVIDERS_FILE'],
     ['no endpoints', () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { client_id: c } }') }), 'PROVIDERS_FILE', /acme/],
-    ['an unknown template', () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { template: nosuch, issuer: "https://i.test", client_id: c } }') }), 'PROVIDERS_FILE', /nosuch/],
-    ['a bad token_auth_method', () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { issuer: "https://i.test", client_id: c, token_auth_method: private_key_jwt } }') }), 'PROVIDERS_FILE'],
+    [
+      'an unknown template',
+      () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { template: nosuch, issuer: "https://i.test", client_id: c } }') }),
+      'PROVIDERS_FILE',
+      /nosuch/,
+    ],
+    [
+      'a bad token_auth_method',
+      () => ({
+        PROVIDERS_FILE: file(
+          'p.yaml',
+          'providers: { acme: { issuer: "https://i.test", client_id: c, token_auth_method: private_key_jwt } }',
+        ),
+      }),
+      'PROVIDERS_FILE',
+    ],
     // A provider none of whose variables is set is skipped (test/config/messages.test.ts); one set, one not is an error.
-    ['a missing ${VAR}', () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { issuer: "https://i.test", client_id: "${ACME_ID}", client_secret: "${ACME_SECRET_UNSET}" } }'), ACME_ID: 'id' }), 'ACME_SECRET_UNSET', /PROVIDERS_FILE/],
-    ['an empty ${VAR}', () => ({ PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { issuer: "https://i.test", client_id: "${ACME_ID}", client_secret: "${ACME_S}" } }'), ACME_ID: '', ACME_S: 's' }), 'ACME_ID'],
+    [
+      'a missing ${VAR}',
+      () => ({
+        PROVIDERS_FILE: file(
+          'p.yaml',
+          'providers: { acme: { issuer: "https://i.test", client_id: "${ACME_ID}", client_secret: "${ACME_SECRET_UNSET}" } }',
+        ),
+        ACME_ID: 'id',
+      }),
+      'ACME_SECRET_UNSET',
+      /PROVIDERS_FILE/,
+    ],
+    [
+      'an empty ${VAR}',
+      () => ({
+        PROVIDERS_FILE: file(
+          'p.yaml',
+          'providers: { acme: { issuer: "https://i.test", client_id: "${ACME_ID}", client_secret: "${ACME_S}" } }',
+        ),
+        ACME_ID: '',
+        ACME_S: 's',
+      }),
+      'ACME_ID',
+    ],
   ]
   for (const [what, env, variable, message] of bad) {
     test(`${what} names ${variable}`, () => {
@@ -394,11 +532,17 @@ providers:
 
   test('an error about a provider never echoes its client secret', () => {
     const secret = 'very-secret-client-secret-value'
-    const error = configError({
-      ...BASE,
-      ACME_SECRET: secret,
-      PROVIDERS_FILE: file('p.yaml', 'providers: { acme: { issuer: "http://id.acme.test", client_id: c, client_secret: "${ACME_SECRET}" } }'),
-    }, 'PROVIDERS_FILE')
+    const error = configError(
+      {
+        ...BASE,
+        ACME_SECRET: secret,
+        PROVIDERS_FILE: file(
+          'p.yaml',
+          'providers: { acme: { issuer: "http://id.acme.test", client_id: c, client_secret: "${ACME_SECRET}" } }',
+        ),
+      },
+      'PROVIDERS_FILE',
+    )
     assert.ok(!error.message.includes(secret))
   })
 })
@@ -416,8 +560,12 @@ describe('server start with a bad setting', () => {
     })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c })
-    child.stderr.on('data', (c: Buffer) => { stderr += c })
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c
+    })
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c
+    })
     const closed = new Promise<number | null>((resolve, reject) => {
       child.once('error', reject)
       child.once('close', resolve)
@@ -446,7 +594,9 @@ describe('server start with a bad setting', () => {
 
   test('a malformed ENCRYPTION_KEYS: one line naming it, without the key material', async () => {
     const { code, stderr } = await startServer({
-      AUTH_JWT_SECRET: 'secret', REDIS_URL: 'redis://127.0.0.1:1', ENCRYPTION_KEYS: `k1:${Buffer.alloc(20, 4).toString('base64')}`,
+      AUTH_JWT_SECRET: 'secret',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      ENCRYPTION_KEYS: `k1:${Buffer.alloc(20, 4).toString('base64')}`,
     })
     assert.equal(code, 1)
     assertOneLine(stderr, 'ENCRYPTION_KEYS')

@@ -25,9 +25,13 @@ describe('token-broker connect', { timeout: 120_000 }, () => {
     const publicUrl = `http://127.0.0.1:${port}`
     op = await startOidcProvider({ redirectUri: `${publicUrl}/connect/callback` })
     const server = await redis.get()
-    app = (await testApp({
-      providers: { acme: oidcProvider(op) }, redis: server, env: { PUBLIC_URL: publicUrl, PROACTIVE_REFRESH: 'false' },
-    })).app
+    app = (
+      await testApp({
+        providers: { acme: oidcProvider(op) },
+        redis: server,
+        env: { PUBLIC_URL: publicUrl, PROACTIVE_REFRESH: 'false' },
+      })
+    ).app
     await listen(app, port)
     env = { AUTH_JWT_SECRET: TEST_JWT_SECRET, PUBLIC_URL: publicUrl }
   })
@@ -41,7 +45,9 @@ describe('token-broker connect', { timeout: 120_000 }, () => {
   async function start(args: string[]) {
     const cap = captureIo(env)
     let settled = false
-    const exit = run(args, cap.io).finally(() => { settled = true })
+    const exit = run(args, cap.io).finally(() => {
+      settled = true
+    })
     const url = await waitFor('the authorization URL', () => /^(http\S+)$/m.exec(cap.stdout.text)?.[1] ?? (settled ? null : undefined))
     assert.ok(url, `no URL; stderr: ${cap.stderr.text}`)
     await waitFor('the progress line', () => (cap.stderr.text.includes('waiting for the provider…') ? true : undefined))

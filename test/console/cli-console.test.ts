@@ -52,9 +52,14 @@ test('console: --sub and --ttl, and bad usage', async () => {
 
 test('the token-broker binary dispatches console and connect', async () => {
   type Run = { code: number; stdout: string; stderr: string }
-  const cli = (args: string[]): Promise<Run> => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
-    cwd: new URL('../../', import.meta.url).pathname, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ENV },
-  }).then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }), (e: Run) => e)
+  const cli = (args: string[]): Promise<Run> =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
+      cwd: new URL('../../', import.meta.url).pathname,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ENV },
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (e: Run) => e,
+    )
   const [consoleRun, connectRun, help] = await Promise.all([cli(['console']), cli(['connect', 'acme']), cli(['--help'])])
   assert.equal(consoleRun.code, 0, consoleRun.stderr)
   assert.match(consoleRun.stdout, /^https:\/\/broker\.example\.test\/console#token=\S+\n$/)

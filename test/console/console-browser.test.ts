@@ -49,7 +49,13 @@ describe('the admin console in a browser', { skip: NO_CHROMIUM, timeout: 180_000
     app.server.on('request', (req) => urlsSeen.push(req.url ?? ''))
     await listen(app, port)
 
-    await importGrant(app, 'acme-billing', { provider: 'acme', access_token: 'a-1', refresh_token: 'r-1', expires_in: 3600, scope: 'openid' })
+    await importGrant(app, 'acme-billing', {
+      provider: 'acme',
+      access_token: 'a-1',
+      refresh_token: 'r-1',
+      expires_in: 3600,
+      scope: 'openid',
+    })
     await importGrant(app, 'acme-crm', { provider: 'acme', access_token: 'a-2', refresh_token: 'r-2', expires_in: 3600 })
     await importGrant(app, 'beta-dead', { provider: 'beta', access_token: 'a-3', refresh_token: 'r-3', expires_in: 0 })
     await importGrant(app, 'beta-sales', { provider: 'beta', access_token: 'a-4', expires_in: 7200 })
@@ -77,14 +83,18 @@ describe('the admin console in a browser', { skip: NO_CHROMIUM, timeout: 180_000
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
     // Only the console's own pages count (the provider's login page is not ours).
     page.on('console', (message) => {
-      if (message.type() === 'error' && page.url().startsWith(publicUrl)) problems.push(`console: ${message.text()} ${message.location().url}`)
+      if (message.type() === 'error' && page.url().startsWith(publicUrl))
+        problems.push(`console: ${message.text()} ${message.location().url}`)
     })
     return { page, problems }
   }
 
-  const rowsOf = (page: Page) => page.locator('table.accounts tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-account')))
-  const unlabelled = (page: Page) => page.locator('input:not([type=hidden]), select, textarea')
-    .evaluateAll((els) => els.filter((e) => (e as HTMLInputElement).labels?.length === 0).map((e) => e.outerHTML))
+  const rowsOf = (page: Page) =>
+    page.locator('table.accounts tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-account')))
+  const unlabelled = (page: Page) =>
+    page
+      .locator('input:not([type=hidden]), select, textarea')
+      .evaluateAll((els) => els.filter((e) => (e as HTMLInputElement).labels?.length === 0).map((e) => e.outerHTML))
 
   test('signs in from the fragment, lists every account with its details, filters and pages', async () => {
     const { page, problems } = await newTab()
@@ -97,7 +107,10 @@ describe('the admin console in a browser', { skip: NO_CHROMIUM, timeout: 180_000
     assert.match(dead, /beta/)
     assert.match(dead, /reauth required/)
     assert.match(dead, /REFRESH_TOKEN_INVALID/)
-    assert.match(await page.locator('tr[data-account="acme-crm"]').innerText(), /active[\s\S]*\d{4}-\d\d-\d\d \d\d:\d\d[\s\S]*in (59|60) min/)
+    assert.match(
+      await page.locator('tr[data-account="acme-crm"]').innerText(),
+      /active[\s\S]*\d{4}-\d\d-\d\d \d\d:\d\d[\s\S]*in (59|60) min/,
+    )
     assert.match(await page.locator('#session').innerText(), /Signed in as console-admin/)
     assert.deepEqual(await unlabelled(page), [], 'every form control has a label')
 
@@ -155,14 +168,21 @@ describe('the admin console in a browser', { skip: NO_CHROMIUM, timeout: 180_000
     const dialog = page.getByRole('dialog')
     assert.match(await dialog.innerText(), /Revoke console-linked\?/)
     await dialog.getByRole('button', { name: 'Cancel' }).click()
-    assert.equal((await app.inject({ method: 'GET', url: '/accounts/console-linked', headers: bearer() })).statusCode, 200, 'cancel revokes nothing')
+    assert.equal(
+      (await app.inject({ method: 'GET', url: '/accounts/console-linked', headers: bearer() })).statusCode,
+      200,
+      'cancel revokes nothing',
+    )
     assert.equal(op.counts[op.paths.revocation], 0)
 
     await page.getByRole('button', { name: 'Revoke…' }).click()
     await dialog.getByRole('button', { name: 'Revoke account' }).click()
     await page.locator('[data-outcome]').waitFor()
     assert.equal(await page.locator('[data-outcome]').innerText(), 'succeeded')
-    assert.match(await page.locator('[role=status]').last().innerText(), /Account console-linked is revoked\.\s+Provider revocation: succeeded/)
+    assert.match(
+      await page.locator('[role=status]').last().innerText(),
+      /Account console-linked is revoked\.\s+Provider revocation: succeeded/,
+    )
     assert.equal(op.counts[op.paths.revocation], 1)
     assert.equal((await app.inject({ method: 'GET', url: '/accounts/console-linked', headers: bearer() })).statusCode, 404)
     assert.deepEqual(problems, [])
@@ -171,7 +191,11 @@ describe('the admin console in a browser', { skip: NO_CHROMIUM, timeout: 180_000
 
   test('an expired console token gets a clear message and a paste box, and a pasted token works', async () => {
     const { page } = await newTab()
-    const expired = createSigner({ key: TEST_JWT_SECRET, algorithm: 'HS256' })({ sub: 'console-admin', scope: ADMIN.join(' '), exp: Math.floor(Date.now() / 1000) - 60 })
+    const expired = createSigner({ key: TEST_JWT_SECRET, algorithm: 'HS256' })({
+      sub: 'console-admin',
+      scope: ADMIN.join(' '),
+      exp: Math.floor(Date.now() / 1000) - 60,
+    })
     await page.goto(`${publicUrl}/console#token=${expired}`)
     await page.getByRole('heading', { name: 'Sign in again' }).waitFor()
     assert.match(await page.getByRole('alert').innerText(), /Your console token has expired\. \(UNAUTHORIZED: the token has expired\)/)
@@ -186,7 +210,10 @@ describe('the admin console in a browser', { skip: NO_CHROMIUM, timeout: 180_000
   })
 
   test('no console token ever reached the server in a URL or a log line', () => {
-    assert.ok(urlsSeen.some((u) => u.startsWith('/console')), 'the console was loaded')
+    assert.ok(
+      urlsSeen.some((u) => u.startsWith('/console')),
+      'the console was loaded',
+    )
     for (const url of urlsSeen) assert.ok(!url.includes('eyJ'), `no JWT in ${url}`)
     assert.ok(!broker.logs.text.includes(adminToken.split('.')[2]!), 'no token in the logs')
   })

@@ -54,7 +54,12 @@ describe('KeyRing seal/open', () => {
 
   test('the sealed string holds no trace of the plaintext', () => {
     const sealed = ring.seal('crm-prod', 'at', SECRET)
-    for (const form of [SECRET, Buffer.from(SECRET).toString('base64'), Buffer.from(SECRET).toString('base64url'), Buffer.from(SECRET).toString('hex')]) {
+    for (const form of [
+      SECRET,
+      Buffer.from(SECRET).toString('base64'),
+      Buffer.from(SECRET).toString('base64url'),
+      Buffer.from(SECRET).toString('hex'),
+    ]) {
       assert.ok(!sealed.includes(form))
     }
     for (let i = 0; i + 8 <= SECRET.length; i++) assert.ok(!sealed.includes(SECRET.slice(i, i + 8)), 'not even a fragment')
@@ -93,7 +98,10 @@ describe('KeyRing seal/open', () => {
 
   test('the key id is authenticated: relabelling a value with another id of the same key fails', () => {
     const key = randomBytes(32)
-    const twins = new KeyRing([{ id: 'a', key }, { id: 'b', key }])
+    const twins = new KeyRing([
+      { id: 'a', key },
+      { id: 'b', key },
+    ])
     const sealed = twins.seal('crm-prod', 'at', SECRET)
     assert.equal(KeyRing.keyIdOf(sealed), 'a')
     const relabelled = ['b', ...sealed.split('.').slice(1)].join('.')
@@ -114,7 +122,14 @@ describe('KeyRing seal/open', () => {
     const [id, iv, body, tag] = ring.seal('crm-prod', 'at', SECRET).split('.') as [string, string, string, string]
     const shortIv = Buffer.from(iv, 'base64url').subarray(0, 11).toString('base64url')
     const shortTag = Buffer.from(tag, 'base64url').subarray(0, 15).toString('base64url')
-    for (const bad of ['', 'plaintext', 'k1.a.b', `${id}.${iv}.${body}.${tag}.extra`, `${id}.${shortIv}.${body}.${tag}`, `${id}.${iv}.${body}.${shortTag}`]) {
+    for (const bad of [
+      '',
+      'plaintext',
+      'k1.a.b',
+      `${id}.${iv}.${body}.${tag}.extra`,
+      `${id}.${shortIv}.${body}.${tag}`,
+      `${id}.${iv}.${body}.${shortTag}`,
+    ]) {
       assert.throws(() => ring.open('crm-prod', 'at', bad), isSealError('malformed'), JSON.stringify(bad))
     }
   })
@@ -147,7 +162,10 @@ describe('parseKeyRingSpec', () => {
 
   test('parses an ordered list; the first entry seals', () => {
     const spec = parseKeyRingSpec(`k2:${b64(2)}, k1:${b64(1)}`)
-    assert.deepEqual(spec.map((e) => e.id), ['k2', 'k1'])
+    assert.deepEqual(
+      spec.map((e) => e.id),
+      ['k2', 'k1'],
+    )
     assert.deepEqual(spec[0]!.key, Buffer.alloc(32, 2))
     assert.deepEqual(spec[1]!.key, Buffer.alloc(32, 1))
     const ring = new KeyRing(spec)
@@ -181,14 +199,20 @@ describe('parseKeyRingSpec', () => {
   ]
   for (const [what, value] of bad) {
     test(`rejects ${what} with a ConfigError naming ENCRYPTION_KEYS`, () => {
-      assert.throws(() => parseKeyRingSpec(value), (error: unknown) => {
-        assert.ok(error instanceof ConfigError, `got ${String(error)}`)
-        assert.equal(error.variable, 'ENCRYPTION_KEYS')
-        assert.match(error.message, /^ENCRYPTION_KEYS /)
-        const material = value.split(',').map((e) => e.slice(e.indexOf(':') + 1)).filter((m) => m.length >= 8)
-        for (const m of material) assert.ok(!error.message.includes(m), 'key material never appears in the error')
-        return true
-      })
+      assert.throws(
+        () => parseKeyRingSpec(value),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError, `got ${String(error)}`)
+          assert.equal(error.variable, 'ENCRYPTION_KEYS')
+          assert.match(error.message, /^ENCRYPTION_KEYS /)
+          const material = value
+            .split(',')
+            .map((e) => e.slice(e.indexOf(':') + 1))
+            .filter((m) => m.length >= 8)
+          for (const m of material) assert.ok(!error.message.includes(m), 'key material never appears in the error')
+          return true
+        },
+      )
     })
   }
 })

@@ -11,12 +11,18 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 /** Runs `npm run demo`'s program (scripts/demo.ts) with a bare environment until it exits. */
 async function demo(port: number, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', ...args], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString()
+  })
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
   const closed = new Promise<number | null>((resolve) => child.once('close', resolve))
   try {
     return { code: await within('the demo to finish', closed, 120_000), stdout, stderr }
@@ -46,7 +52,8 @@ test('npm run demo on a taken port says so in one line and exits 1', async (t) =
   const port = (taken.address() as { port: number }).port
   const run = await demo(port, ['--headless'])
   assert.deepEqual(run, {
-    code: 1, stdout: '',
+    code: 1,
+    stdout: '',
     stderr: `token-broker demo: port ${port} is already in use; run it on another one: PORT=${port + 1} npm run demo\n`,
   })
 })

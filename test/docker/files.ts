@@ -8,7 +8,11 @@ import { parse } from 'yaml'
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const read = (name: string) => readFileSync(join(ROOT, name), 'utf8')
 
-export interface EnvExample { values: Record<string, string>; required: string[]; commented: string[] }
+export interface EnvExample {
+  values: Record<string, string>
+  required: string[]
+  commented: string[]
+}
 
 /** Active `NAME=value` lines, the ones whose comment block says REQUIRED, and the commented-out names. */
 export function envExample(): EnvExample {
@@ -33,15 +37,26 @@ export function envExample(): EnvExample {
 }
 
 export interface ComposeService {
-  image?: string; build?: unknown; command?: string[]; ports?: string[]; env_file?: string | string[]
-  environment?: Record<string, string>; volumes?: unknown[]; restart?: string
+  image?: string
+  build?: unknown
+  command?: string[]
+  ports?: string[]
+  env_file?: string | string[]
+  environment?: Record<string, string>
+  volumes?: unknown[]
+  restart?: string
 }
 
 export function compose(): { services: Record<string, ComposeService> } {
   return parse(read('docker-compose.yml')) as { services: Record<string, ComposeService> }
 }
 
-export interface RuntimeStage { env: Record<string, string>; copies: [string, string][]; cmd: string[]; healthcheck: string }
+export interface RuntimeStage {
+  env: Record<string, string>
+  copies: [string, string][]
+  cmd: string[]
+  healthcheck: string
+}
 
 /** The last stage of the Dockerfile: its ENV, the files COPYed from the build context, CMD and HEALTHCHECK. */
 export function runtimeStage(): RuntimeStage {

@@ -14,7 +14,7 @@ import { envExample, ROOT, runtimeStage } from './files.js'
  * node_modules, the COPYed files) and its CMD and HEALTHCHECK run there, with the environment
  * compose gives it (Redis is a real redis-server instead of the compose service).
  */
-test('the image\'s start command serves and passes its healthcheck with the .env.example settings', async (t) => {
+test("the image's start command serves and passes its healthcheck with the .env.example settings", async (t) => {
   const app = mkdtempSync(join(tmpdir(), 'tb-image-'))
   t.after(() => rmSync(app, { recursive: true, force: true }))
   await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(app, 'dist')])
@@ -29,23 +29,38 @@ test('the image\'s start command serves and passes its healthcheck with the .env
   t.after(() => redis.stop())
   const port = await freePort()
   const env = {
-    PATH: process.env.PATH ?? '', ...stage.env, ...envExample().values,
-    ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 6).toString('base64')}`, AUTH_JWT_SECRET: 'image-test-secret-0123456789abcdef',
-    REDIS_URL: redis.url, PORT: String(port), PROVIDERS_FILE: join(app, 'providers.yaml'),
+    PATH: process.env.PATH ?? '',
+    ...stage.env,
+    ...envExample().values,
+    ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 6).toString('base64')}`,
+    AUTH_JWT_SECRET: 'image-test-secret-0123456789abcdef',
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    PROVIDERS_FILE: join(app, 'providers.yaml'),
   }
   const [command, ...args] = stage.cmd
   assert.equal(command, 'node')
   const child = spawn(process.execPath, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
   const exited = new Promise((resolve) => child.once('exit', resolve))
-  t.after(async () => { child.kill('SIGTERM'); await exited })
+  t.after(async () => {
+    child.kill('SIGTERM')
+    await exited
+  })
 
   await waitFor('the broker to listen', () => (out.includes('Server listening') ? true : undefined), { timeoutMs: 120_000 })
   const ready = await fetch(`http://127.0.0.1:${port}/readyz`)
   assert.deepEqual([ready.status, await ready.json()], [200, { status: 'ready' }])
-  assert.match(out, /"msg":"provider \\"github\\" in [^"]+providers.yaml is skipped: none of GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET is set"/)
+  assert.match(
+    out,
+    /"msg":"provider \\"github\\" in [^"]+providers.yaml is skipped: none of GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET is set"/,
+  )
 
   const healthcheck = stage.healthcheck.match(/^node -e "(.*)"$/)?.[1]
   assert.ok(healthcheck, stage.healthcheck)

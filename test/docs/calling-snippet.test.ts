@@ -11,11 +11,14 @@ import { rotatingTokens, startStubProvider } from '../helpers/stub-provider.js'
 
 const CALLING = new URL('../../docs/calling.md', import.meta.url)
 
-test('the Node snippet of docs/calling.md gets a token and, on the provider\'s 401, one refreshed token', async (t) => {
+test("the Node snippet of docs/calling.md gets a token and, on the provider's 401, one refreshed token", async (t) => {
   const stub = await startStubProvider()
   stub.handle('/token', rotatingTokens())
   const { app } = await brokerFor(stub)
-  t.after(async () => { await app.close(); await stub.close() })
+  t.after(async () => {
+    await app.close()
+    await stub.close()
+  })
   await importGrant(app, 'crm-prod', { access_token: 'imported-at', refresh_token: 'rt-0', expires_in: 3600 })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
 
@@ -26,7 +29,7 @@ test('the Node snippet of docs/calling.md gets a token and, on the provider\'s 4
   writeFileSync(join(dir, 'broker.mjs'), snippet)
   process.env.TOKEN_BROKER_URL = url
   process.env.TB_TOKEN = callerToken({ scopes: ['tokens:read'], accounts: ['crm-*'] })
-  const { withProviderToken } = await import(pathToFileURL(join(dir, 'broker.mjs')).href) as {
+  const { withProviderToken } = (await import(pathToFileURL(join(dir, 'broker.mjs')).href)) as {
     withProviderToken: (account: string, call: (token: string) => Promise<{ status: number }>) => Promise<{ status: number }>
   }
 

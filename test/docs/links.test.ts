@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
-  .split('\n').filter((f) => f && existsSync(join(ROOT, f)) && !/\.(png|jpg|ico)$|package-lock\.json$/.test(f))
+  .split('\n')
+  .filter((f) => f && existsSync(join(ROOT, f)) && !/\.(png|jpg|ico)$|package-lock\.json$/.test(f))
 const OUTSIDE = ['..', 'shared'].join('/')
 
 test('nothing in the repository points outside it', () => {
@@ -26,7 +27,10 @@ test('nothing in the repository points outside it', () => {
 
 test('the README starts with the demo, then the tests', () => {
   const block = /```sh\n([\s\S]*?)```/.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'))?.[1] ?? ''
-  const commands = block.split('\n').filter(Boolean).map((line) => line.split('#')[0]!.trim())
+  const commands = block
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split('#')[0]!.trim())
   assert.deepEqual(commands, ['npm ci && npm run demo', 'npm test'])
   const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
   assert.equal(scripts.demo, 'tsx scripts/demo.ts', 'test/demo/demo.test.ts runs this program')

@@ -15,7 +15,11 @@ interface Document {
   components: { schemas: Record<string, unknown>; securitySchemes: Record<string, Record<string, unknown>> }
 }
 
-const PUBLIC = [['/healthz', 'get'], ['/readyz', 'get'], ['/metrics', 'get']] as const
+const PUBLIC = [
+  ['/healthz', 'get'],
+  ['/readyz', 'get'],
+  ['/metrics', 'get'],
+] as const
 const SECURED = [
   ['/providers', 'get'],
   ['/accounts', 'get'],
@@ -70,8 +74,11 @@ test('shared schemas are components, and errors reference Error', () => {
     const errors = Object.keys(responses).filter((status) => Number(status) >= 400)
     assert.ok(errors.includes('401') && errors.includes('403'), `${method.toUpperCase()} ${path} documents 401 and 403`)
     for (const status of errors) {
-      assert.equal(responses[status]?.content?.['application/json']?.schema?.$ref, '#/components/schemas/Error',
-        `${method.toUpperCase()} ${path} ${status}`)
+      assert.equal(
+        responses[status]?.content?.['application/json']?.schema?.$ref,
+        '#/components/schemas/Error',
+        `${method.toUpperCase()} ${path} ${status}`,
+      )
     }
   }
 })

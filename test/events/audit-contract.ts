@@ -27,7 +27,12 @@ async function readAll(log: AuditLog, q: Omit<AuditQuery, 'limit' | 'cursor'> = 
 }
 
 const ev = (n: number, over: Partial<BrokerEvent> = {}): BrokerEvent => ({
-  event: 'account.refreshed', account: `acct-${n % 3}`, provider: 'acme', outcome: 'success', requestId: `req-${n}`, ...over,
+  event: 'account.refreshed',
+  account: `acct-${n % 3}`,
+  provider: 'acme',
+  outcome: 'success',
+  requestId: `req-${n}`,
+  ...over,
 })
 
 /** What every audit log must do; run for Redis and memory. */
@@ -44,14 +49,29 @@ export function auditContract(name: string, make: AuditFactory): void {
       const before = Date.now()
       await log.append({ event: 'account.imported', account: 'crm', provider: 'acme', sub: 'svc-a', requestId: 'r1', outcome: 'created' })
       await log.append({ event: 'caller.denied', outcome: '401', detail: '/accounts' })
-      await log.append({ event: 'account.refresh_failed', account: 'crm', provider: 'acme', outcome: 'transient', detail: 'status 503', sub: '' })
+      await log.append({
+        event: 'account.refresh_failed',
+        account: 'crm',
+        provider: 'acme',
+        outcome: 'transient',
+        detail: 'status 503',
+        sub: '',
+      })
       const page = await log.read({ limit: 10, allowed: null })
       assert.equal(page.next_cursor, null)
       const stripped = page.entries.map(({ id: _id, time: _time, ...rest }) => rest)
       assert.deepEqual(stripped, [
         { event: 'account.imported', account: 'crm', provider: 'acme', sub: 'svc-a', request_id: 'r1', outcome: 'created', detail: null },
         { event: 'caller.denied', account: null, provider: null, sub: null, request_id: null, outcome: '401', detail: '/accounts' },
-        { event: 'account.refresh_failed', account: 'crm', provider: 'acme', sub: null, request_id: null, outcome: 'transient', detail: 'status 503' },
+        {
+          event: 'account.refresh_failed',
+          account: 'crm',
+          provider: 'acme',
+          sub: null,
+          request_id: null,
+          outcome: 'transient',
+          detail: 'status 503',
+        },
       ])
       const ids = page.entries.map((e) => e.id)
       assert.equal(new Set(ids).size, 3)
@@ -78,17 +98,32 @@ export function auditContract(name: string, make: AuditFactory): void {
       const all = (await readAll(log)).entries
       assert.equal(all.length, 13)
       const byEvent = (await readAll(log, { event: 'token.issued', allowed: null })).entries
-      assert.deepEqual(byEvent, all.filter((e) => e.event === 'token.issued'))
+      assert.deepEqual(
+        byEvent,
+        all.filter((e) => e.event === 'token.issued'),
+      )
       assert.equal(byEvent.length, 3)
       const byAccount = (await readAll(log, { account: 'acct-1', allowed: null })).entries
-      assert.deepEqual(byAccount, all.filter((e) => e.account === 'acct-1'))
+      assert.deepEqual(
+        byAccount,
+        all.filter((e) => e.account === 'acct-1'),
+      )
       const both = (await readAll(log, { account: 'acct-0', event: 'token.issued', allowed: null })).entries
-      assert.deepEqual(both.map((e) => e.request_id), ['req-0'])
+      assert.deepEqual(
+        both.map((e) => e.request_id),
+        ['req-0'],
+      )
       const limited = (await readAll(log, { allowed: (a) => a === 'acct-2' })).entries
-      assert.deepEqual(limited, all.filter((e) => e.account === 'acct-2'))
+      assert.deepEqual(
+        limited,
+        all.filter((e) => e.account === 'acct-2'),
+      )
       assert.equal((await readAll(log, { allowed: () => false })).entries.length, 0)
       const unlimited = (await readAll(log, { allowed: null })).entries
-      assert.ok(unlimited.some((e) => e.account === null), 'an unlimited caller sees account-less entries')
+      assert.ok(
+        unlimited.some((e) => e.account === null),
+        'an unlimited caller sees account-less entries',
+      )
     })
 
     test('since starts at the first entry at or after that time', async (t) => {
@@ -101,7 +136,10 @@ export function auditContract(name: string, make: AuditFactory): void {
       for (const pivot of [all[0]!, all[5]!, all[9]!]) {
         const since = idTime(pivot.id)
         const page = (await readAll(log, { since, allowed: null })).entries
-        assert.deepEqual(page, all.filter((e) => idTime(e.id) >= since))
+        assert.deepEqual(
+          page,
+          all.filter((e) => idTime(e.id) >= since),
+        )
       }
       assert.deepEqual((await log.read({ limit: 10, since: idTime(all[9]!.id) + 1, allowed: null })).entries, [])
       assert.deepEqual((await readAll(log, { since: 0, allowed: null })).entries, all)
@@ -117,22 +155,34 @@ export function auditContract(name: string, make: AuditFactory): void {
       assert.deepEqual(paged.pages, [10, 10, 5])
       const exact = await readAll(log, ALL, 5)
       assert.deepEqual(exact.entries, all)
-      assert.equal(exact.pages.reduce((a, b) => a + b, 0), 25)
+      assert.equal(
+        exact.pages.reduce((a, b) => a + b, 0),
+        25,
+      )
       // A cursor taken with one filter keeps working after more entries arrive.
       const first = await log.read({ limit: 20, allowed: null })
       await log.append(ev(99))
       const rest = await log.read({ limit: 500, cursor: first.next_cursor!, allowed: null })
-      assert.deepEqual(rest.entries.map((e) => e.request_id), ['req-20', 'req-21', 'req-22', 'req-23', 'req-24', 'req-99'])
+      assert.deepEqual(
+        rest.entries.map((e) => e.request_id),
+        ['req-20', 'req-21', 'req-22', 'req-23', 'req-24', 'req-99'],
+      )
     })
 
     test('a scan budget cuts a sparse page short but the cursor neither skips nor repeats', async (t) => {
       const log = await fixture(t, { scanBudget: 7 })
       for (let i = 0; i < 30; i++) await log.append(ev(i, { account: i % 5 === 0 ? 'rare' : 'common' }))
       const first = await log.read({ limit: 10, account: 'rare', allowed: null })
-      assert.deepEqual(first.entries.map((e) => e.request_id), ['req-0', 'req-5'])
+      assert.deepEqual(
+        first.entries.map((e) => e.request_id),
+        ['req-0', 'req-5'],
+      )
       assert.notEqual(first.next_cursor, null, 'more may follow')
       const { entries } = await readAll(log, { account: 'rare', allowed: null }, 10)
-      assert.deepEqual(entries.map((e) => e.request_id), ['req-0', 'req-5', 'req-10', 'req-15', 'req-20', 'req-25'])
+      assert.deepEqual(
+        entries.map((e) => e.request_id),
+        ['req-0', 'req-5', 'req-10', 'req-15', 'req-20', 'req-25'],
+      )
     })
 
     test('an unknown cursor is a validation error', async (t) => {

@@ -16,5 +16,10 @@ auditContract('Redis stream', async (o) => {
   const client = createRedisClient({ kind: 'standalone', url: redis.url }, 2000)
   await client.connect()
   const log = new RedisAuditLog(client, keySpace(`a${randomUUID()}:`), o)
-  return { log, cleanup: async () => { await client.quit() } }
+  return {
+    log,
+    cleanup: async () => {
+      await client.quit()
+    },
+  }
 })

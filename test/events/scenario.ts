@@ -35,14 +35,19 @@ export class Secrets {
  */
 export function scriptedProvider(stub: StubProvider, secrets: Secrets) {
   let open!: () => void
-  const gate = new Promise<void>((resolve) => { open = resolve })
+  const gate = new Promise<void>((resolve) => {
+    open = resolve
+  })
   stub.handle('/token', async (req, res) => {
     const rt = req.body.refresh_token ?? ''
     if (rt.startsWith('rt-dead')) return json(res, 400, { error: 'invalid_grant', error_description: 'revoked' })
     if (rt.startsWith('rt-flaky')) return json(res, 503, { error: 'temporarily_unavailable' })
     if (rt.startsWith('rt-gated')) await gate
     json(res, 200, {
-      access_token: secrets.token('at-issued'), refresh_token: secrets.token('rt-issued'), token_type: 'bearer', expires_in: 3600,
+      access_token: secrets.token('at-issued'),
+      refresh_token: secrets.token('rt-issued'),
+      token_type: 'bearer',
+      expires_in: 3600,
     })
   })
   return { open: () => open() }
@@ -62,14 +67,20 @@ export async function link(app: FastifyInstance, secrets: Secrets, account: stri
   const state = secrets.add(started.json().state as string)
   const code = secrets.token('code')
   const back = await app.inject({
-    method: 'GET', url: `/connect/callback?state=${state}&code=${code}`, headers: { accept: 'application/json' },
+    method: 'GET',
+    url: `/connect/callback?state=${state}&code=${code}`,
+    headers: { accept: 'application/json' },
   })
   assert.equal(back.statusCode, 200, back.body)
 }
 
 /** Makes the account's stored refresh token get used twice (as by a second deployment): reuse detected. */
 export async function reuse(app: FastifyInstance, secrets: Secrets, stub: StubProvider, account: string, open: () => void) {
-  await importAccount(app, secrets, account, { access_token: secrets.token('at-reuse'), refresh_token: secrets.token('rt-gated'), expires_in: 10 })
+  await importAccount(app, secrets, account, {
+    access_token: secrets.token('at-reuse'),
+    refresh_token: secrets.token('rt-gated'),
+    expires_in: 10,
+  })
   const before = stub.count('/token')
   const slow = access(app, secrets, account) // holds the lock, waits at the provider
   await waitFor('the gated refresh to reach the provider', () => (stub.count('/token') > before ? true : undefined))
@@ -78,11 +89,21 @@ export async function reuse(app: FastifyInstance, secrets: Secrets, stub: StubPr
   const keyRing = keyRingOf(app)
   const grant = (await store.getGrant(account))!
   const now = Date.now()
-  assert.ok(await store.commitRefresh(account, grant.version, {
-    accessToken: keyRing.seal(account, ACCESS_FIELD, secrets.token('at-other')),
-    refreshToken: keyRing.seal(account, REFRESH_FIELD, secrets.token('rt-other')),
-    expiresAt: now + 3_600_000, tokenType: 'Bearer', scope: null, meta: null,
-  }, now))
+  assert.ok(
+    await store.commitRefresh(
+      account,
+      grant.version,
+      {
+        accessToken: keyRing.seal(account, ACCESS_FIELD, secrets.token('at-other')),
+        refreshToken: keyRing.seal(account, REFRESH_FIELD, secrets.token('rt-other')),
+        expiresAt: now + 3_600_000,
+        tokenType: 'Bearer',
+        scope: null,
+        meta: null,
+      },
+      now,
+    ),
+  )
   open()
   const res = await slow
   assert.equal(res.statusCode, 409, res.body)

@@ -41,7 +41,11 @@ export async function startReceiver(o: { secret?: string; failFirst?: number; po
       const body = Buffer.concat(chunks).toString('utf8')
       const header = (name: string) => req.headers[name] as string | undefined
       const verified = verifyWebhookSignature(
-        o.secret ?? WEBHOOK_SECRET, header('x-token-broker-timestamp'), body, header('x-token-broker-signature'))
+        o.secret ?? WEBHOOK_SECRET,
+        header('x-token-broker-timestamp'),
+        body,
+        header('x-token-broker-signature'),
+      )
       const status = !verified ? 401 : failuresLeft > 0 ? 500 : 204
       if (verified && failuresLeft > 0) failuresLeft--
       requests.push({ headers: req.headers, body, verified, status })
@@ -63,7 +67,11 @@ export async function startReceiver(o: { secret?: string; failFirst?: number; po
     async down() {
       const srv = server
       server = null
-      if (srv) await new Promise<void>((resolve) => { srv.closeAllConnections(); srv.close(() => resolve()) })
+      if (srv)
+        await new Promise<void>((resolve) => {
+          srv.closeAllConnections()
+          srv.close(() => resolve())
+        })
     },
     async up() {
       if (!server) await listen()

@@ -14,7 +14,11 @@ after(() => redis.dispose())
 const T0 = 1_700_000_000_000
 const LEASE = 30_000
 const job = (n: number, over: Partial<WebhookJob> = {}): WebhookJob => ({
-  id: `job-${n}`, url: `https://hooks.example.test/${n}`, event: 'account.reauth_required', body: `{"n":${n},"t":"ü→"}`, ...over,
+  id: `job-${n}`,
+  url: `https://hooks.example.test/${n}`,
+  event: 'account.reauth_required',
+  body: `{"n":${n},"t":"ü→"}`,
+  ...over,
 })
 
 type Factory = () => Promise<{ queue: WebhookQueue; cleanup(): Promise<void> }>
@@ -33,13 +37,23 @@ function queueContract(name: string, make: Factory) {
       await q.enqueue([job(3)], T0 + 10)
       assert.deepEqual(await q.claim(T0 - 1, 10, LEASE), [], 'nothing is due before its time')
       const first = await q.claim(T0 + 10, 2, LEASE)
-      assert.deepEqual(first, [{ ...job(1), attempt: 1 }, { ...job(2), attempt: 1 }])
+      assert.deepEqual(first, [
+        { ...job(1), attempt: 1 },
+        { ...job(2), attempt: 1 },
+      ])
       assert.deepEqual(await q.claim(T0 + 10, 10, LEASE), [{ ...job(3), attempt: 1 }])
       assert.deepEqual(await q.claim(T0 + 20, 10, LEASE), [], 'leased jobs are not handed out twice')
       assert.equal(await q.size(), 3)
       // The worker died: after the lease the jobs come back, with the attempt counted.
       const again = await q.claim(T0 + 10 + LEASE, 10, LEASE)
-      assert.deepEqual(again.map((j) => [j.id, j.attempt]), [['job-1', 2], ['job-2', 2], ['job-3', 2]])
+      assert.deepEqual(
+        again.map((j) => [j.id, j.attempt]),
+        [
+          ['job-1', 2],
+          ['job-2', 2],
+          ['job-3', 2],
+        ],
+      )
     })
 
     test('complete removes a job; retryAt reschedules it; a completed job is not brought back', async (t) => {
@@ -75,7 +89,12 @@ queueContract('Redis', async () => {
   const client = createRedisClient({ kind: 'standalone', url: redis.url }, 2000)
   await client.connect()
   const queue = new RedisWebhookQueue(client, keySpace(`q${randomUUID()}:`))
-  return { queue, cleanup: async () => { await client.quit() } }
+  return {
+    queue,
+    cleanup: async () => {
+      await client.quit()
+    },
+  }
 })
 
 test('Redis: every queue key shares one hash tag (the claim script stays in one Cluster slot)', () => {

@@ -32,7 +32,11 @@ after(() => redis.dispose())
 const FAST: Partial<WebhookWorkerOptions> = { backoffBaseMs: 10, backoffMaxMs: 40, intervalMs: 20 }
 
 /** A broker with the stub provider and webhooks to `urls`; `prefix` picks the Redis key space (redis store). */
-function broker(stub: StubProvider, urls: string[], o: { prefix?: string; webhooks?: Partial<WebhookWorkerOptions> } = {}): Promise<TestApp> {
+function broker(
+  stub: StubProvider,
+  urls: string[],
+  o: { prefix?: string; webhooks?: Partial<WebhookWorkerOptions> } = {},
+): Promise<TestApp> {
   return brokerFor(stub, {
     ...(o.prefix ? { redis } : {}),
     env: { WEBHOOK_URLS: urls.join(','), WEBHOOK_SECRET, ...(o.prefix ? { REDIS_KEY_PREFIX: o.prefix } : {}) },
@@ -42,10 +46,14 @@ function broker(stub: StubProvider, urls: string[], o: { prefix?: string; webhoo
 
 /** Ticks the app's worker until `done` holds (each tick delivers whatever is due). */
 async function deliverUntil(app: FastifyInstance, what: string, done: () => boolean, timeoutMs = 10_000) {
-  await waitFor(what, async () => {
-    await app.webhooks!.tick()
-    return done() ? true : undefined
-  }, { timeoutMs, intervalMs: 10 })
+  await waitFor(
+    what,
+    async () => {
+      await app.webhooks!.tick()
+      return done() ? true : undefined
+    },
+    { timeoutMs, intervalMs: 10 },
+  )
 }
 
 const header = (d: { headers: Record<string, unknown> }, name: string) => d.headers[name] as string
@@ -78,18 +86,32 @@ for (const kind of ['memory', 'redis'] as const) {
       const stub = await startStubProvider()
       const [one, two] = [await startReceiver(), await startReceiver()] as [Receiver, Receiver]
       const { app } = await broker(stub, [one.url, two.url], { prefix: prefix() })
-      t.after(async () => { await app.close(); await stub.close(); await one.down(); await two.down() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+        await one.down()
+        await two.down()
+      })
       const secrets = new Secrets()
       const provider = scriptedProvider(stub, secrets)
 
       await link(app, secrets, 'acct-link') // account.linked (created)
-      await importAccount(app, secrets, 'acct-dead', { access_token: secrets.token('at-dead'), refresh_token: secrets.token('rt-dead'), expires_in: 10 })
+      await importAccount(app, secrets, 'acct-dead', {
+        access_token: secrets.token('at-dead'),
+        refresh_token: secrets.token('rt-dead'),
+        expires_in: 10,
+      })
       assert.equal((await access(app, secrets, 'acct-dead')).statusCode, 409) // account.reauth_required
       await importAccount(app, secrets, 'acct-dead', { refresh_token: secrets.token('rt-new') }) // account.recovered
       await reuse(app, secrets, stub, 'acct-reuse', provider.open) // account.reuse_detected, account.reauth_required
       assert.equal((await app.inject({ method: 'DELETE', url: '/tokens/acct-link', headers: secrets.caller() })).statusCode, 200) // account.revoked
       // A denied consent changes nothing: audited, not sent.
-      const started = await app.inject({ method: 'POST', url: '/connect/stub', headers: secrets.caller(), payload: { account: 'acct-denied' } })
+      const started = await app.inject({
+        method: 'POST',
+        url: '/connect/stub',
+        headers: secrets.caller(),
+        payload: { account: 'acct-denied' },
+      })
       const state = secrets.add(started.json().state)
       assert.equal((await app.inject({ method: 'GET', url: `/connect/callback?state=${state}&error=access_denied` })).statusCode, 400)
 
@@ -100,14 +122,17 @@ for (const kind of ['memory', 'redis'] as const) {
         assert.equal(receiver.requests.length, 6, 'each delivered once, none retried')
         const bodies = receiver.accepted().map((d) => JSON.parse(d.body) as WebhookBody)
         const got = bodies.map((b) => [b.type, b.data.account, b.data.outcome, b.data.detail]).sort()
-        assert.deepEqual(got, [
-          ['account.linked', 'acct-link', 'created', null],
-          ['account.reauth_required', 'acct-dead', null, 'REFRESH_TOKEN_INVALID'],
-          ['account.reauth_required', 'acct-reuse', null, 'TOKEN_REUSE_DETECTED'],
-          ['account.recovered', 'acct-dead', 'imported', null],
-          ['account.reuse_detected', 'acct-reuse', 'wiped', null],
-          ['account.revoked', 'acct-link', 'not_supported', null],
-        ].sort())
+        assert.deepEqual(
+          got,
+          [
+            ['account.linked', 'acct-link', 'created', null],
+            ['account.reauth_required', 'acct-dead', null, 'REFRESH_TOKEN_INVALID'],
+            ['account.reauth_required', 'acct-reuse', null, 'TOKEN_REUSE_DETECTED'],
+            ['account.recovered', 'acct-dead', 'imported', null],
+            ['account.reuse_detected', 'acct-reuse', 'wiped', null],
+            ['account.revoked', 'acct-link', 'not_supported', null],
+          ].sort(),
+        )
         for (const [i, d] of receiver.accepted().entries()) {
           const body = bodies[i]!
           assert.deepEqual(Object.keys(body).sort(), ['created_at', 'data', 'delivery_id', 'id', 'type'])
@@ -123,13 +148,28 @@ for (const kind of ['memory', 'redis'] as const) {
           assert.equal(header(d, 'x-token-broker-signature'), signWebhook(WEBHOOK_SECRET, header(d, 'x-token-broker-timestamp'), d.body))
           // Tampering with the body or the signature is caught by the receiver's check.
           const ts = header(d, 'x-token-broker-timestamp')
-          assert.equal(verifyWebhookSignature(WEBHOOK_SECRET, ts, d.body.replace('"stub"', '"evil"'), header(d, 'x-token-broker-signature')), false)
-          assert.equal(verifyWebhookSignature(WEBHOOK_SECRET, ts, d.body, header(d, 'x-token-broker-signature').replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'))), false)
+          assert.equal(
+            verifyWebhookSignature(WEBHOOK_SECRET, ts, d.body.replace('"stub"', '"evil"'), header(d, 'x-token-broker-signature')),
+            false,
+          )
+          assert.equal(
+            verifyWebhookSignature(
+              WEBHOOK_SECRET,
+              ts,
+              d.body,
+              header(d, 'x-token-broker-signature').replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')),
+            ),
+            false,
+          )
         }
         assertNoSecrets(receiver.requests.map((r) => r.body + JSON.stringify(r.headers)).join('\n'), secrets.values, 'webhook requests')
       }
       // One event id for both receivers; one delivery id per receiver.
-      const ids = (r: Receiver) => r.accepted().map((d) => JSON.parse(d.body).id as string).sort()
+      const ids = (r: Receiver) =>
+        r
+          .accepted()
+          .map((d) => JSON.parse(d.body).id as string)
+          .sort()
       assert.deepEqual(ids(one), ids(two))
       const deliveries = [...one.accepted(), ...two.accepted()].map((d) => header(d, 'x-token-broker-delivery'))
       assert.equal(new Set(deliveries).size, 12)
@@ -140,13 +180,20 @@ for (const kind of ['memory', 'redis'] as const) {
       const receiver = await startReceiver({ failFirst: 2 })
       const url = `${receiver.url}/path-secret-0123456789`
       const { app, logs } = await broker(stub, [url], { prefix: prefix() })
-      t.after(async () => { await app.close(); await stub.close(); await receiver.down() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+        await receiver.down()
+      })
       const secrets = new Secrets()
       scriptedProvider(stub, secrets)
       await link(app, secrets, 'acct-retry')
 
       await deliverUntil(app, 'the delivery after two failures', () => receiver.accepted().length === 1)
-      assert.deepEqual(receiver.requests.map((r) => r.status), [500, 500, 204])
+      assert.deepEqual(
+        receiver.requests.map((r) => r.status),
+        [500, 500, 204],
+      )
       const deliveryIds = new Set(receiver.requests.map((r) => header(r, 'x-token-broker-delivery')))
       assert.equal(deliveryIds.size, 1, 'every attempt is the same delivery')
       assert.equal(new Set(receiver.requests.map((r) => r.body)).size, 1, 'every attempt sends the same body')
@@ -163,7 +210,11 @@ for (const kind of ['memory', 'redis'] as const) {
       const stub = await startStubProvider()
       const receiver = await startReceiver({ failFirst: 1000 })
       const { app, logs } = await broker(stub, [receiver.url], { prefix: prefix(), webhooks: { maxAttempts: 3 } })
-      t.after(async () => { await app.close(); await stub.close(); await receiver.down() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+        await receiver.down()
+      })
       const secrets = new Secrets()
       scriptedProvider(stub, secrets)
       await link(app, secrets, 'acct-drop')
@@ -182,7 +233,11 @@ for (const kind of ['memory', 'redis'] as const) {
       const stub = await startStubProvider()
       const receiver = await startReceiver()
       const { app } = await broker(stub, [receiver.url], { prefix: prefix() })
-      t.after(async () => { await app.close(); await stub.close(); await receiver.down() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+        await receiver.down()
+      })
       const secrets = new Secrets()
       scriptedProvider(stub, secrets)
       app.webhooks!.start()
@@ -237,7 +292,11 @@ describe('webhooks survive a broker restart (redis store)', () => {
     const receiver = await startReceiver()
     const prefix = `whl${randomUUID()}:`
     const { app } = await broker(stub, [receiver.url], { prefix })
-    t.after(async () => { await app.close(); await stub.close(); await receiver.down() })
+    t.after(async () => {
+      await app.close()
+      await stub.close()
+      await receiver.down()
+    })
     const secrets = new Secrets()
     scriptedProvider(stub, secrets)
     await link(app, secrets, 'acct-lease')

@@ -33,15 +33,17 @@ after(async () => {
 })
 
 /** WAIT calls the master has served so far. */
-const waitCalls = () => withConnection(rs.master.port, async (c) => {
-  const line = (await c.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_wait:'))
-  return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0)
-})
+const waitCalls = () =>
+  withConnection(rs.master.port, async (c) => {
+    const line = (await c.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_wait:'))
+    return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0)
+  })
 
 async function broker(path: string) {
   const prefix = `d${randomUUID()}:`
   const { app, logs } = await brokerFor(stub, {
-    redis: { sentinels: rs.envSentinels }, provider: { token_url: `${stub.url}${path}` },
+    redis: { sentinels: rs.envSentinels },
+    provider: { token_url: `${stub.url}${path}` },
     env: { REDIS_KEY_PREFIX: prefix, PROACTIVE_REFRESH: 'false', ACCESS_CACHE_MS: '0' },
   })
   apps.push(app)
@@ -54,20 +56,28 @@ const counter = async (app: FastifyInstance, name: string) => {
 }
 
 /** Clients the master holds blocked (a WAIT waiting for its replica). */
-const blockedOnMaster = () => withConnection(rs.master.port, async (c) => Number(/blocked_clients:(\d+)/.exec(await c.info('clients'))?.[1]))
+const blockedOnMaster = () =>
+  withConnection(rs.master.port, async (c) => Number(/blocked_clients:(\d+)/.exec(await c.info('clients'))?.[1]))
 
 const refresh = (app: FastifyInstance, account: string) =>
   app.inject({ method: 'POST', url: `/tokens/${account}/refresh`, headers: bearer() })
 
 test('with Sentinel, WAIT for one replica is on by default, bounded below the command timeout, off elsewhere unless set', () => {
-  const sentinel = { REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_NAME: 'mymaster', ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 1).toString('base64') }
+  const sentinel = {
+    REDIS_SENTINELS: '127.0.0.1:26379',
+    REDIS_SENTINEL_NAME: 'mymaster',
+    ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+  }
   assert.equal(testConfig(sentinel).storeWaitReplicasMs, 500)
   assert.equal(testConfig({ ...sentinel, REDIS_COMMAND_TIMEOUT_MS: '400' }).storeWaitReplicasMs, 200)
   assert.equal(testConfig({ ...sentinel, REDIS_WAIT_REPLICAS_MS: '0' }).storeWaitReplicasMs, 0)
   const standalone = { REDIS_URL: 'redis://127.0.0.1:6379', ENCRYPTION_KEYS: sentinel.ENCRYPTION_KEYS }
   assert.equal(testConfig(standalone).storeWaitReplicasMs, 0)
   assert.equal(testConfig({ ...standalone, REDIS_WAIT_REPLICAS_MS: '250' }).storeWaitReplicasMs, 250)
-  assert.throws(() => testConfig({ ...standalone, REDIS_WAIT_REPLICAS_MS: '1000' }), /REDIS_WAIT_REPLICAS_MS must be less than REDIS_COMMAND_TIMEOUT_MS/)
+  assert.throws(
+    () => testConfig({ ...standalone, REDIS_WAIT_REPLICAS_MS: '1000' }),
+    /REDIS_WAIT_REPLICAS_MS must be less than REDIS_COMMAND_TIMEOUT_MS/,
+  )
 })
 
 test('a rotated refresh token is on the replica when the caller gets the new access token; a kept one costs no WAIT', async () => {
@@ -98,8 +108,10 @@ test('a replica that does not acknowledge: the token waits for the bound only, r
   try {
     const refreshing = refresh(app, 'frozen')
     let refreshed = false
-    void refreshing.then(() => { refreshed = true })
-    await waitFor('the rotated commit\'s WAIT to block on the master', async () => ((await blockedOnMaster()) >= 1 ? true : undefined))
+    void refreshing.then(() => {
+      refreshed = true
+    })
+    await waitFor("the rotated commit's WAIT to block on the master", async () => ((await blockedOnMaster()) >= 1 ? true : undefined))
     // WAIT blocks the connection it is sent on: reads go on another one.
     const read = await getAccess(app, 'reader')
     assert.equal(read.statusCode, 200, read.body)
@@ -113,21 +125,28 @@ test('a replica that does not acknowledge: the token waits for the bound only, r
   }
   assert.equal(await counter(app, 'store_unreplicated_commits_total'), 1)
   const warnings = logs.lines.map((l) => JSON.parse(l)).filter((l) => l.msg.startsWith('no replica acknowledged'))
-  assert.deepEqual(warnings.map((w) => ({ level: w.level, commits: w.commits })), [{ level: 40, commits: 1 }])
+  assert.deepEqual(
+    warnings.map((w) => ({ level: w.level, commits: w.commits })),
+    [{ level: 40, commits: 1 }],
+  )
   assert.ok(!logs.text.includes('rot-') && !logs.text.includes('rt-0'), 'no token in the logs')
 })
 
 test('rotated commits that arrive while a WAIT is out share the next WAIT: a lagging replica costs each at most twice the bound', async () => {
   const { app } = await broker('/rotating')
   const accounts = Array.from({ length: 6 }, (_, i) => `group-${i}`)
-  for (const account of accounts) await importGrant(app, account, { access_token: 'at-0', refresh_token: `rt-${account}`, expires_in: 3600 })
+  for (const account of accounts)
+    await importGrant(app, account, { access_token: 'at-0', refresh_token: `rt-${account}`, expires_in: 3600 })
   const before = await waitCalls()
   rs.replica.pause()
   try {
     const first = refresh(app, accounts[0]!)
     await waitFor('the first WAIT to block', async () => ((await blockedOnMaster()) >= 1 ? true : undefined))
     const rest = await Promise.all(accounts.slice(1).map((account) => refresh(app, account)))
-    assert.deepEqual([(await first).statusCode, ...rest.map((r) => r.statusCode)], accounts.map(() => 200))
+    assert.deepEqual(
+      [(await first).statusCode, ...rest.map((r) => r.statusCode)],
+      accounts.map(() => 200),
+    )
   } finally {
     rs.replica.resume()
   }
@@ -138,20 +157,32 @@ test('rotated commits that arrive while a WAIT is out share the next WAIT: a lag
 test('a rotated commit on a primary that a failover has just demoted is applied again on the new primary', async (t) => {
   // The store hears the Sentinel through a proxy: blackholed, it keeps using the demoted primary, as an instance does until +switch-master reaches it.
   const proxy = await startFaultProxy({ port: rs.sentinels[0]!.port })
-  const store = new RedisStore(createRedisClient({ kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: proxy.port }], name: rs.name }, 1000), `f${randomUUID()}:`, 500)
+  const store = new RedisStore(
+    createRedisClient({ kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: proxy.port }], name: rs.name }, 1000),
+    `f${randomUUID()}:`,
+    500,
+  )
   const events: DurabilityEvent[] = []
   store.onDurability((e) => events.push(e))
-  t.after(async () => { await store.close(); await proxy.close() })
+  t.after(async () => {
+    await store.close()
+    await proxy.close()
+  })
   await store.connect()
   const key = (store as unknown as { keys: { grant(a: string): string } }).keys.grant('acct')
   assert.equal(await store.writeGrant('acct', grantWrite(), T0), 'created')
-  await waitFor('the grant on the replica', () => withConnection(rs.replica.port, async (c) => (await c.hget(key, 'version')) === '1' || undefined))
+  await waitFor('the grant on the replica', () =>
+    withConnection(rs.replica.port, async (c) => (await c.hget(key, 'version')) === '1' || undefined),
+  )
 
   proxy.set({ mode: 'blackhole' })
   const demoted = await rs.currentMaster()
   const promoted = await rs.failover()
   assert.equal(((store.client as Redis).stream as Socket).remotePort, demoted.port, 'the store is still on the demoted primary')
-  assert.equal(await store.commitRefresh('acct', 1, refreshCommit({ accessToken: 'sealed-at-2', refreshToken: 'sealed-rt-2' }), T0 + 1), true)
+  assert.equal(
+    await store.commitRefresh('acct', 1, refreshCommit({ accessToken: 'sealed-at-2', refreshToken: 'sealed-rt-2' }), T0 + 1),
+    true,
+  )
   assert.deepEqual(events, [{ kind: 'unreplicated', commits: 1 }])
   assert.equal(await withConnection(promoted.port, (c) => c.hget(key, 'version')), '1', 'the new primary never got the commit')
 

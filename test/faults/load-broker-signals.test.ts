@@ -16,13 +16,17 @@ test('an instance SIGKILLed under load while a refresh of its is at the provider
 
   // The documented bound (docs/operations.md, Outages): a refresh whose answer dies with the
   // process is made again once its lock expires, against the provider's reuse grace.
-  await load.fault('an instance SIGKILLed with a refresh at the provider, and started again', async () => {
-    await load.atProvider('victim', async () => {
-      load.route(victim.instance, false)
-      await victim.broker.kill('SIGKILL')
-    })
-    await load.process('victim-again')
-  }, (d) => d.orphan.client === 'victim')
+  await load.fault(
+    'an instance SIGKILLed with a refresh at the provider, and started again',
+    async () => {
+      await load.atProvider('victim', async () => {
+        load.route(victim.instance, false)
+        await victim.broker.kill('SIGKILL')
+      })
+      await load.process('victim-again')
+    },
+    (d) => d.orphan.client === 'victim',
+  )
 })
 
 test('an instance paused (SIGSTOP) under load, briefly, then past its lock with a refresh at the provider: no wrong token, only 200 and 503, one refresh per expiry but for the refreshes it held', async (t) => {
@@ -51,10 +55,14 @@ test('an instance paused (SIGSTOP) under load, briefly, then past its lock with 
   // Its lock expires, another instance refreshes with the same refresh token (the provider's
   // grace allows it), and the paused holder's late commit is fenced off: the newer grant is kept.
   let resumedAt = Number.POSITIVE_INFINITY
-  await load.fault('an instance paused at the provider until its lock expired and every account was refreshed by the others', async () => {
-    await load.atProvider('paused', pause)
-    await everyAccountRefreshedSince(load.provider, load.accounts, Date.now(), 'while paused')
-    resumedAt = Date.now()
-    resume()
-  }, (d) => d.orphan.client === 'paused' && d.orphan.at < resumedAt)
+  await load.fault(
+    'an instance paused at the provider until its lock expired and every account was refreshed by the others',
+    async () => {
+      await load.atProvider('paused', pause)
+      await everyAccountRefreshedSince(load.provider, load.accounts, Date.now(), 'while paused')
+      resumedAt = Date.now()
+      resume()
+    },
+    (d) => d.orphan.client === 'paused' && d.orphan.at < resumedAt,
+  )
 })

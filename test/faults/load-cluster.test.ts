@@ -5,7 +5,11 @@ import { loadScenario } from './load-scenario.js'
 test('two Cluster master kills in a row under load (replicas, WAIT on): every expiry refreshed once, no wrong token, only 200 and 503', async (t) => {
   const cluster = await startRedisCluster({ masters: 3, replicas: 1 })
   const accounts = [...(await cluster.idsOnEveryNode('load', 10)).values()].flat()
-  const load = await loadScenario(t, { stopRedis: () => cluster.stop(), redisEnv: { REDIS_CLUSTER_NODES: cluster.envValue, REDIS_WAIT_REPLICAS_MS: '500' }, accounts })
+  const load = await loadScenario(t, {
+    stopRedis: () => cluster.stop(),
+    redisEnv: { REDIS_CLUSTER_NODES: cluster.envValue, REDIS_WAIT_REPLICAS_MS: '500' },
+    accounts,
+  })
   const [a] = [await load.inProcess('a'), await load.inProcess('b'), await load.inProcess('c')]
   await load.start(a!)
 
@@ -16,5 +20,7 @@ test('two Cluster master kills in a row under load (replicas, WAIT on): every ex
     await cluster.server(killed).start()
     await cluster.healthy()
   })
-  await load.fault('the promoted master SIGKILLed', async () => { await cluster.killMasterOf(victim) })
+  await load.fault('the promoted master SIGKILLed', async () => {
+    await cluster.killMasterOf(victim)
+  })
 })

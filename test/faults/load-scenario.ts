@@ -40,12 +40,22 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
   const prefix = `load${Math.random().toString(36).slice(2, 8)}:`
   const env = (clientId: string): Record<string, string> => ({
     ...o.redisEnv,
-    REDIS_KEY_PREFIX: prefix, ENCRYPTION_KEYS: TEST_KEYS, AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    REDIS_KEY_PREFIX: prefix,
+    ENCRYPTION_KEYS: TEST_KEYS,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
     // Xero's template: rotating refresh tokens with a reuse grace, as the provider here has.
     PROVIDERS_FILE: writeProvidersFile({
-      stub: { template: 'xero', authorization_url: `${provider.url}/authorize`, token_url: `${provider.url}/token`, client_id: clientId, client_secret: 'load-secret' },
+      stub: {
+        template: 'xero',
+        authorization_url: `${provider.url}/authorize`,
+        token_url: `${provider.url}/token`,
+        client_id: clientId,
+        client_secret: 'load-secret',
+      },
     }),
-    REFRESH_SKEW_SECONDS: String(LIFETIME_MS / 2000), RATE_LIMIT_PER_MINUTE: '0', PROVIDER_TIMEOUT_MS: '5000',
+    REFRESH_SKEW_SECONDS: String(LIFETIME_MS / 2000),
+    RATE_LIMIT_PER_MINUTE: '0',
+    PROVIDER_TIMEOUT_MS: '5000',
     ...o.env,
   })
   const accounts = o.accounts ?? Array.from({ length: ACCOUNTS }, (_, i) => `load-${i}`)
@@ -53,14 +63,21 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
   const routed: Instance[] = []
   /** Each in-process instance's log lines, for the story behind a failed check. */
   const logs = new Map<string, LogCapture>()
-  const warnings = () => [...logs].flatMap(([name, capture]) =>
-    capture.lines.filter((l) => /"level":[456]0/.test(l)).slice(-30).map((l) => `${name}: ${l.slice(0, 400)}`))
+  const warnings = () =>
+    [...logs].flatMap(([name, capture]) =>
+      capture.lines
+        .filter((l) => /"level":[456]0/.test(l))
+        .slice(-30)
+        .map((l) => `${name}: ${l.slice(0, 400)}`),
+    )
   /** What the provider issued to these accounts and what the instances logged about them. */
-  const story = (accounts: string[]) => [
-    ...accounts.map((a) => `${a}: ${JSON.stringify(provider.current(a)?.issued.slice(-6))}`),
-    ...[...logs].flatMap(([name, capture]) => capture.lines
-      .filter((l) => accounts.some((a) => l.includes(`"${a}"`)) || l.includes('primary')).map((l) => `${name}: ${l}`)),
-  ].join('\n')
+  const story = (accounts: string[]) =>
+    [
+      ...accounts.map((a) => `${a}: ${JSON.stringify(provider.current(a)?.issued.slice(-6))}`),
+      ...[...logs].flatMap(([name, capture]) =>
+        capture.lines.filter((l) => accounts.some((a) => l.includes(`"${a}"`)) || l.includes('primary')).map((l) => `${name}: ${l}`),
+      ),
+    ].join('\n')
   const traffic = new Traffic(ledger, accounts, () => routed)
   // One hook, in this order: node:test runs a test's after hooks in the order they were added.
   const closers: (() => Promise<unknown>)[] = [o.stopRedis, () => provider.close()]
@@ -72,7 +89,11 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
   const judged = new Set<string>()
 
   return {
-    provider, ledger, traffic, accounts, routed,
+    provider,
+    ledger,
+    traffic,
+    accounts,
+    routed,
 
     /** A broker app in this process (the cheap kind of instance); its provider client id is `name`. */
     async inProcess(name: string): Promise<Instance> {
@@ -88,7 +109,10 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
     /** A broker child process (for signals); its provider client id is `name`. */
     async process(name: string) {
       const broker = await spawnBroker(env(name))
-      closers.push(() => { broker.child.kill('SIGCONT'); return broker.kill('SIGKILL') })
+      closers.push(() => {
+        broker.child.kill('SIGCONT')
+        return broker.kill('SIGKILL')
+      })
       const instance = processInstance(name, broker)
       routed.push(instance)
       return { broker, instance }
@@ -98,8 +122,13 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
     async start(via: Instance): Promise<void> {
       for (const [i, account] of accounts.entries()) {
         const { accessToken, refreshToken, lineage } = provider.link(account, Date.now())
-        const expiresIn = Math.round(LIFETIME_MS / 2000 + (i / accounts.length) * LIFETIME_MS / 2000)
-        const res = await via.call('PUT', `/accounts/${account}`, { provider: 'stub', access_token: accessToken, refresh_token: refreshToken, expires_in: expiresIn })
+        const expiresIn = Math.round(LIFETIME_MS / 2000 + ((i / accounts.length) * LIFETIME_MS) / 2000)
+        const res = await via.call('PUT', `/accounts/${account}`, {
+          provider: 'stub',
+          access_token: accessToken,
+          refresh_token: refreshToken,
+          expires_in: expiresIn,
+        })
         assert.equal(res?.status, 201, JSON.stringify(res?.json))
         provider.confirmLink(account, lineage, Date.now())
       }
@@ -130,15 +159,20 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
 
     /** Waits until the provider has issued `count` tokens since `since` to clients other than `except`. */
     async refreshedByOthers(except: string, since: number, count: number): Promise<void> {
-      const issued = () => [...provider.lineages.values()].flat().flatMap((l) => l.issued)
-        .filter((i) => i.at > since && i.client !== null && i.client !== except).length
+      const issued = () =>
+        [...provider.lineages.values()]
+          .flat()
+          .flatMap((l) => l.issued)
+          .filter((i) => i.at > since && i.client !== null && i.client !== except).length
       await waitFor(`${count} refreshes by other instances`, () => (issued() >= count ? true : undefined), { timeoutMs: 60_000 })
     },
 
     /** Waits until callers have had `count` more 503s: the fault is felt. */
     async felt(count = 20): Promise<void> {
       const before = traffic.statuses.get(503) ?? 0
-      await waitFor(`${count} answers 503`, () => ((traffic.statuses.get(503) ?? 0) >= before + count ? true : undefined), { timeoutMs: 60_000 })
+      await waitFor(`${count} answers 503`, () => ((traffic.statuses.get(503) ?? 0) >= before + count ? true : undefined), {
+        timeoutMs: 60_000,
+      })
     },
 
     /**
@@ -156,8 +190,10 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
       const record = refreshRecord(provider)
       const duplicates = record.duplicates.filter((d) => !judged.has(`${d.account}-${d.orphan.n}`))
       for (const d of duplicates) judged.add(`${d.account}-${d.orphan.n}`)
-      t.diagnostic(`${name} (${ended - started} ms): ${traffic.summary()}; ${provider.counts.refreshes} provider refreshes, `
-        + `${duplicates.length} duplicates, ${ledger.wrong} wrong tokens`)
+      t.diagnostic(
+        `${name} (${ended - started} ms): ${traffic.summary()}; ${provider.counts.refreshes} provider refreshes, ` +
+          `${duplicates.length} duplicates, ${ledger.wrong} wrong tokens`,
+      )
       try {
         assert.deepEqual(traffic.unexpectedStatuses(), [], `${name}: callers got only 200 and 503`)
         const dropped = [...traffic.unanswered.keys()].filter((i) => routed.some((r) => r.name === i))

@@ -8,7 +8,10 @@ const SWITCH_SLACK_MS = 5_000
 
 test('two Sentinel failovers in a row under load (WAIT for a replica on): no wrong token, only 200 and 503, one refresh per expiry but for accounts refreshed on the demoted primary', async (t) => {
   const rs = await startRedisSentinel()
-  const load = await loadScenario(t, { stopRedis: () => rs.stop(), redisEnv: { REDIS_SENTINELS: rs.envSentinels, REDIS_SENTINEL_NAME: rs.name } })
+  const load = await loadScenario(t, {
+    stopRedis: () => rs.stop(),
+    redisEnv: { REDIS_SENTINELS: rs.envSentinels, REDIS_SENTINEL_NAME: rs.name },
+  })
   const [a] = [await load.inProcess('a'), await load.inProcess('b'), await load.inProcess('c')]
   await load.start(a!)
 
@@ -24,9 +27,13 @@ test('two Sentinel failovers in a row under load (WAIT for a replica on): no wro
   const inWindow = (d: Duplicate) => windows.some(([from, to]) => d.orphan.at >= from && d.orphan.at <= to)
 
   // Sentinel makes the demoted primary a replica of the new one some seconds later: only then can a second failover follow.
-  await load.fault('first Sentinel failover, until the demoted primary is a replica in sync', async () => {
-    await failover()
-    await rs.replicaInSync(60_000)
-  }, inWindow)
+  await load.fault(
+    'first Sentinel failover, until the demoted primary is a replica in sync',
+    async () => {
+      await failover()
+      await rs.replicaInSync(60_000)
+    },
+    inWindow,
+  )
   await load.fault('second Sentinel failover', failover, inWindow)
 })

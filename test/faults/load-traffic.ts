@@ -8,7 +8,10 @@ import type { BrokerProcess } from '../helpers/broker-process.js'
  * accounts, spread over the broker instances a load balancer would route to right now;
  * every token is checked against the soak's ledger, every answer's status counted.
  */
-export interface Answer { status: number; json: Record<string, unknown> }
+export interface Answer {
+  status: number
+  json: Record<string, unknown>
+}
 
 export interface Instance {
   name: string
@@ -33,8 +36,12 @@ export function processInstance(name: string, broker: BrokerProcess): Instance {
     name,
     async call(method, path, body) {
       try {
-        const res = await fetch(`${broker.url}${path}`, body === undefined ? { method, headers }
-          : { method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        const res = await fetch(
+          `${broker.url}${path}`,
+          body === undefined
+            ? { method, headers }
+            : { method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) },
+        )
         return { status: res.status, json: (await res.json()) as Record<string, unknown> }
       } catch {
         return null
@@ -78,7 +85,10 @@ export class Traffic {
   }
 
   summary(): string {
-    const statuses = [...this.statuses].sort().map(([s, n]) => `${s}: ${n}`).join(', ')
+    const statuses = [...this.statuses]
+      .sort()
+      .map(([s, n]) => `${s}: ${n}`)
+      .join(', ')
     const codes = [...this.codes].map(([c, n]) => `${c}: ${n}`).join(', ')
     const unanswered = [...this.unanswered].map(([i, n]) => `${i}: ${n}`).join(', ')
     return `${this.requests} requests (${statuses})${codes ? `, codes ${codes}` : ''}${unanswered ? `, unanswered ${unanswered}` : ''}`

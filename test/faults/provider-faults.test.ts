@@ -45,7 +45,10 @@ describe('provider network faults', () => {
   // accepts any of its refresh tokens, as providers with a reuse grace period do.
   before(() => stub.handle('/lenient', rotatingTokens('lenient-')))
 
-  for (const fault of [{ mode: 'cut', afterBytes: 60, times: 1 }, { mode: 'reset', times: 1 }] as const) {
+  for (const fault of [
+    { mode: 'cut', afterBytes: 60, times: 1 },
+    { mode: 'reset', times: 1 },
+  ] as const) {
     test(`a connection ${fault.mode === 'cut' ? 'cut in the middle of the reply' : 'reset'} is transient: retried in the same round`, async () => {
       const app = await broker({}, fault.mode === 'cut' ? '/lenient' : '/token')
       const account = `net-${fault.mode}`
@@ -78,8 +81,9 @@ describe('provider network faults', () => {
     proxy.resetCounters()
     proxy.set({ mode: 'blackhole' })
     try {
-      const calls = accounts.flatMap((account) => Array.from({ length: 3 }, () =>
-        app.inject({ method: 'GET', url: `/tokens/${account}/access`, headers: bearer() })))
+      const calls = accounts.flatMap((account) =>
+        Array.from({ length: 3 }, () => app.inject({ method: 'GET', url: `/tokens/${account}/access`, headers: bearer() })),
+      )
       const answers = await Promise.all(calls)
       for (const res of answers) {
         assert.equal(res.statusCode, 503, res.body)

@@ -33,13 +33,19 @@ after(async () => {
 /** A broker that reaches Redis only through the proxy. */
 async function broker() {
   const { app } = await brokerFor(stub, {
-    redis: { url: `redis://127.0.0.1:${proxy.port}` }, env: { REDIS_COMMAND_TIMEOUT_MS: '1000', PROACTIVE_REFRESH: 'false' },
+    redis: { url: `redis://127.0.0.1:${proxy.port}` },
+    env: { REDIS_COMMAND_TIMEOUT_MS: '1000', PROACTIVE_REFRESH: 'false' },
   })
   apps.push(app)
   return app
 }
 
-const STORE_UNAVAILABLE = { statusCode: 503, code: 'STORE_UNAVAILABLE', error: 'Service Unavailable', message: 'The store is unavailable; try again later' }
+const STORE_UNAVAILABLE = {
+  statusCode: 503,
+  code: 'STORE_UNAVAILABLE',
+  error: 'Service Unavailable',
+  message: 'The store is unavailable; try again later',
+}
 
 describe('Redis blackholed (accepts, never answers)', () => {
   test('reads: /readyz is 503 and the hot path 503 STORE_UNAVAILABLE; both recover when the network heals', async () => {
@@ -64,7 +70,7 @@ describe('Redis blackholed (accepts, never answers)', () => {
     assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
   })
 
-  test('during a refresh commit: the commit is retried and the provider\'s new token is committed once Redis is back', async () => {
+  test("during a refresh commit: the commit is retried and the provider's new token is committed once Redis is back", async () => {
     const app = await broker()
     await importGrant(app, 'commit', { access_token: 'at-commit-0', refresh_token: 'rt-commit-0', expires_in: 3600 })
     const held = rotation.hold('commit')
@@ -75,7 +81,9 @@ describe('Redis blackholed (accepts, never answers)', () => {
     held.release()
     try {
       // A commit attempt, its command timeout, and at least one retry reach the blackhole.
-      await waitFor('the commit to be retried into the blackhole', () => (proxy.heldFromClients >= 2 ? true : undefined), { timeoutMs: 12_000 })
+      await waitFor('the commit to be retried into the blackhole', () => (proxy.heldFromClients >= 2 ? true : undefined), {
+        timeoutMs: 12_000,
+      })
     } finally {
       proxy.set({ mode: 'pass' })
     }

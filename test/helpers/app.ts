@@ -62,9 +62,12 @@ export interface TestApp {
 }
 
 function redisEnv(redis: RedisTarget): Record<string, string> {
-  const where: Record<string, string> = 'url' in redis ? { REDIS_URL: redis.url }
-    : 'clusterNodes' in redis ? { REDIS_CLUSTER_NODES: redis.clusterNodes }
-    : { REDIS_SENTINELS: redis.sentinels, REDIS_SENTINEL_NAME: 'mymaster' }
+  const where: Record<string, string> =
+    'url' in redis
+      ? { REDIS_URL: redis.url }
+      : 'clusterNodes' in redis
+        ? { REDIS_CLUSTER_NODES: redis.clusterNodes }
+        : { REDIS_SENTINELS: redis.sentinels, REDIS_SENTINEL_NAME: 'mymaster' }
   return { ...where, ENCRYPTION_KEYS: TEST_KEYS, REDIS_KEY_PREFIX: `t${randomUUID()}:` }
 }
 

@@ -49,7 +49,9 @@ export interface StoreApp extends TestApp {
  * With Redis the server is flushed first (unless `flush: false`), so every test starts from nothing.
  */
 export async function storeApp(
-  t: TestContext, kind: StoreKind, fixture: RedisFixture | null,
+  t: TestContext,
+  kind: StoreKind,
+  fixture: RedisFixture | null,
   o: Omit<AppOptions, 'redis' | 't'> & { flush?: boolean } = {},
 ): Promise<StoreApp> {
   const { flush, ...options } = o

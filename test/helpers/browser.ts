@@ -5,8 +5,16 @@ import { chromium, type BrowserContext } from 'playwright-core'
 
 export const CHROMIUM = '/usr/bin/chromium'
 export const NO_CHROMIUM = !existsSync(CHROMIUM) && 'Chromium is not installed'
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic']
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+]
 
 /** Where screenshots go (gitignored). */
 export const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname
@@ -15,7 +23,9 @@ export const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathn
 export async function launchBrowser(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'tb-console-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, args: FLAGS, viewport: { width: 1200, height: 900 },
+    executablePath: CHROMIUM,
+    args: FLAGS,
+    viewport: { width: 1200, height: 900 },
   })
   return {
     context,

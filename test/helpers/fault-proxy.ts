@@ -34,7 +34,13 @@ export interface FaultProxy {
   close(): Promise<void>
 }
 
-interface Link { client: Socket; server: Socket; replied: number; faulted: boolean; held: (() => void)[] }
+interface Link {
+  client: Socket
+  server: Socket
+  replied: number
+  faulted: boolean
+  held: (() => void)[]
+}
 
 export async function startFaultProxy(target: { host?: string; port: number }): Promise<FaultProxy> {
   let fault: FaultMode = { mode: 'pass' }
@@ -55,7 +61,9 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
 
   const forward = (link: Link, from: 'client' | 'server', chunk: Buffer) => {
     const to = from === 'client' ? link.server : link.client
-    const write = () => { if (!to.destroyed) to.write(chunk) }
+    const write = () => {
+      if (!to.destroyed) to.write(chunk)
+    }
     if (fault.mode === 'blackhole') {
       if (from === 'client') heldFromClients++
       link.held.push(write)
@@ -112,20 +120,29 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
         }
       }
     },
-    get open() { return links.size },
-    get maxOpen() { return maxOpen },
-    get accepted() { return accepted },
-    get heldFromClients() { return heldFromClients },
+    get open() {
+      return links.size
+    },
+    get maxOpen() {
+      return maxOpen
+    },
+    get accepted() {
+      return accepted
+    },
+    get heldFromClients() {
+      return heldFromClients
+    },
     resetCounters() {
       maxOpen = links.size
       accepted = 0
     },
-    close: () => new Promise<void>((resolve) => {
-      for (const link of links) {
-        link.client.destroy()
-        link.server.destroy()
-      }
-      proxy.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const link of links) {
+          link.client.destroy()
+          link.server.destroy()
+        }
+        proxy.close(() => resolve())
+      }),
   }
 }

@@ -7,7 +7,10 @@ import { bearer } from './app.js'
  * another) and checks that it landed (201 or 200).
  */
 export async function importGrant(
-  app: FastifyInstance, account: string, body: Record<string, unknown>, headers: Record<string, string> = bearer(),
+  app: FastifyInstance,
+  account: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = bearer(),
 ): Promise<LightMyRequestResponse> {
   const res = await app.inject({ method: 'PUT', url: `/accounts/${account}`, headers, payload: { provider: 'stub', ...body } })
   assert.ok(res.statusCode === 201 || res.statusCode === 200, `import ${account}: ${res.statusCode} ${res.body}`)

@@ -45,7 +45,12 @@ function cookieCarrier() {
   return async (url: string | URL, init: { method?: string; form?: Record<string, string> } = {}) => {
     const headers: Record<string, string> = { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') }
     if (init.form) headers['content-type'] = 'application/x-www-form-urlencoded'
-    const res = await fetch(url, { method: init.method ?? 'GET', headers, body: init.form && new URLSearchParams(init.form), redirect: 'manual' })
+    const res = await fetch(url, {
+      method: init.method ?? 'GET',
+      headers,
+      body: init.form && new URLSearchParams(init.form),
+      redirect: 'manual',
+    })
     for (const line of res.headers.getSetCookie()) {
       const pair = line.split(';')[0]!
       const [name, value] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]
@@ -60,7 +65,10 @@ describe('oidc-provider harness (defaults: rotation on, client_secret_basic)', (
   let srv: OidcServer
   // a real listener behind the redirect URI proves authorize() never requests it
   const callbackHits: string[] = []
-  const callback = createServer((req, res) => { callbackHits.push(req.url ?? ''); res.end('ok') })
+  const callback = createServer((req, res) => {
+    callbackHits.push(req.url ?? '')
+    res.end('ok')
+  })
 
   before(async () => {
     await new Promise<void>((resolve) => callback.listen(0, '127.0.0.1', resolve))
@@ -69,7 +77,10 @@ describe('oidc-provider harness (defaults: rotation on, client_secret_basic)', (
   })
   after(async () => {
     await srv?.close()
-    await new Promise<void>((resolve) => { callback.closeAllConnections(); callback.close(() => resolve()) })
+    await new Promise<void>((resolve) => {
+      callback.closeAllConnections()
+      callback.close(() => resolve())
+    })
   })
 
   it('serves discovery with the expected endpoints and the RFC 9207 iss flag', async () => {
@@ -101,7 +112,11 @@ describe('oidc-provider harness (defaults: rotation on, client_secret_basic)', (
     assert.equal(cb.searchParams.get('iss'), srv.issuer)
     assert.equal(callbackHits.length, 0)
     const interactions = Object.entries(srv.counts).filter(([path, n]) => path.startsWith('/interaction/') && n > 0)
-    assert.deepEqual(interactions.map(([, n]) => n), [1, 1], 'one interaction for the login, one for the consent')
+    assert.deepEqual(
+      interactions.map(([, n]) => n),
+      [1, 1],
+      'one interaction for the login, one for the consent',
+    )
     // the code is bob's, for the scopes asked
     const tokens = await exchange(srv, cb.searchParams.get('code') ?? '', verifier)
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body))

@@ -91,10 +91,14 @@ async function startNode(taken: Set<number>): Promise<RedisServer> {
     try {
       const server = await startRedis({
         args: (port) => [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', `nodes-${port}.conf`,
-          '--cluster-node-timeout', '2000',
-          '--cluster-port', String(bus),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          '2000',
+          '--cluster-port',
+          String(bus),
         ],
       })
       taken.add(server.port)
@@ -115,8 +119,12 @@ function redisCli(args: string[], timeoutMs: number): Promise<string> {
     const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     liveCli.add(child)
     let out = ''
-    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { out += c.toString() })
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.once('error', (error) => {
       clearTimeout(timer)
@@ -135,16 +143,21 @@ function redisCli(args: string[], timeoutMs: number): Promise<string> {
 /** CLUSTER INFO as a map. */
 async function clusterInfo(port: number): Promise<Map<string, string>> {
   const text = await withConnection(port, (c) => c.cluster('INFO') as Promise<string>)
-  return new Map(text.split(/\r?\n/).filter((l) => l.includes(':')).map((l) => {
-    const i = l.indexOf(':')
-    return [l.slice(0, i), l.slice(i + 1).trim()] as [string, string]
-  }))
+  return new Map(
+    text
+      .split(/\r?\n/)
+      .filter((l) => l.includes(':'))
+      .map((l) => {
+        const i = l.indexOf(':')
+        return [l.slice(0, i), l.slice(i + 1).trim()] as [string, string]
+      }),
+  )
 }
 
 async function ownerOf(port: number, key: string): Promise<number> {
   return withConnection(port, async (c) => {
-    const slot = await c.cluster('KEYSLOT', key) as number
-    const ranges = await c.cluster('SLOTS') as unknown as [number, number, [string, number, ...unknown[]]][]
+    const slot = (await c.cluster('KEYSLOT', key)) as number
+    const ranges = (await c.cluster('SLOTS')) as unknown as [number, number, [string, number, ...unknown[]]][]
     const range = ranges.find(([from, to]) => slot >= from && slot <= to)
     if (!range) throw new Error(`slot ${slot} (key ${key}) is served by no node`)
     return Number(range[2][1])
@@ -152,28 +165,40 @@ async function ownerOf(port: number, key: string): Promise<number> {
 }
 
 /** One line of CLUSTER NODES. */
-interface NodeLine { port: number; role: 'master' | 'replica'; failed: boolean; slots: boolean }
+interface NodeLine {
+  port: number
+  role: 'master' | 'replica'
+  failed: boolean
+  slots: boolean
+}
 
 async function clusterNodes(port: number): Promise<NodeLine[]> {
   const text = await withConnection(port, (c) => c.cluster('NODES') as Promise<string>)
-  return text.trim().split('\n').map((line) => {
-    const [, address, flags, , , , , , ...slots] = line.split(' ')
-    return {
-      port: Number(/:(\d+)@/.exec(address!)![1]),
-      role: flags!.includes('master') ? 'master' : 'replica',
-      failed: /fail/.test(flags!),
-      slots: slots.length > 0,
-    } satisfies NodeLine
-  })
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [, address, flags, , , , , , ...slots] = line.split(' ')
+      return {
+        port: Number(/:(\d+)@/.exec(address!)![1]),
+        role: flags!.includes('master') ? 'master' : 'replica',
+        failed: /fail/.test(flags!),
+        slots: slots.length > 0,
+      } satisfies NodeLine
+    })
 }
 
 /** Polls `check` (null = done, else why not) until done or the deadline. */
 async function until(what: string, timeoutMs: number, check: () => Promise<string | null>): Promise<void> {
-  await waitFor(what, async () => {
-    const notYet = await check()
-    if (notYet !== null) throw new Error(notYet)
-    return true
-  }, { timeoutMs, intervalMs: POLL_INTERVAL_MS })
+  await waitFor(
+    what,
+    async () => {
+      const notYet = await check()
+      if (notYet !== null) throw new Error(notYet)
+      return true
+    },
+    { timeoutMs, intervalMs: POLL_INTERVAL_MS },
+  )
 }
 
 export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Promise<RedisCluster> {
@@ -214,12 +239,14 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
       const running = servers.filter((s) => s.running)
       for (const { port } of running) {
         const info = await clusterInfo(port)
-        const ok = info.get('cluster_state') === 'ok'
-          && Number(info.get('cluster_slots_assigned')) === TOTAL_SLOTS
-          && Number(info.get('cluster_slots_ok')) === TOTAL_SLOTS
-          && Number(info.get('cluster_known_nodes')) === servers.length
-          && Number(info.get('cluster_size')) === masters
-        if (!ok) return `${port}: state ${info.get('cluster_state')}, slots ok ${info.get('cluster_slots_ok')}, known nodes ${info.get('cluster_known_nodes')}, size ${info.get('cluster_size')}`
+        const ok =
+          info.get('cluster_state') === 'ok' &&
+          Number(info.get('cluster_slots_assigned')) === TOTAL_SLOTS &&
+          Number(info.get('cluster_slots_ok')) === TOTAL_SLOTS &&
+          Number(info.get('cluster_known_nodes')) === servers.length &&
+          Number(info.get('cluster_size')) === masters
+        if (!ok)
+          return `${port}: state ${info.get('cluster_state')}, slots ok ${info.get('cluster_slots_ok')}, known nodes ${info.get('cluster_known_nodes')}, size ${info.get('cluster_size')}`
         const self = (await clusterNodes(port)).find((n) => n.port === port)!
         if (self.role === 'master' && !self.slots) return `${port}: a master without slots`
         if (self.role === 'replica') {
@@ -256,7 +283,14 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
       return { killed, promoted }
     }
     return {
-      nodes, envValue: addresses.join(','), servers, stop, idsOnEveryNode, server, healthy, killMasterOf,
+      nodes,
+      envValue: addresses.join(','),
+      servers,
+      stop,
+      idsOnEveryNode,
+      server,
+      healthy,
+      killMasterOf,
       ownerOf: (key) => ownerOf(anyRunning(), key),
       keysOn: (port, pattern) => withConnection(port, (c) => c.keys(pattern)),
     }

@@ -64,10 +64,16 @@ const HOST = '127.0.0.1'
 const NAME = 'mymaster'
 const POLL_INTERVAL_MS = 50
 
-const fields = (text: string): Map<string, string> => new Map(text.split(/\r?\n/).filter((l) => l.includes(':')).map((l) => {
-  const i = l.indexOf(':')
-  return [l.slice(0, i), l.slice(i + 1).trim()] as [string, string]
-}))
+const fields = (text: string): Map<string, string> =>
+  new Map(
+    text
+      .split(/\r?\n/)
+      .filter((l) => l.includes(':'))
+      .map((l) => {
+        const i = l.indexOf(':')
+        return [l.slice(0, i), l.slice(i + 1).trim()] as [string, string]
+      }),
+  )
 
 /** A flat `[k1, v1, k2, v2, ...]` Sentinel reply as a map. */
 const pairs = (flat: unknown): Map<string, string> => {
@@ -77,24 +83,31 @@ const pairs = (flat: unknown): Map<string, string> => {
   return map
 }
 
-const sentinelConf = (masterPort: number) => (port: number, dir: string): string => [
-  `port ${port}`,
-  `bind ${HOST}`,
-  `sentinel monitor ${NAME} ${HOST} ${masterPort} 1`,
-  `sentinel down-after-milliseconds ${NAME} 1000`,
-  `sentinel failover-timeout ${NAME} 5000`,
-  'protected-mode no',
-  `dir "${dir}"`,
-  '',
-].join('\n')
+const sentinelConf =
+  (masterPort: number) =>
+  (port: number, dir: string): string =>
+    [
+      `port ${port}`,
+      `bind ${HOST}`,
+      `sentinel monitor ${NAME} ${HOST} ${masterPort} 1`,
+      `sentinel down-after-milliseconds ${NAME} 1000`,
+      `sentinel failover-timeout ${NAME} 5000`,
+      'protected-mode no',
+      `dir "${dir}"`,
+      '',
+    ].join('\n')
 
 /** Polls `check` (null = ready, else why not) until ready or the deadline. */
 async function until(what: string, deadline: number, check: () => Promise<string | null>): Promise<void> {
-  await waitFor(what, async () => {
-    const notReady = await check()
-    if (notReady !== null) throw new Error(notReady)
-    return true
-  }, { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: POLL_INTERVAL_MS })
+  await waitFor(
+    what,
+    async () => {
+      const notReady = await check()
+      if (notReady !== null) throw new Error(notReady)
+      return true
+    },
+    { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: POLL_INTERVAL_MS },
+  )
 }
 
 export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): Promise<RedisSentinel> {
@@ -141,7 +154,8 @@ export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): 
       if (known && known.get('flags') === 'slave' && known.get('master-link-status') === 'ok') return null
       return `sentinel ${port} sees replica ${replicaPort} as ${known ? `${known.get('flags')}, link ${known.get('master-link-status')}` : 'unknown'}`
     }
-    const reported = (port: number) => withConnection(port, (c) => c.call('SENTINEL', 'get-master-addr-by-name', NAME) as Promise<[string, string] | null>)
+    const reported = (port: number) =>
+      withConnection(port, (c) => c.call('SENTINEL', 'get-master-addr-by-name', NAME) as Promise<[string, string] | null>)
     await until('Sentinels', deadline, async () => {
       for (const { port } of sentinels) {
         const addr = await reported(port)
@@ -197,8 +211,17 @@ export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): 
 
     return {
       envSentinels: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
-      sentinels, name: NAME, master, replica, sentinelServers,
-      masterPort, currentMaster, failover, replicaInSync, info, stop,
+      sentinels,
+      name: NAME,
+      master,
+      replica,
+      sentinelServers,
+      masterPort,
+      currentMaster,
+      failover,
+      replicaInSync,
+      info,
+      stop,
     }
   } catch (error) {
     await stop()

@@ -35,20 +35,27 @@ export async function startStubProvider(): Promise<StubProvider> {
     inFlight: 0,
     maxInFlight: 0,
     handle: (path, handler) => void handlers.set(path, handler),
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
     const text = Buffer.concat(chunks).toString('utf8')
     const type = req.headers['content-type'] ?? ''
-    const body = type.includes('json') && text ? JSON.parse(text) as Record<string, string> : Object.fromEntries(new URLSearchParams(text))
+    const body =
+      type.includes('json') && text ? (JSON.parse(text) as Record<string, string>) : Object.fromEntries(new URLSearchParams(text))
     const path = (req.url ?? '/').split('?')[0]!
     const record = { path, headers: req.headers, body }
     stub.requests.push(record)
     stub.inFlight++
     stub.maxInFlight = Math.max(stub.maxInFlight, stub.inFlight)
-    res.on('close', () => { stub.inFlight-- })
+    res.on('close', () => {
+      stub.inFlight--
+    })
     const handler = handlers.get(path)
     if (!handler) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}')
@@ -87,7 +94,9 @@ export function rotatingTokens(prefix = '', opts: { expiresIn?: number; rotate?:
  */
 export function gatedTokens(prefix: string, expiresIn = 3600) {
   let release!: () => void
-  const gate = new Promise<void>((resolve) => { release = resolve })
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
   let calls = 0
   const handler: StubHandler = async (_req, res) => {
     const n = ++calls

@@ -59,7 +59,9 @@ export function recordChanges(store: Store) {
       if (found()) return
       let wake!: () => void
       const arrived = new Promise<void>((resolve) => {
-        wake = () => { if (found()) resolve() }
+        wake = () => {
+          if (found()) resolve()
+        }
       })
       waiters.add(wake)
       try {

@@ -16,7 +16,10 @@ after(() => redisFixture.dispose())
 const iso = (ms: number) => new Date(ms).toISOString()
 const admin = bearer()
 
-interface Page { accounts: { account: string; provider: string; status: string }[]; next_cursor: string | null }
+interface Page {
+  accounts: { account: string; provider: string; status: string }[]
+  next_cursor: string | null
+}
 
 /** The stores the tests below opened an app on, so a skipped store shows at the end. */
 const opened = new Set<StoreKind>()
@@ -39,12 +42,24 @@ for (const kind of STORE_KINDS) {
 
     test('PUT creates (201) with the whole metadata, and GET returns the same without a token', async (t) => {
       const { app } = await withClock(t)
-      const res = await put(app, 'crm-prod', { provider: 'acme', access_token: 'at-one', refresh_token: 'rt-one', expires_in: 3600, scope: 'read write' })
+      const res = await put(app, 'crm-prod', {
+        provider: 'acme',
+        access_token: 'at-one',
+        refresh_token: 'rt-one',
+        expires_in: 3600,
+        scope: 'read write',
+      })
       assert.equal(res.statusCode, 201, res.body)
       const expected = {
-        account: 'crm-prod', provider: 'acme', status: 'active', scope: 'read write',
-        expires_at: iso(T0 + 3_600_000), created_at: iso(T0), updated_at: iso(T0),
-        last_refreshed_at: null, last_error: null,
+        account: 'crm-prod',
+        provider: 'acme',
+        status: 'active',
+        scope: 'read write',
+        expires_at: iso(T0 + 3_600_000),
+        created_at: iso(T0),
+        updated_at: iso(T0),
+        last_refreshed_at: null,
+        last_error: null,
       }
       assert.deepEqual(res.json(), expected)
       const got = await app.inject({ method: 'GET', url: '/accounts/crm-prod', headers: admin })
@@ -61,8 +76,15 @@ for (const kind of STORE_KINDS) {
       const bare = await put(app, 'a2', { provider: 'acme', refresh_token: 'rt' })
       assert.equal(bare.statusCode, 201, bare.body)
       assert.deepEqual(bare.json(), {
-        account: 'a2', provider: 'acme', status: 'active', scope: null, expires_at: null,
-        created_at: iso(T0), updated_at: iso(T0), last_refreshed_at: null, last_error: null,
+        account: 'a2',
+        provider: 'acme',
+        status: 'active',
+        scope: null,
+        expires_at: null,
+        created_at: iso(T0),
+        updated_at: iso(T0),
+        last_refreshed_at: null,
+        last_error: null,
       })
     })
 
@@ -73,8 +95,15 @@ for (const kind of STORE_KINDS) {
       const again = await put(app, 'crm-prod', { provider: 'acme', access_token: 'at-2', expires_in: 120, scope: 's2' })
       assert.equal(again.statusCode, 200, again.body)
       assert.deepEqual(again.json(), {
-        account: 'crm-prod', provider: 'acme', status: 'active', scope: 's2', expires_at: iso(T0 + 5000 + 120_000),
-        created_at: iso(T0), updated_at: iso(T0 + 5000), last_refreshed_at: null, last_error: null,
+        account: 'crm-prod',
+        provider: 'acme',
+        status: 'active',
+        scope: 's2',
+        expires_at: iso(T0 + 5000 + 120_000),
+        created_at: iso(T0),
+        updated_at: iso(T0 + 5000),
+        last_refreshed_at: null,
+        last_error: null,
       })
       const token = await app.inject({ method: 'GET', url: '/tokens/crm-prod/access', headers: admin })
       assert.equal(token.json().access_token, 'at-2', 'the replacement is what callers get')
@@ -117,14 +146,25 @@ for (const kind of STORE_KINDS) {
       assert.equal(res.statusCode, 200, res.body)
       assert.equal(res.headers['cache-control'], 'no-store')
       assert.deepEqual(res.json(), {
-        account: 'crm-prod', provider: 'acme', access_token: 'at-live', token_type: 'Bearer',
-        expires_at: iso(T0 + 3_600_000), expires_in: 3590, scope: 'read',
+        account: 'crm-prod',
+        provider: 'acme',
+        access_token: 'at-live',
+        token_type: 'Bearer',
+        expires_at: iso(T0 + 3_600_000),
+        expires_in: 3590,
+        scope: 'read',
       })
       // a token with no lifetime: expires_at and expires_in are null
       await importGrant(app, 'forever', { provider: 'acme', access_token: 'at-forever', token_type: 'MAC' })
       const forever = await app.inject({ method: 'GET', url: '/tokens/forever/access', headers: admin })
       assert.deepEqual(forever.json(), {
-        account: 'forever', provider: 'acme', access_token: 'at-forever', token_type: 'MAC', expires_at: null, expires_in: null, scope: null,
+        account: 'forever',
+        provider: 'acme',
+        access_token: 'at-forever',
+        token_type: 'MAC',
+        expires_at: null,
+        expires_in: null,
+        scope: null,
       })
     })
 
@@ -186,7 +226,11 @@ for (const kind of STORE_KINDS) {
       // import in a scrambled order: the listing's order is the ids', not the imports'
       for (const id of [...ids].reverse()) {
         const n = Number(id.slice(5))
-        await importGrant(app, id, { provider: n % 3 === 0 ? 'beta' : 'acme', access_token: `at-${id}`, expires_in: n % 5 === 0 ? 30 : 3600 })
+        await importGrant(app, id, {
+          provider: n % 3 === 0 ? 'beta' : 'acme',
+          access_token: `at-${id}`,
+          expires_in: n % 5 === 0 ? 30 : 3600,
+        })
       }
       // the ones whose token has expired and that have no refresh token become reauth_required
       clock.advance(31_000)
@@ -199,7 +243,12 @@ for (const kind of STORE_KINDS) {
         const seen: Page['accounts'] = []
         let cursor: string | null = null
         for (let page = 0; page < 50; page++) {
-          const res: LightMyRequestResponse = await app.inject({ method: 'GET', url: '/accounts', query: { ...query, limit: String(limit), ...(cursor ? { cursor } : {}) }, headers: admin })
+          const res: LightMyRequestResponse = await app.inject({
+            method: 'GET',
+            url: '/accounts',
+            query: { ...query, limit: String(limit), ...(cursor ? { cursor } : {}) },
+            headers: admin,
+          })
           assert.equal(res.statusCode, 200, res.body)
           const body = res.json() as Page
           assert.deepEqual(Object.keys(body).sort(), ['accounts', 'next_cursor'])
@@ -213,26 +262,56 @@ for (const kind of STORE_KINDS) {
       }
 
       const all = await walk({}, 10)
-      assert.deepEqual(all.map((a) => a.account), ids)
+      assert.deepEqual(
+        all.map((a) => a.account),
+        ids,
+      )
       const first = await app.inject({ method: 'GET', url: '/accounts?limit=10', headers: admin })
       assert.equal((first.json() as Page).accounts.length, 10)
       assert.notEqual((first.json() as Page).next_cursor, null)
       const whole = await app.inject({ method: 'GET', url: '/accounts', headers: admin })
-      assert.deepEqual(whole.json(), { accounts: (await walk({}, 25)), next_cursor: null }, 'the default limit (100) holds all 25 on one page')
+      assert.deepEqual(
+        whole.json(),
+        { accounts: await walk({}, 25), next_cursor: null },
+        'the default limit (100) holds all 25 on one page',
+      )
 
       const betas = ids.filter((id) => Number(id.slice(5)) % 3 === 0)
-      assert.deepEqual((await walk({ provider: 'beta' }, 3)).map((a) => a.account), betas)
+      assert.deepEqual(
+        (await walk({ provider: 'beta' }, 3)).map((a) => a.account),
+        betas,
+      )
       assert.ok((await walk({ provider: 'beta' }, 3)).every((a) => a.provider === 'beta'))
-      assert.deepEqual((await walk({ status: 'reauth_required' }, 2)).map((a) => a.account), reauth)
-      assert.deepEqual((await walk({ status: 'active' }, 7)).map((a) => a.account), ids.filter((id) => !reauth.includes(id)))
-      assert.deepEqual((await walk({ provider: 'beta', status: 'reauth_required' }, 1)).map((a) => a.account),
-        betas.filter((id) => reauth.includes(id)))
+      assert.deepEqual(
+        (await walk({ status: 'reauth_required' }, 2)).map((a) => a.account),
+        reauth,
+      )
+      assert.deepEqual(
+        (await walk({ status: 'active' }, 7)).map((a) => a.account),
+        ids.filter((id) => !reauth.includes(id)),
+      )
+      assert.deepEqual(
+        (await walk({ provider: 'beta', status: 'reauth_required' }, 1)).map((a) => a.account),
+        betas.filter((id) => reauth.includes(id)),
+      )
       assert.deepEqual(await walk({ provider: 'nope' }, 10), [])
       assert.equal((await app.inject({ method: 'GET', url: '/accounts?limit=1', headers: admin })).json().accounts.length, 1)
       assert.equal((await app.inject({ method: 'GET', url: '/accounts?limit=500', headers: admin })).json().accounts.length, 25)
 
-      for (const query of ['limit=0', 'limit=501', 'limit=-1', 'limit=abc', 'limit=1.5', 'status=gone', 'provider=Not%20A%20Name',
-        'cursor=%21%21%21', 'cursor=a%20b', `cursor=${'A'.repeat(513)}`, 'cursor=', 'page=2']) {
+      for (const query of [
+        'limit=0',
+        'limit=501',
+        'limit=-1',
+        'limit=abc',
+        'limit=1.5',
+        'status=gone',
+        'provider=Not%20A%20Name',
+        'cursor=%21%21%21',
+        'cursor=a%20b',
+        `cursor=${'A'.repeat(513)}`,
+        'cursor=',
+        'page=2',
+      ]) {
         assertError(await app.inject({ method: 'GET', url: `/accounts?${query}`, headers: admin }), 400, 'VALIDATION_ERROR')
       }
     })
@@ -244,7 +323,12 @@ for (const kind of STORE_KINDS) {
           access: `at-${randomBytes(16).toString('hex')}`,
           refresh: `rt-${randomBytes(16).toString('hex')}`,
         }
-        await importGrant(app, 'crm-prod', { provider: 'acme', access_token: secrets.access, refresh_token: secrets.refresh, expires_in: 3600 })
+        await importGrant(app, 'crm-prod', {
+          provider: 'acme',
+          access_token: secrets.access,
+          refresh_token: secrets.refresh,
+          expires_in: 3600,
+        })
         const served = await app.inject({ method: 'GET', url: '/tokens/crm-prod/access', headers: admin })
         assert.equal(served.json().access_token, secrets.access)
         const client = await rawRedis(t, redis!)
@@ -253,13 +337,25 @@ for (const kind of STORE_KINDS) {
         const grantKeys = [...dump.keys()].filter((k) => k.startsWith(config.keyPrefix) && k.includes('{crm-prod}'))
         assert.ok(grantKeys.length > 0, `a grant key for the account: ${[...dump.keys()]}`)
         const grant = await client.hgetall(grantKeys.find((k) => k.endsWith(':grant'))!)
-        assert.match(grant.at ?? '', /^k1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'the access token is sealed with the first key')
-        assert.match(grant.rt ?? '', /^k1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'the refresh token is sealed with the first key')
+        assert.match(
+          grant.at ?? '',
+          /^k1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/,
+          'the access token is sealed with the first key',
+        )
+        assert.match(
+          grant.rt ?? '',
+          /^k1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/,
+          'the refresh token is sealed with the first key',
+        )
         for (const [key, value] of dump) {
           for (const secret of Object.values(secrets)) {
             assert.ok(!value.includes(secret) && !key.includes(secret), `${key} holds a plaintext token`)
             // nor a recognisable encoding of it
-            for (const encoded of [Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url'), Buffer.from(secret).toString('hex')]) {
+            for (const encoded of [
+              Buffer.from(secret).toString('base64'),
+              Buffer.from(secret).toString('base64url'),
+              Buffer.from(secret).toString('hex'),
+            ]) {
               assert.ok(!value.includes(encoded), `${key} holds an encoded token`)
             }
           }

@@ -82,8 +82,11 @@ describe('caller authentication (HS256 secret)', () => {
     const { app } = await appWith(t, { AUTH_JWT_ISSUER: 'https://issuer.test', AUTH_JWT_AUDIENCE: 'token-broker' })
     const good = { iss: 'https://issuer.test', aud: 'token-broker' }
     assert.equal((await getProviders(app, auth(makeJwt(hs(), claims(good))))).statusCode, 200)
-    assert.equal((await getProviders(app, auth(makeJwt(hs(), claims({ ...good, aud: ['other', 'token-broker'] }))))).statusCode, 200,
-      'an audience array containing ours passes')
+    assert.equal(
+      (await getProviders(app, auth(makeJwt(hs(), claims({ ...good, aud: ['other', 'token-broker'] }))))).statusCode,
+      200,
+      'an audience array containing ours passes',
+    )
     const bad: [string, Record<string, unknown>][] = [
       ['wrong iss', { ...good, iss: 'https://evil.test' }],
       ['wrong aud', { ...good, aud: 'another-service' }],
@@ -142,7 +145,11 @@ async function serve(body: (path: string) => unknown): Promise<KeyServer> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, server }
 }
 
-const close = (s: KeyServer) => new Promise<void>((resolve) => { s.server.closeAllConnections(); s.server.close(() => resolve()) })
+const close = (s: KeyServer) =>
+  new Promise<void>((resolve) => {
+    s.server.closeAllConnections()
+    s.server.close(() => resolve())
+  })
 
 const jwk = (key: KeyObject, extra: Record<string, unknown>) => ({ ...key.export({ format: 'jwk' }), use: 'sig', ...extra })
 
@@ -155,7 +162,9 @@ describe('caller authentication (AUTH_JWKS_URL)', () => {
 
   before(async () => {
     jwks = await serve(() => ({ keys: [jwk(good.publicKey, { kid: 'k1', alg: 'RS256' }), jwk(noAlg.publicKey, { kid: 'k2' })] }))
-    evil = await serve(() => ({ keys: [jwk(attacker.publicKey, { kid: 'k1', alg: 'RS256' }), jwk(attacker.publicKey, { kid: 'evil', alg: 'RS256' })] }))
+    evil = await serve(() => ({
+      keys: [jwk(attacker.publicKey, { kid: 'k1', alg: 'RS256' }), jwk(attacker.publicKey, { kid: 'evil', alg: 'RS256' })],
+    }))
   })
   after(async () => {
     await close(jwks)
@@ -169,7 +178,10 @@ describe('caller authentication (AUTH_JWKS_URL)', () => {
     const { app } = await jwksApp(t)
     assert.equal((await getProviders(app, auth(makeJwt(rs(good.privateKey), claims(), { kid: 'k1' })))).statusCode, 200)
     assert.equal((await getProviders(app, auth(makeJwt(rs(noAlg.privateKey), claims(), { kid: 'k2' })))).statusCode, 200)
-    assert.ok(jwks.requests.length > 0 && jwks.requests.every((p) => p === '/keys/jwks.json'), `JWKS fetched from the configured path: ${jwks.requests}`)
+    assert.ok(
+      jwks.requests.length > 0 && jwks.requests.every((p) => p === '/keys/jwks.json'),
+      `JWKS fetched from the configured path: ${jwks.requests}`,
+    )
   })
 
   test('jku / x5u in the token header are never followed', async (t) => {
@@ -209,10 +221,22 @@ describe('scopes', () => {
   const routes: { method: 'GET' | 'PUT' | 'POST'; url: string; scopes: string[]; payload?: unknown; ok: number }[] = [
     { method: 'GET', url: '/accounts', scopes: ['accounts:read'], ok: 200 },
     { method: 'GET', url: '/accounts/crm-prod', scopes: ['tokens:read', 'accounts:read'], ok: 200 },
-    { method: 'PUT', url: '/accounts/crm-prod', scopes: ['accounts:write'], payload: { provider: 'acme', access_token: 'at-scope-test', expires_in: 3600 }, ok: 200 },
+    {
+      method: 'PUT',
+      url: '/accounts/crm-prod',
+      scopes: ['accounts:write'],
+      payload: { provider: 'acme', access_token: 'at-scope-test', expires_in: 3600 },
+      ok: 200,
+    },
     { method: 'GET', url: '/providers', scopes: ['accounts:read', 'accounts:write'], ok: 200 },
     { method: 'GET', url: '/tokens/crm-prod/access', scopes: ['tokens:read'], ok: 200 },
-    { method: 'POST', url: '/tokens/crm-prod/refresh', scopes: ['tokens:read'], payload: { rejected_token: 'not-the-current-one' }, ok: 200 },
+    {
+      method: 'POST',
+      url: '/tokens/crm-prod/refresh',
+      scopes: ['tokens:read'],
+      payload: { rejected_token: 'not-the-current-one' },
+      ok: 200,
+    },
     { method: 'POST', url: '/connect/acme', scopes: ['accounts:write'], payload: { account: 'crm-prod' }, ok: 201 },
   ]
   const ALL = ['tokens:read', 'tokens:revoke', 'accounts:read', 'accounts:write']
@@ -222,7 +246,12 @@ describe('scopes', () => {
     await importGrant(app, 'crm-prod', { provider: 'acme', access_token: 'at-scope-test', expires_in: 3600 })
     for (const route of routes) {
       for (const scope of ALL) {
-        const res = await app.inject({ method: route.method, url: route.url, payload: route.payload as object, headers: bearer({ scopes: [scope] }) })
+        const res = await app.inject({
+          method: route.method,
+          url: route.url,
+          payload: route.payload as object,
+          headers: bearer({ scopes: [scope] }),
+        })
         const what = `${route.method} ${route.url} with ${scope}`
         if (route.scopes.includes(scope)) assert.equal(res.statusCode, route.ok, `${what}: ${res.body}`)
         else assertError(res, 403, 'FORBIDDEN')
@@ -230,14 +259,22 @@ describe('scopes', () => {
       for (const [what, headers] of [
         ['no scope claim', { authorization: `Bearer ${makeJwt(hs(), { sub: 'svc', exp: nowSeconds() + 600 })}` }],
         ['an empty scope', bearer({ scopes: [] })],
-        ['a scope that only looks alike', bearer({ scopes: ['accounts', 'tokens', 'read', 'ACCOUNTS:READ', 'accounts:read:x', 'tokens:*'] })],
+        [
+          'a scope that only looks alike',
+          bearer({ scopes: ['accounts', 'tokens', 'read', 'ACCOUNTS:READ', 'accounts:read:x', 'tokens:*'] }),
+        ],
       ] as const) {
         const res = await app.inject({ method: route.method, url: route.url, payload: route.payload as object, headers })
         assert.equal(res.statusCode, 403, `${route.method} ${route.url} with ${what}: ${res.body}`)
         assertError(res, 403, 'FORBIDDEN')
       }
       // several scopes in one claim, separated by spaces
-      const res = await app.inject({ method: route.method, url: route.url, payload: route.payload as object, headers: bearer({ scopes: ['tokens:revoke', ...route.scopes] }) })
+      const res = await app.inject({
+        method: route.method,
+        url: route.url,
+        payload: route.payload as object,
+        headers: bearer({ scopes: ['tokens:revoke', ...route.scopes] }),
+      })
       assert.equal(res.statusCode, route.ok, `${route.method} ${route.url} with several scopes`)
     }
   })
@@ -294,20 +331,34 @@ describe('the accounts claim', () => {
     const headers = bearer({ scopes: ['accounts:write', 'accounts:read'], accounts: ['crm-*'] })
     const before = (await app.inject({ method: 'GET', url: '/accounts/billing', headers: bearer() })).json()
     for (const id of ['billing', 'new-account']) {
-      const res = await app.inject({ method: 'PUT', url: `/accounts/${id}`, headers, payload: { provider: 'acme', access_token: 'at-stolen', expires_in: 60 } })
+      const res = await app.inject({
+        method: 'PUT',
+        url: `/accounts/${id}`,
+        headers,
+        payload: { provider: 'acme', access_token: 'at-stolen', expires_in: 60 },
+      })
       assertError(res, 403, 'FORBIDDEN')
     }
     assert.deepEqual((await app.inject({ method: 'GET', url: '/accounts/billing', headers: bearer() })).json(), before)
     assertError(await app.inject({ method: 'GET', url: '/accounts/new-account', headers: bearer() }), 404, 'ACCOUNT_NOT_FOUND')
-    const ok = await app.inject({ method: 'PUT', url: '/accounts/crm-new', headers, payload: { provider: 'acme', access_token: 'at-x', expires_in: 60 } })
+    const ok = await app.inject({
+      method: 'PUT',
+      url: '/accounts/crm-new',
+      headers,
+      payload: { provider: 'acme', access_token: 'at-x', expires_in: 60 },
+    })
     assert.equal(ok.statusCode, 201, ok.body)
   })
 
   test('an account named in the body is held to the claim too (POST /connect)', async (t) => {
     const { app } = await seeded(t)
-    const connect = (account: string, accounts: string[]) => app.inject({
-      method: 'POST', url: '/connect/acme', headers: bearer({ scopes: ['accounts:write'], accounts }), payload: { account },
-    })
+    const connect = (account: string, accounts: string[]) =>
+      app.inject({
+        method: 'POST',
+        url: '/connect/acme',
+        headers: bearer({ scopes: ['accounts:write'], accounts }),
+        payload: { account },
+      })
     assert.equal((await connect('crm-new', ['crm-*'])).statusCode, 201)
     assert.equal((await connect('billing', ['billing'])).statusCode, 201)
     assertError(await connect('billing', ['crm-*']), 403, 'FORBIDDEN')
@@ -318,7 +369,11 @@ describe('the accounts claim', () => {
   test('GET /accounts lists only the allowed accounts', async (t) => {
     const { app } = await seeded(t)
     const list = async (accounts?: string[]) => {
-      const res = await app.inject({ method: 'GET', url: '/accounts', headers: bearer({ scopes: ['accounts:read'], ...(accounts ? { accounts } : {}) }) })
+      const res = await app.inject({
+        method: 'GET',
+        url: '/accounts',
+        headers: bearer({ scopes: ['accounts:read'], ...(accounts ? { accounts } : {}) }),
+      })
       assert.equal(res.statusCode, 200, res.body)
       return (res.json() as { accounts: { account: string }[] }).accounts.map((a) => a.account)
     }
@@ -337,7 +392,12 @@ describe('the accounts claim', () => {
     const seen: string[] = []
     let cursor: string | null = null
     for (let page = 0; page < 20; page++) {
-      const res: LightMyRequestResponse = await app.inject({ method: 'GET', url: '/accounts', query: { limit: '3', ...(cursor ? { cursor } : {}) }, headers })
+      const res: LightMyRequestResponse = await app.inject({
+        method: 'GET',
+        url: '/accounts',
+        query: { limit: '3', ...(cursor ? { cursor } : {}) },
+        headers,
+      })
       assert.equal(res.statusCode, 200, res.body)
       const body = res.json() as { accounts: { account: string }[]; next_cursor: string | null }
       assert.ok(body.accounts.length <= 3)
@@ -374,7 +434,12 @@ test('caller tokens never appear in logs, at any level', async (t) => {
     for (const token of [good, wrong, expired, forbidden]) {
       await app.inject({ method: 'GET', url: '/providers', headers: auth(token) })
       await app.inject({ method: 'GET', url: '/accounts/nobody', headers: auth(token) })
-      await app.inject({ method: 'PUT', url: '/accounts/x', headers: { ...auth(token), 'content-type': 'text/plain' }, payload: 'not json' })
+      await app.inject({
+        method: 'PUT',
+        url: '/accounts/x',
+        headers: { ...auth(token), 'content-type': 'text/plain' },
+        payload: 'not json',
+      })
       await app.inject({ method: 'GET', url: '/nope', headers: auth(token) })
     }
     assert.ok(logs.lines.length > 0, 'something was logged')

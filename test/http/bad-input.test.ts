@@ -35,7 +35,7 @@ const BAD_IDS: [string, string][] = [
 
 /** The same, where the router itself objects (Fastify answers these before the error handler). */
 const ROUTER_BAD_IDS: [string, string][] = [
-  ['300 characters (over the router\'s max param length)', 'a'.repeat(300)],
+  ["300 characters (over the router's max param length)", 'a'.repeat(300)],
   ['a broken percent-escape', 'crm%2'],
   ['a lone percent sign', '%'],
 ]
@@ -57,7 +57,13 @@ async function snapshot(f: StoreApp) {
 
 async function seed(t: TestContext, kind: (typeof STORE_KINDS)[number]) {
   const f = await storeApp(t, kind, kind === 'redis' ? redisFixture : null)
-  await importGrant(f.app, 'keep-me', { provider: 'acme', access_token: 'at-keep', refresh_token: 'rt-keep', expires_in: 3600, scope: 'a b' })
+  await importGrant(f.app, 'keep-me', {
+    provider: 'acme',
+    access_token: 'at-keep',
+    refresh_token: 'rt-keep',
+    expires_in: 3600,
+    scope: 'a b',
+  })
   await importGrant(f.app, 'other', { provider: 'beta', access_token: 'at-other', expires_in: 3600 })
   const before = await snapshot(f)
   assert.deepEqual(before.ids, ['keep-me', 'other'])
@@ -124,26 +130,71 @@ for (const kind of STORE_KINDS) {
       const json = { 'content-type': 'application/json' }
       const cases: [string, InjectOptions, number, string][] = [
         ['text/plain', { headers: { 'content-type': 'text/plain' }, payload: 'provider=acme' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
-        ['text/plain that holds JSON', { headers: { 'content-type': 'text/plain' }, payload: '{"provider":"acme","access_token":"at-evil"}' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
-        ['a form', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'provider=acme&access_token=x' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
-        ['multipart', { headers: { 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x\r\n\r\nhi\r\n--x--' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+        [
+          'text/plain that holds JSON',
+          { headers: { 'content-type': 'text/plain' }, payload: '{"provider":"acme","access_token":"at-evil"}' },
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        ],
+        [
+          'a form',
+          { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'provider=acme&access_token=x' },
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        ],
+        [
+          'multipart',
+          { headers: { 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x\r\n\r\nhi\r\n--x--' },
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        ],
         ['no content-type', { payload: Buffer.from('{"provider":"acme","access_token":"at-evil"}') }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
         ['malformed JSON', { headers: json, payload: '{"provider": "acme", ' }, 400, 'VALIDATION_ERROR'],
         ['an empty JSON body', { headers: json, payload: '' }, 400, 'VALIDATION_ERROR'],
         ['a JSON array', { headers: json, payload: '[{"provider":"acme"}]' }, 400, 'VALIDATION_ERROR'],
         ['JSON null', { headers: json, payload: 'null' }, 400, 'VALIDATION_ERROR'],
         ['a JSON string', { headers: json, payload: '"acme"' }, 400, 'VALIDATION_ERROR'],
-        ['__proto__', { headers: json, payload: '{"provider":"acme","access_token":"at-evil","__proto__":{"admin":true}}' }, 400, 'VALIDATION_ERROR'],
-        ['constructor.prototype', { headers: json, payload: '{"provider":"acme","access_token":"at-evil","constructor":{"prototype":{"admin":true}}}' }, 400, 'VALIDATION_ERROR'],
+        [
+          '__proto__',
+          { headers: json, payload: '{"provider":"acme","access_token":"at-evil","__proto__":{"admin":true}}' },
+          400,
+          'VALIDATION_ERROR',
+        ],
+        [
+          'constructor.prototype',
+          { headers: json, payload: '{"provider":"acme","access_token":"at-evil","constructor":{"prototype":{"admin":true}}}' },
+          400,
+          'VALIDATION_ERROR',
+        ],
         ['an unknown field', { payload: { provider: 'acme', access_token: 'at-evil', status: 'active' } }, 400, 'VALIDATION_ERROR'],
-        ['an unknown field (created_at)', { payload: { provider: 'acme', access_token: 'at-evil', created_at: '2000-01-01T00:00:00Z' } }, 400, 'VALIDATION_ERROR'],
+        [
+          'an unknown field (created_at)',
+          { payload: { provider: 'acme', access_token: 'at-evil', created_at: '2000-01-01T00:00:00Z' } },
+          400,
+          'VALIDATION_ERROR',
+        ],
         ['provider of the wrong type', { payload: { provider: { name: 'acme' }, access_token: 'at-evil' } }, 400, 'VALIDATION_ERROR'],
         ['provider not a name', { payload: { provider: '../acme', access_token: 'at-evil' } }, 400, 'VALIDATION_ERROR'],
         ['a token of the wrong type', { payload: { provider: 'acme', access_token: { value: 'x' } } }, 400, 'VALIDATION_ERROR'],
         ['an over-long token', { payload: { provider: 'acme', access_token: 'x'.repeat(8193) } }, 400, 'VALIDATION_ERROR'],
-        ['token_type with a space', { payload: { provider: 'acme', access_token: 'at-evil', token_type: 'Bearer x' } }, 400, 'VALIDATION_ERROR'],
-        ['a 1 MB JSON body', { headers: json, payload: JSON.stringify({ provider: 'acme', access_token: 'x'.repeat(1024 * 1024) }) }, 413, 'PAYLOAD_TOO_LARGE'],
-        ['64 KiB + 1 of JSON', { headers: json, payload: `{"provider":"acme","access_token":"${'x'.repeat(64 * 1024 - 36)}"}` }, 413, 'PAYLOAD_TOO_LARGE'],
+        [
+          'token_type with a space',
+          { payload: { provider: 'acme', access_token: 'at-evil', token_type: 'Bearer x' } },
+          400,
+          'VALIDATION_ERROR',
+        ],
+        [
+          'a 1 MB JSON body',
+          { headers: json, payload: JSON.stringify({ provider: 'acme', access_token: 'x'.repeat(1024 * 1024) }) },
+          413,
+          'PAYLOAD_TOO_LARGE',
+        ],
+        [
+          '64 KiB + 1 of JSON',
+          { headers: json, payload: `{"provider":"acme","access_token":"${'x'.repeat(64 * 1024 - 36)}"}` },
+          413,
+          'PAYLOAD_TOO_LARGE',
+        ],
       ]
       for (const [what, req, status, code] of cases) {
         if (what === '64 KiB + 1 of JSON') assert.equal(Buffer.byteLength(req.payload as string), 64 * 1024 + 1)
@@ -166,7 +217,8 @@ for (const kind of STORE_KINDS) {
 
     test('POST /connect/:provider: bad provider names, bad account ids in the body, bad bodies', async (t) => {
       const f = await seed(t, kind)
-      const connect = (url: string, req: InjectOptions) => send(f.app, { method: 'POST', url, ...req, headers: { ...admin, ...req.headers } })
+      const connect = (url: string, req: InjectOptions) =>
+        send(f.app, { method: 'POST', url, ...req, headers: { ...admin, ...req.headers } })
       for (const provider of ['ACME', '-acme', 'ac%20me', 'a'.repeat(65), '%C3%A9']) {
         assertError(await connect(`/connect/${provider}`, { payload: { account: 'crm-new' } }), 400, 'VALIDATION_ERROR')
       }
@@ -176,9 +228,21 @@ for (const kind of STORE_KINDS) {
         assertError(await connect('/connect/acme', { payload: { account } }), 400, 'VALIDATION_ERROR', /account/)
       }
       assertError(await connect('/connect/acme', { payload: { account: 'crm-new', extra: 1 } }), 400, 'VALIDATION_ERROR')
-      assertError(await connect('/connect/acme', { payload: { account: 'crm-new', return_to: 'https://evil.test/' } }), 400, 'VALIDATION_ERROR')
-      assertError(await connect('/connect/acme', { headers: { 'content-type': 'text/plain' }, payload: 'crm-new' }), 415, 'UNSUPPORTED_MEDIA_TYPE')
-      assertError(await connect('/connect/acme', { headers: { 'content-type': 'application/json' }, payload: '{"account":' }), 400, 'VALIDATION_ERROR')
+      assertError(
+        await connect('/connect/acme', { payload: { account: 'crm-new', return_to: 'https://evil.test/' } }),
+        400,
+        'VALIDATION_ERROR',
+      )
+      assertError(
+        await connect('/connect/acme', { headers: { 'content-type': 'text/plain' }, payload: 'crm-new' }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      )
+      assertError(
+        await connect('/connect/acme', { headers: { 'content-type': 'application/json' }, payload: '{"account":' }),
+        400,
+        'VALIDATION_ERROR',
+      )
       await assertUnchanged(f)
     })
 
@@ -187,7 +251,12 @@ for (const kind of STORE_KINDS) {
       const body = JSON.stringify({ provider: 'acme', access_token: 'at-big', expires_in: 60 })
       const payload = body + ' '.repeat(64 * 1024 - body.length)
       assert.equal(Buffer.byteLength(payload), 64 * 1024)
-      const res = await f.app.inject({ method: 'PUT', url: '/accounts/big', headers: { ...admin, 'content-type': 'application/json' }, payload })
+      const res = await f.app.inject({
+        method: 'PUT',
+        url: '/accounts/big',
+        headers: { ...admin, 'content-type': 'application/json' },
+        payload,
+      })
       assert.equal(res.statusCode, 201, res.body)
     })
 
@@ -215,9 +284,16 @@ for (const kind of STORE_KINDS) {
     test('unknown routes and methods: 404 NOT_FOUND in the contract shape, without the query string', async (t) => {
       const f = await seed(t, kind)
       for (const [method, url] of [
-        ['GET', '/'], ['GET', '/nope?secret=zzz'], ['GET', '/accounts/keep-me/tokens'], ['GET', '/tokens/keep-me'],
-        ['GET', '/tokens/keep-me/access/'], ['PATCH', '/accounts/keep-me'], ['POST', '/accounts'], ['POST', '/healthz'],
-        ['DELETE', '/accounts'], ['GET', '/ACCOUNTS/keep-me'],
+        ['GET', '/'],
+        ['GET', '/nope?secret=zzz'],
+        ['GET', '/accounts/keep-me/tokens'],
+        ['GET', '/tokens/keep-me'],
+        ['GET', '/tokens/keep-me/access/'],
+        ['PATCH', '/accounts/keep-me'],
+        ['POST', '/accounts'],
+        ['POST', '/healthz'],
+        ['DELETE', '/accounts'],
+        ['GET', '/ACCOUNTS/keep-me'],
       ] as const) {
         const res = await f.app.inject({ method, url, headers: admin })
         assertError(res, 404, 'NOT_FOUND')

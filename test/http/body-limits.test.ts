@@ -37,7 +37,10 @@ test('POST /connect/:provider and POST /tokens/:account/refresh: a 20 KiB body i
     // streamed without a Content-Length: refused while reading
     const chunks = Array.from({ length: 20 }, (_, i) => Buffer.from(payload.slice(i * 1024, (i + 1) * 1024)))
     const chunked = await app.inject({
-      method: 'POST', url, headers: { ...bearer(), ...json, 'transfer-encoding': 'chunked' }, payload: Readable.from(chunks),
+      method: 'POST',
+      url,
+      headers: { ...bearer(), ...json, 'transfer-encoding': 'chunked' },
+      payload: Readable.from(chunks),
     })
     assertError(chunked, 413, 'PAYLOAD_TOO_LARGE')
   }
@@ -53,7 +56,9 @@ test('the smaller limit still admits every schema-valid body', async (t) => {
   assert.equal((res.json() as { access_token: string }).access_token, 'at-current')
   // a padded connect body just under the limit: not 413 (the account id is a valid one)
   const connect = await app.inject({
-    method: 'POST', url: '/connect/acme', headers: { ...bearer(), ...json },
+    method: 'POST',
+    url: '/connect/acme',
+    headers: { ...bearer(), ...json },
     payload: JSON.stringify({ account: 'crm-new' }) + ' '.repeat(SMALL_BODY_LIMIT - 30),
   })
   assert.equal(connect.statusCode, 201, connect.body)

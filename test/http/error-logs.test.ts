@@ -20,7 +20,8 @@ test('an error log carries the error itself (class, message, stack, cause), neve
   const res = await app.inject({ method: 'GET', url: '/accounts/acct', headers: bearer() })
   assert.equal(res.statusCode, 500)
   assert.deepEqual(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'])
-  const line = logs.lines.map((l) => JSON.parse(l) as { msg: string; err?: { type: string; message: string; stack: string } })
+  const line = logs.lines
+    .map((l) => JSON.parse(l) as { msg: string; err?: { type: string; message: string; stack: string } })
     .find((l) => l.msg === 'request failed')
   assert.ok(line?.err, logs.text)
   assert.equal(line.err.type, 'TypeError')

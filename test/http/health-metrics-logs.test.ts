@@ -42,7 +42,11 @@ describe('health', () => {
     assert.equal(res.statusCode, 200)
     assert.match(String(res.headers['content-type']), /^application\/json/)
     assert.deepEqual(res.json(), { status: 'ok' })
-    assert.deepEqual((await app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready' }, 'the embedded store is always ready')
+    assert.deepEqual(
+      (await app.inject({ method: 'GET', url: '/readyz' })).json(),
+      { status: 'ready' },
+      'the embedded store is always ready',
+    )
   })
 
   test('/readyz follows Redis; requests during the outage are 503 STORE_UNAVAILABLE at once, and counted', async (t) => {
@@ -106,7 +110,10 @@ describe('metrics', () => {
     assert.match(text, /^# TYPE http_request_duration_seconds histogram$/m)
     assert.match(text, /^http_request_duration_seconds_count\{[^}]*route="\/accounts\/:account"[^}]*status_code="200"[^}]*\} 2$/m)
     assert.match(text, /^http_request_duration_seconds_count\{[^}]*route="\/accounts\/:account"[^}]*status_code="404"[^}]*\} 1$/m)
-    assert.match(text, /^http_request_duration_seconds_bucket\{[^}]*le="\+Inf"[^}]*route="\/tokens\/:account\/access"|^http_request_duration_seconds_bucket\{[^}]*route="\/tokens\/:account\/access"[^}]*le="\+Inf"/m)
+    assert.match(
+      text,
+      /^http_request_duration_seconds_bucket\{[^}]*le="\+Inf"[^}]*route="\/tokens\/:account\/access"|^http_request_duration_seconds_bucket\{[^}]*route="\/tokens\/:account\/access"[^}]*le="\+Inf"/m,
+    )
     assert.match(text, /^store_errors_total 0$/m)
     assert.ok(!text.includes('crm-prod') && !text.includes('nobody'), 'no account id in any label')
     assert.ok(!text.includes('at-metric-secret'), 'no token in metrics')
@@ -119,19 +126,29 @@ describe('request logs', () => {
     await importGrant(app, 'crm-prod', { provider: 'acme', access_token: 'at-log', expires_in: 3600 })
     const res = await app.inject({ method: 'GET', url: '/tokens/crm-prod/access?min_ttl=5&secret=zzz', headers: admin })
     assertError(res, 400, 'VALIDATION_ERROR')
-    const ok = await app.inject({ method: 'GET', url: '/tokens/crm-prod/access?min_ttl=5', headers: { ...admin, 'x-request-id': 'req-ok-1' } })
+    const ok = await app.inject({
+      method: 'GET',
+      url: '/tokens/crm-prod/access?min_ttl=5',
+      headers: { ...admin, 'x-request-id': 'req-ok-1' },
+    })
     assert.equal(ok.statusCode, 200)
     await app.inject({ method: 'GET', url: '/nope?secret=zzz&code=abc', headers: admin })
 
     const lines = parsed(logs.lines)
     const access = lines.filter((l) => l.route === '/tokens/:account/access')
-    assert.ok(access.some((l) => l.statusCode === 400), `a 400 line for the route: ${logs.text}`)
+    assert.ok(
+      access.some((l) => l.statusCode === 400),
+      `a 400 line for the route: ${logs.text}`,
+    )
     const okLine = access.find((l) => l.statusCode === 200)
     assert.ok(okLine, 'a 200 line for the route')
     assert.equal(okLine.method, 'GET')
     assert.equal(okLine.reqId, 'req-ok-1')
     assert.equal(typeof okLine.ms, 'number')
-    assert.ok(lines.some((l) => l.statusCode === 404), 'the unknown route is logged')
+    assert.ok(
+      lines.some((l) => l.statusCode === 404),
+      'the unknown route is logged',
+    )
     for (const leaked of ['zzz', 'min_ttl=5', 'secret=', 'code=abc', '?']) {
       assert.ok(!lines.some((l) => JSON.stringify({ ...l, msg: undefined }).includes(leaked)), `"${leaked}" is not logged: ${logs.text}`)
     }
@@ -169,7 +186,13 @@ for (const kind of STORE_KINDS) {
   for (const level of ['info', 'trace']) {
     test(`log secrecy: a whole import, read, refresh and failure cycle logs no secret (${kind} store, LOG_LEVEL=${level})`, async (t) => {
       const secrets = {
-        at1: hex('at1'), rt1: hex('rt1'), at2: hex('at2'), rt2: hex('rt2'), at3: hex('at3'), rt3: hex('rt3'), at4: hex('at4'),
+        at1: hex('at1'),
+        rt1: hex('rt1'),
+        at2: hex('at2'),
+        rt2: hex('rt2'),
+        at3: hex('at3'),
+        rt3: hex('rt3'),
+        at4: hex('at4'),
       }
       const provider = await startStubProvider()
       t.after(() => provider.close())
@@ -198,21 +221,57 @@ for (const kind of STORE_KINDS) {
         return res
       }
 
-      await expect({ method: 'PUT', url: '/accounts/crm-prod', payload: { provider: 'acme', access_token: secrets.at1, refresh_token: secrets.rt1, expires_in: 3600 } }, 201)
+      await expect(
+        {
+          method: 'PUT',
+          url: '/accounts/crm-prod',
+          payload: { provider: 'acme', access_token: secrets.at1, refresh_token: secrets.rt1, expires_in: 3600 },
+        },
+        201,
+      )
       await expect({ method: 'GET', url: '/accounts/crm-prod' }, 200)
       await expect({ method: 'GET', url: '/accounts' }, 200)
       assert.equal((await expect({ method: 'GET', url: '/tokens/crm-prod/access' }, 200)).json().access_token, secrets.at1)
       // forced refresh: the provider gets rt1, hands out at2/rt2
-      assert.equal((await expect({ method: 'POST', url: '/tokens/crm-prod/refresh', payload: { rejected_token: secrets.at1 } }, 200)).json().access_token, secrets.at2)
+      assert.equal(
+        (await expect({ method: 'POST', url: '/tokens/crm-prod/refresh', payload: { rejected_token: secrets.at1 } }, 200)).json()
+          .access_token,
+        secrets.at2,
+      )
       assert.equal(provider.requests[0]?.body.refresh_token, secrets.rt1, 'the refresh really reached the provider')
       // a stale rejected token gets the current one without a provider call
-      assert.equal((await expect({ method: 'POST', url: '/tokens/crm-prod/refresh', payload: { rejected_token: secrets.at1 } }, 200)).json().access_token, secrets.at2)
+      assert.equal(
+        (await expect({ method: 'POST', url: '/tokens/crm-prod/refresh', payload: { rejected_token: secrets.at1 } }, 200)).json()
+          .access_token,
+        secrets.at2,
+      )
       // replace, conflict, bad bodies and bad queries that carry secrets
-      await expect({ method: 'PUT', url: '/accounts/crm-prod', payload: { provider: 'acme', access_token: secrets.at3, refresh_token: secrets.rt3, expires_in: 60 } }, 200)
-      await expect({ method: 'PUT', url: '/accounts/crm-prod', payload: { provider: 'beta', access_token: secrets.at4, refresh_token: secrets.rt1 } }, 409)
-      await expect({ method: 'PUT', url: '/accounts/other', payload: { provider: 'acme', access_token: secrets.at4, extra: secrets.rt2 } }, 400)
+      await expect(
+        {
+          method: 'PUT',
+          url: '/accounts/crm-prod',
+          payload: { provider: 'acme', access_token: secrets.at3, refresh_token: secrets.rt3, expires_in: 60 },
+        },
+        200,
+      )
+      await expect(
+        { method: 'PUT', url: '/accounts/crm-prod', payload: { provider: 'beta', access_token: secrets.at4, refresh_token: secrets.rt1 } },
+        409,
+      )
+      await expect(
+        { method: 'PUT', url: '/accounts/other', payload: { provider: 'acme', access_token: secrets.at4, extra: secrets.rt2 } },
+        400,
+      )
       await expect({ method: 'PUT', url: '/accounts/other', headers: { 'content-type': 'text/plain' }, payload: secrets.at4 }, 415)
-      await expect({ method: 'PUT', url: '/accounts/other', headers: { 'content-type': 'application/json' }, payload: `{"access_token":"${secrets.at4}"` }, 400)
+      await expect(
+        {
+          method: 'PUT',
+          url: '/accounts/other',
+          headers: { 'content-type': 'application/json' },
+          payload: `{"access_token":"${secrets.at4}"`,
+        },
+        400,
+      )
       await expect({ method: 'GET', url: `/tokens/crm-prod/access?access_token=${secrets.at3}` }, 400)
       await expect({ method: 'GET', url: `/accounts?cursor=${secrets.rt3}` }, 400) // not a cursor the broker sealed
       // the access token nears expiry: the refresh meets invalid_grant (with the token echoed in the description)

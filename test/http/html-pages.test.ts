@@ -75,7 +75,10 @@ describe('HTML pages of /connect/callback', () => {
       assertPageHeaders(res, `JSON error with ${JSON.stringify(headers)}`)
     }
     // a malformed state: JSON in the contract's shape too
-    assertPageHeaders(assertErrorRes(await app.inject({ method: 'GET', url: '/connect/callback?state=bad%20state' }), 400, 'INVALID_STATE'), 'malformed state')
+    assertPageHeaders(
+      assertErrorRes(await app.inject({ method: 'GET', url: '/connect/callback?state=bad%20state' }), 400, 'INVALID_STATE'),
+      'malformed state',
+    )
   })
 
   test('HSTS is sent when PUBLIC_URL is https', async (t) => {

@@ -15,7 +15,9 @@ import { waitFor } from '../helpers/wait.js'
 import { assertError, auth, claims, makeJwt, type JwtKey } from './support.js'
 
 const DEFAULTS = { ...jwksSettings }
-afterEach(() => { Object.assign(jwksSettings, DEFAULTS) })
+afterEach(() => {
+  Object.assign(jwksSettings, DEFAULTS)
+})
 
 /** A JWKS endpoint whose key set (or failure) the test changes; counts every request. */
 interface KeyServer {
@@ -27,11 +29,17 @@ interface KeyServer {
 }
 
 async function keyServer(): Promise<KeyServer> {
-  const ks: KeyServer = { url: '', keys: [], failing: false, requests: 0, server: createServer((_req, res) => {
-    ks.requests++
-    if (ks.failing) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"down"}')
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: ks.keys }))
-  }) }
+  const ks: KeyServer = {
+    url: '',
+    keys: [],
+    failing: false,
+    requests: 0,
+    server: createServer((_req, res) => {
+      ks.requests++
+      if (ks.failing) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"down"}')
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: ks.keys }))
+    }),
+  }
   await new Promise<void>((resolve) => ks.server.listen(0, '127.0.0.1', resolve))
   ks.url = `http://127.0.0.1:${(ks.server.address() as AddressInfo).port}/.well-known/jwks.json?tenant=secret-tenant-value`
   return ks
@@ -42,7 +50,11 @@ const jwk = (key: KeyObject, extra: Record<string, unknown>) => ({ ...key.export
 /** A test-controlled monotonic clock for the key set's interval. */
 function manualNow() {
   let now = 1_000_000
-  return Object.assign(() => now, { advance: (ms: number) => { now += ms } })
+  return Object.assign(() => now, {
+    advance: (ms: number) => {
+      now += ms
+    },
+  })
 }
 
 describe('JWKS fetches are bounded (AUTH_JWKS_URL)', () => {
@@ -51,8 +63,16 @@ describe('JWKS fetches are bounded (AUTH_JWKS_URL)', () => {
   const k5 = generateKeyPairSync('rsa', { modulusLength: 2048 })
   let ks: KeyServer
 
-  before(async () => { ks = await keyServer() })
-  after(() => new Promise<void>((resolve) => { ks.server.closeAllConnections(); ks.server.close(() => resolve()) }))
+  before(async () => {
+    ks = await keyServer()
+  })
+  after(
+    () =>
+      new Promise<void>((resolve) => {
+        ks.server.closeAllConnections()
+        ks.server.close(() => resolve())
+      }),
+  )
 
   async function jwksApp(t: TestContext) {
     ks.keys = [jwk(k1.publicKey, { kid: 'k1', alg: 'RS256' })]
@@ -67,7 +87,8 @@ describe('JWKS fetches are bounded (AUTH_JWKS_URL)', () => {
   const token = (key: JwtKey, header: Record<string, unknown>) => makeJwt(key, claims({ jti: randomUUID() }), header)
   const rs = (key: KeyObject): JwtKey => ({ alg: 'RS256', key })
   const es = (key: KeyObject): JwtKey => ({ alg: 'ES256', key })
-  const status = async (app: FastifyInstance, jwt: string) => (await app.inject({ method: 'GET', url: '/providers', headers: auth(jwt) })).statusCode
+  const status = async (app: FastifyInstance, jwt: string) =>
+    (await app.inject({ method: 'GET', url: '/providers', headers: auth(jwt) })).statusCode
   const randomKid = () => randomBytes(12).toString('base64url')
 
   test('20 tokens with random unknown kids: no fetch beyond the first within the interval, all 401', async (t) => {
@@ -139,7 +160,8 @@ describe('JWKS fetches are bounded (AUTH_JWKS_URL)', () => {
     assert.equal(await status(app, token(rs(k1.privateKey), { kid: 'k1' })), 200)
     ks.keys = [...ks.keys, jwk(k5.publicKey, { kid: 'k5' })] // no alg in the JWK: the key type decides
     await waitFor('the rotated-in key k5 to be accepted', async () =>
-      (await status(app, token(rs(k5.privateKey), { kid: 'k5' }))) === 200 ? true : undefined)
+      (await status(app, token(rs(k5.privateKey), { kid: 'k5' }))) === 200 ? true : undefined,
+    )
     const elapsed = Date.now() - started
     assert.ok(ks.requests >= 2 && ks.requests <= 2 + Math.ceil(elapsed / 100), `${ks.requests} fetches in ${elapsed} ms`)
   })

@@ -18,8 +18,12 @@ export function manualClock(start = T0) {
   let now = start
   const clock = () => now
   return Object.assign(clock, {
-    set: (ms: number) => { now = ms },
-    advance: (ms: number) => { now += ms },
+    set: (ms: number) => {
+      now = ms
+    },
+    advance: (ms: number) => {
+      now += ms
+    },
   })
 }
 
@@ -27,7 +31,12 @@ export function manualClock(start = T0) {
 export async function rawRedis(t: TestContext, server: RedisServer): Promise<Redis> {
   const client = new Redis(server.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 })
   await client.connect()
-  t.after(() => client.quit().then(() => undefined, () => client.disconnect()))
+  t.after(() =>
+    client.quit().then(
+      () => undefined,
+      () => client.disconnect(),
+    ),
+  )
   return client
 }
 
@@ -41,7 +50,12 @@ export async function dumpRedis(client: Redis): Promise<Map<string, string>> {
     for (const key of keys) {
       const type = await client.type(key)
       if (type === 'hash') {
-        out.set(key, Object.entries(await client.hgetall(key)).map(([f, v]) => `${f}=${v}`).join('\n'))
+        out.set(
+          key,
+          Object.entries(await client.hgetall(key))
+            .map(([f, v]) => `${f}=${v}`)
+            .join('\n'),
+        )
       } else if (type === 'string') {
         out.set(key, (await client.get(key)) ?? '')
       } else if (type === 'zset') {
@@ -59,9 +73,7 @@ export async function dumpRedis(client: Redis): Promise<Map<string, string>> {
 }
 
 /** Asserts a response is the contract's error: status, code, reason phrase, non-empty message. */
-export function assertError(
-  res: LightMyRequestResponse, status: number, code: string, message: RegExp = /\S/,
-): Record<string, unknown> {
+export function assertError(res: LightMyRequestResponse, status: number, code: string, message: RegExp = /\S/): Record<string, unknown> {
   assert.match(String(res.headers['content-type']), /^application\/json/, `${status} ${code} is JSON: ${res.body}`)
   const body = res.json() as Record<string, unknown>
   assert.equal(typeof body.message, 'string', `message is a string: ${res.body}`)
@@ -100,10 +112,18 @@ export function makeJwt(key: JwtKey, payload: Record<string, unknown>, header: R
   const input = `${b64url({ alg: key.alg, typ: 'JWT', ...header })}.${b64url(payload)}`
   let signature: Buffer
   switch (key.alg) {
-    case 'none': signature = Buffer.alloc(0); break
-    case 'HS256': signature = createHmac('sha256', key.secret).update(input).digest(); break
-    case 'RS256': signature = cryptoSign('sha256', Buffer.from(input), key.key); break
-    case 'ES256': signature = cryptoSign('sha256', Buffer.from(input), { key: key.key, dsaEncoding: 'ieee-p1363' }); break
+    case 'none':
+      signature = Buffer.alloc(0)
+      break
+    case 'HS256':
+      signature = createHmac('sha256', key.secret).update(input).digest()
+      break
+    case 'RS256':
+      signature = cryptoSign('sha256', Buffer.from(input), key.key)
+      break
+    case 'ES256':
+      signature = cryptoSign('sha256', Buffer.from(input), { key: key.key, dsaEncoding: 'ieee-p1363' })
+      break
   }
   return `${input}.${signature.toString('base64url')}`
 }

@@ -20,7 +20,10 @@ before(async () => {
   rotation = strictRotation()
   stub.handle('/token', rotation.handler)
 })
-after(async () => { await stub.close(); await redis.dispose() })
+after(async () => {
+  await stub.close()
+  await redis.dispose()
+})
 
 /** The reseal's clock in tests that check the recorded progress. */
 const T = Date.UTC(2026, 10, 27, 12)
@@ -83,11 +86,21 @@ describe('keys reseal', () => {
     const midway = await countSealedByKey(live.store)
     assert.ok((midway.get('k1') ?? 0) > 0, 'the interrupted run left values under k1')
     assert.deepEqual(await live.store.getResealProgress(), {
-      keyId: 'k2', cursor: accounts[39], accounts: 40, resealed: first.counts.resealed, startedAt: T, updatedAt: T,
+      keyId: 'k2',
+      cursor: accounts[39],
+      accounts: 40,
+      resealed: first.counts.resealed,
+      startedAt: T,
+      updatedAt: T,
     })
 
     let resumedFrom: string | null = null
-    const rest = await resealAll(live.store, live.keyRing, { batch: 10, onStart: ({ resumed }) => { resumedFrom = resumed?.cursor ?? null } })
+    const rest = await resealAll(live.store, live.keyRing, {
+      batch: 10,
+      onStart: ({ resumed }) => {
+        resumedFrom = resumed?.cursor ?? null
+      },
+    })
     assert.equal(resumedFrom, accounts[39], 'resumed where the first run stopped, without being told')
     assert.equal(await live.store.getResealProgress(), null, 'a walk to the end clears the progress')
     resealing = false
@@ -96,7 +109,10 @@ describe('keys reseal', () => {
     assert.equal(first.counts.accounts + rest.counts.accounts, accounts.length)
     assert.equal(first.counts.unreadable + rest.counts.unreadable + first.counts.skipped + rest.counts.skipped, 0)
     assert.ok(statuses.length > 0, 'refreshes ran during the reseal')
-    assert.deepEqual(statuses.filter((s) => s !== 200), [])
+    assert.deepEqual(
+      statuses.filter((s) => s !== 200),
+      [],
+    )
     assert.deepEqual(await countSealedByKey(live.store), new Map([['k2', 240]]))
 
     await servedWithK2Only(prefix, accounts)
@@ -108,14 +124,22 @@ describe('keys reseal', () => {
     const stale = { keyId: 'k9', cursor: accounts[1]!, accounts: 2, resealed: 4, startedAt: T, updatedAt: T }
     await live.store.setResealProgress(stale)
     let setAside: unknown = null
-    const run = await resealAll(live.store, live.keyRing, { batch: 10, onStart: (start) => { setAside = start.setAside } })
+    const run = await resealAll(live.store, live.keyRing, {
+      batch: 10,
+      onStart: (start) => {
+        setAside = start.setAside
+      },
+    })
     assert.deepEqual(setAside, stale)
     assert.equal(run.counts.accounts, 3)
     assert.equal(await live.store.getResealProgress(), null)
   })
 
   test('a refresh at the provider while its grant is resealed still commits', async () => {
-    const { prefix, accounts: [account] } = await accountsSealedWithK1(1)
+    const {
+      prefix,
+      accounts: [account],
+    } = await accountsSealedWithK1(1)
     const live = await broker(prefix, `${K2},${K1}`)
     const held = rotation.hold(account!)
     const inFlight = refresh(live.app, account!)
@@ -129,7 +153,7 @@ describe('keys reseal', () => {
     await servedWithK2Only(prefix, [account!])
   })
 
-  test('a refresh committed between the reseal\'s read and its write wins; the reseal reads again', async () => {
+  test("a refresh committed between the reseal's read and its write wins; the reseal reads again", async () => {
     const { prefix, accounts } = await accountsSealedWithK1(3)
     const live = await broker(prefix, `${K2},${K1}`)
     const target = accounts[1]!
@@ -157,10 +181,20 @@ describe('keys reseal', () => {
     const { prefix, accounts } = await accountsSealedWithK1(2)
     const k3 = `k3:${Buffer.alloc(32, 3).toString('base64')}`
     const stranger = await broker(prefix, k3)
-    await importGrant(stranger.app, accounts[0]!, { access_token: `at-${accounts[0]}-0`, refresh_token: `rt-${accounts[0]}-0`, expires_in: 3600 })
+    await importGrant(stranger.app, accounts[0]!, {
+      access_token: `at-${accounts[0]}-0`,
+      refresh_token: `rt-${accounts[0]}-0`,
+      expires_in: 3600,
+    })
     const live = await broker(prefix, `${K2},${K1}`)
     const run = await resealAll(live.store, live.keyRing, { from: null, batch: 10 })
     assert.deepEqual(run.counts, { accounts: 2, resealed: 2, current: 0, unreadable: 2, skipped: 0 })
-    assert.deepEqual(await countSealedByKey(live.store), new Map([['k3', 2], ['k2', 2]]))
+    assert.deepEqual(
+      await countSealedByKey(live.store),
+      new Map([
+        ['k3', 2],
+        ['k2', 2],
+      ]),
+    )
   })
 })

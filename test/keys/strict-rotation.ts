@@ -27,7 +27,12 @@ export function strictRotation() {
       return json(res, 400, { error: 'invalid_grant' })
     }
     latest.set(account, n + 1)
-    json(res, 200, { access_token: `at-${account}-${n + 1}`, refresh_token: `rt-${account}-${n + 1}`, expires_in: 3600, token_type: 'Bearer' })
+    json(res, 200, {
+      access_token: `at-${account}-${n + 1}`,
+      refresh_token: `rt-${account}-${n + 1}`,
+      expires_in: 3600,
+      token_type: 'Bearer',
+    })
   }
   return {
     handler,
@@ -38,8 +43,15 @@ export function strictRotation() {
     hold(account: string) {
       let reached!: () => void
       let release!: () => void
-      const arrived = new Promise<void>((resolve) => { reached = resolve })
-      holds.set(account, { reached, gate: new Promise<void>((resolve) => { release = resolve }) })
+      const arrived = new Promise<void>((resolve) => {
+        reached = resolve
+      })
+      holds.set(account, {
+        reached,
+        gate: new Promise<void>((resolve) => {
+          release = resolve
+        }),
+      })
       return { arrived, release }
     },
   }

@@ -4,8 +4,12 @@ import { bearer, testApp, testConfig } from '../helpers/app.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 
 let redis: RedisServer
-before(async () => { redis = await startRedis() })
-after(async () => { await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+})
+after(async () => {
+  await redis.stop()
+})
 
 async function instance(limits: string) {
   const { app } = await testApp({ redis, env: { REDIS_KEY_PREFIX: 'rl:', RATE_LIMIT_PER_MINUTE: limits } })
@@ -47,11 +51,17 @@ test('RATE_LIMIT_PER_MINUTE: a number, scope pairs, the default, and bad values'
   const { ConfigError } = await import('../../src/config.js')
   assert.deepEqual(testConfig().rateLimits, { '*': 600, 'tokens:read': 0 })
   assert.deepEqual(testConfig({ RATE_LIMIT_PER_MINUTE: '120' }).rateLimits, { '*': 120 })
-  assert.deepEqual(testConfig({ RATE_LIMIT_PER_MINUTE: 'tokens:read=10,accounts:write=2' }).rateLimits,
-    { '*': 0, 'tokens:read': 10, 'accounts:write': 2 })
+  assert.deepEqual(testConfig({ RATE_LIMIT_PER_MINUTE: 'tokens:read=10,accounts:write=2' }).rateLimits, {
+    '*': 0,
+    'tokens:read': 10,
+    'accounts:write': 2,
+  })
   for (const bad of ['many', 'tokens:read', 'nope=3', 'tokens:read=-1', '1.5']) {
-    assert.throws(() => testConfig({ RATE_LIMIT_PER_MINUTE: bad }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'RATE_LIMIT_PER_MINUTE', bad)
+    assert.throws(
+      () => testConfig({ RATE_LIMIT_PER_MINUTE: bad }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'RATE_LIMIT_PER_MINUTE',
+      bad,
+    )
   }
 })
 

@@ -5,14 +5,22 @@ import { brokerFor } from '../helpers/brokers.js'
 import { json, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 
 let stub: StubProvider
-before(async () => { stub = await startStubProvider() })
-after(async () => { await stub.close() })
+before(async () => {
+  stub = await startStubProvider()
+})
+after(async () => {
+  await stub.close()
+})
 
 async function link(app: import('fastify').FastifyInstance, account: string, provider = 'stub') {
   const started = await app.inject({ method: 'POST', url: `/connect/${provider}`, headers: bearer(), payload: { account } })
   assert.equal(started.statusCode, 201, started.body)
   const url = new URL(started.json().authorization_url)
-  const callback = await app.inject({ method: 'GET', url: `/connect/callback?state=${url.searchParams.get('state')}&code=c-${account}`, headers: { accept: 'application/json' } })
+  const callback = await app.inject({
+    method: 'GET',
+    url: `/connect/callback?state=${url.searchParams.get('state')}&code=c-${account}`,
+    headers: { accept: 'application/json' },
+  })
   return { url, callback }
 }
 
@@ -62,7 +70,10 @@ test('the template decides the authorization request: Slack user scopes, Google 
 
   const google = await brokerFor(stub, { provider: { template: 'google', pkce: false } })
   t.after(() => google.app.close())
-  const g = new URL((await google.app.inject({ method: 'POST', url: '/connect/stub', headers: bearer(), payload: { account: 'g' } })).json().authorization_url)
+  const g = new URL(
+    (await google.app.inject({ method: 'POST', url: '/connect/stub', headers: bearer(), payload: { account: 'g' } })).json()
+      .authorization_url,
+  )
   assert.equal(g.searchParams.get('access_type'), 'offline')
   assert.equal(g.searchParams.get('prompt'), 'consent')
   assert.equal(g.searchParams.get('code_challenge'), null)
@@ -71,9 +82,20 @@ test('the template decides the authorization request: Slack user scopes, Google 
 test('a callback without a state, or with one the broker never issued, is INVALID_STATE', async (t) => {
   const { app } = await brokerFor(stub)
   t.after(() => app.close())
-  for (const query of ['code=abc', 'state=&code=abc', 'state=not%20ours!&code=abc', `state=${'x'.repeat(300)}&code=abc`, 'state=AAAA&error=access_denied']) {
+  for (const query of [
+    'code=abc',
+    'state=&code=abc',
+    'state=not%20ours!&code=abc',
+    `state=${'x'.repeat(300)}&code=abc`,
+    'state=AAAA&error=access_denied',
+  ]) {
     const res = await app.inject({ method: 'GET', url: `/connect/callback?${query}` })
     assert.equal(res.statusCode, 400, query)
-    assert.deepEqual(res.json(), { statusCode: 400, code: 'INVALID_STATE', error: 'Bad Request', message: 'The state is unknown, expired or already used' })
+    assert.deepEqual(res.json(), {
+      statusCode: 400,
+      code: 'INVALID_STATE',
+      error: 'Bad Request',
+      message: 'The state is unknown, expired or already used',
+    })
   }
 })

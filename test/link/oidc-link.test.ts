@@ -9,8 +9,14 @@ import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 
 let op: OidcServer
 let redis: RedisServer
-before(async () => { op = await startOp(); redis = await startRedis() })
-after(async () => { await op.close(); await redis.stop() })
+before(async () => {
+  op = await startOp()
+  redis = await startRedis()
+})
+after(async () => {
+  await op.close()
+  await redis.stop()
+})
 
 const connect = (app: import('fastify').FastifyInstance, account: string, extra: Record<string, unknown> = {}) =>
   app.inject({ method: 'POST', url: '/connect/op', headers: bearer(), payload: { account, ...extra } })
@@ -116,9 +122,12 @@ describe('linking against a real authorization server', () => {
   })
 
   test('relinking replaces the grant and revives a reauth_required account; another provider conflicts', async (t) => {
-    const { app } = await brokerForOp(op, { env: { RETURN_TO_ALLOWLIST: 'https://admin.example/done' }, providers: {
-      other: { template: 'oauth2', authorization_url: 'http://127.0.0.1:9/a', token_url: 'http://127.0.0.1:9/t', client_id: 'x' },
-    } })
+    const { app } = await brokerForOp(op, {
+      env: { RETURN_TO_ALLOWLIST: 'https://admin.example/done' },
+      providers: {
+        other: { template: 'oauth2', authorization_url: 'http://127.0.0.1:9/a', token_url: 'http://127.0.0.1:9/t', client_id: 'x' },
+      },
+    })
     t.after(() => app.close())
     const link = async () => {
       const { authorization_url: url } = (await connect(app, 'relink')).json()
@@ -126,7 +135,12 @@ describe('linking against a real authorization server', () => {
     }
     assert.equal((await link()).statusCode, 200)
     const first = (await app.inject({ method: 'GET', url: '/tokens/relink/access', headers: bearer() })).json().access_token
-    await app.storage.grants.markReauthRequired('relink', null, JSON.stringify({ code: 'REFRESH_TOKEN_INVALID', message: 'x', at: new Date().toISOString() }), Date.now())
+    await app.storage.grants.markReauthRequired(
+      'relink',
+      null,
+      JSON.stringify({ code: 'REFRESH_TOKEN_INVALID', message: 'x', at: new Date().toISOString() }),
+      Date.now(),
+    )
     assert.equal((await app.inject({ method: 'GET', url: '/tokens/relink/access', headers: bearer() })).statusCode, 409)
     assert.equal((await link()).statusCode, 200)
     const meta = (await app.inject({ method: 'GET', url: '/accounts/relink', headers: bearer() })).json()

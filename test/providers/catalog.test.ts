@@ -12,7 +12,20 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const TEMPLATE_DIR = path.join(ROOT, 'src/providers/templates')
 
 /** The built-in templates the issue names, each in a file of its own name. */
-const BUILT_IN = ['google', 'github', 'microsoft', 'slack', 'discord', 'gitlab', 'atlassian', 'dropbox', 'salesforce', 'notion', 'hubspot', 'xero']
+const BUILT_IN = [
+  'google',
+  'github',
+  'microsoft',
+  'slack',
+  'discord',
+  'gitlab',
+  'atlassian',
+  'dropbox',
+  'salesforce',
+  'notion',
+  'hubspot',
+  'xero',
+]
 const URL_FIELDS = ['issuer', 'authorizationUrl', 'tokenUrl', 'revocationUrl'] as const
 const REVOCATION = ['rfc7009', 'rfc7009-no-auth', 'bearer', 'github-grant', 'token-path', 'none']
 
@@ -22,7 +35,9 @@ const one = (entry: Record<string, unknown>): ProviderConfig => providers({ p: e
 
 describe('template catalog', () => {
   test('every built-in template is registered under its file name, and every template file is registered', () => {
-    const files = readdirSync(TEMPLATE_DIR).filter((f) => f.endsWith('.ts') && f !== 'index.ts').map((f) => f.replace(/\.ts$/, ''))
+    const files = readdirSync(TEMPLATE_DIR)
+      .filter((f) => f.endsWith('.ts') && f !== 'index.ts')
+      .map((f) => f.replace(/\.ts$/, ''))
     assert.deepEqual(files.sort(), [...BUILT_IN].sort())
     for (const name of BUILT_IN) assert.ok(TEMPLATES[name], `${name} is registered`)
     assert.equal(TEMPLATES.oauth2, OAUTH2_DEFAULTS)
@@ -36,7 +51,8 @@ describe('template catalog', () => {
       for (const [key, value] of Object.entries(OAUTH2_DEFAULTS) as [keyof ProviderTemplate, unknown][]) {
         const actual = template[key]
         assert.ok(actual !== undefined, `${key} is set`)
-        if (value === null && NUMERIC_OPTIONAL.has(key)) assert.ok(actual === null || (Number.isInteger(actual) && (actual as number) > 0), `${key}: positive integer or null`)
+        if (value === null && NUMERIC_OPTIONAL.has(key))
+          assert.ok(actual === null || (Number.isInteger(actual) && (actual as number) > 0), `${key}: positive integer or null`)
         else if (value === null) assert.ok(actual === null || typeof actual === 'string', `${key}: string or null`)
         else if (Array.isArray(value)) assert.ok(Array.isArray(actual) && actual.every((v) => typeof v === 'string'), `${key}: string[]`)
         else if (typeof value === 'object') {
@@ -88,7 +104,8 @@ describe('template catalog', () => {
       test(`${name}: "{ template, client_id, client_secret }" is a complete provider`, () => {
         const p = one({ template: name, client_id: 'id-1', client_secret: 's-1' })
         assert.equal(p.template, name)
-        const expand = (url: string | undefined) => url?.replace(/\{([a-z_]+)\}/g, (_, k: string) => (k === 'client_id' ? 'id-1' : template.urlParams[k]!))
+        const expand = (url: string | undefined) =>
+          url?.replace(/\{([a-z_]+)\}/g, (_, k: string) => (k === 'client_id' ? 'id-1' : template.urlParams[k]!))
         for (const key of URL_FIELDS) {
           assert.equal(p[key], expand(template[key]), `${key} is the template's`)
           assert.ok(p[key] === undefined || !/[{}]/.test(p[key]!), `${key} fully filled`)
@@ -132,9 +149,14 @@ describe('templates through the providers file', () => {
 
   test('endpoint fields next to a template override it; the rest of the template stays', () => {
     const p = one({
-      template: 'slack', client_id: 'c', client_secret: 's',
-      authorization_url: 'https://slack.example.test/authorize', token_url: 'http://127.0.0.1:9/token',
-      revocation_url: 'https://slack.example.test/revoke', token_auth_method: 'client_secret_post', scopes: ['chat:write'],
+      template: 'slack',
+      client_id: 'c',
+      client_secret: 's',
+      authorization_url: 'https://slack.example.test/authorize',
+      token_url: 'http://127.0.0.1:9/token',
+      revocation_url: 'https://slack.example.test/revoke',
+      token_auth_method: 'client_secret_post',
+      scopes: ['chat:write'],
     })
     assert.equal(p.authorizationUrl, 'https://slack.example.test/authorize')
     assert.equal(p.tokenUrl, 'http://127.0.0.1:9/token')
@@ -146,25 +168,36 @@ describe('templates through the providers file', () => {
   })
 
   test('a list of client secrets is kept in order', () => {
-    const p = providers({ p: { template: 'xero', client_id: 'c', client_secret: ['${NEW_SECRET}', 'old'] } }, { NEW_SECRET: 'new' }).get('p')!
+    const p = providers({ p: { template: 'xero', client_id: 'c', client_secret: ['${NEW_SECRET}', 'old'] } }, { NEW_SECRET: 'new' }).get(
+      'p',
+    )!
     assert.deepEqual(p.clientSecrets, ['new', 'old'])
     assert.equal(p.reuseGraceSeconds, 1800)
   })
 
   test('an unknown template is a config error', () => {
-    assert.throws(() => one({ template: 'myspace', client_id: 'c' }), (e: unknown) => e instanceof ConfigError && /unknown template "myspace"/.test(e.message))
+    assert.throws(
+      () => one({ template: 'myspace', client_id: 'c' }),
+      (e: unknown) => e instanceof ConfigError && /unknown template "myspace"/.test(e.message),
+    )
   })
 })
 
 describe('no provider-name branches in code', () => {
   const names = Object.keys(TEMPLATES).filter((n) => n !== 'oauth2' && n !== 'oidc')
-  const hosts = [...new Set(Object.values(TEMPLATES).flatMap((t) => URL_FIELDS.map((k) => t[k]).filter((u): u is string => !!u))
-    .map((u) => new URL(u.replace(/\{[a-z_]+\}/g, 'x')).hostname.split('.').slice(-2).join('.')))]
+  const hosts = [
+    ...new Set(
+      Object.values(TEMPLATES)
+        .flatMap((t) => URL_FIELDS.map((k) => t[k]).filter((u): u is string => !!u))
+        .map((u) => new URL(u.replace(/\{[a-z_]+\}/g, 'x')).hostname.split('.').slice(-2).join('.')),
+    ),
+  ]
 
-  const sources = (dir: string): string[] => readdirSync(dir).flatMap((entry) => {
-    const full = path.join(dir, entry)
-    return statSync(full).isDirectory() ? sources(full) : full.endsWith('.ts') ? [full] : []
-  })
+  const sources = (dir: string): string[] =>
+    readdirSync(dir).flatMap((entry) => {
+      const full = path.join(dir, entry)
+      return statSync(full).isDirectory() ? sources(full) : full.endsWith('.ts') ? [full] : []
+    })
   const outside = sources(path.join(ROOT, 'src')).filter((f) => !f.startsWith(TEMPLATE_DIR + path.sep))
 
   test('no string literal outside src/providers/templates/ names a built-in template or its host', () => {
@@ -173,10 +206,15 @@ describe('no provider-name branches in code', () => {
     const host = new RegExp(`(['"\`/])[^'"\`\\n]*\\b(${hosts.map((h) => h.replace(/\./g, '\\.')).join('|')})\\b`, 'i')
     const offenders: string[] = []
     for (const file of outside) {
-      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        const code = line.replace(/(^|\s)\/\/.*$/, '').replace(/^\s*\*.*$/, '').replace(/\/\*.*?\*\//g, '')
-        if (literal.test(code) || host.test(code)) offenders.push(`${path.relative(ROOT, file)}:${i + 1}: ${line.trim()}`)
-      })
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          const code = line
+            .replace(/(^|\s)\/\/.*$/, '')
+            .replace(/^\s*\*.*$/, '')
+            .replace(/\/\*.*?\*\//g, '')
+          if (literal.test(code) || host.test(code)) offenders.push(`${path.relative(ROOT, file)}:${i + 1}: ${line.trim()}`)
+        })
     }
     assert.deepEqual(offenders, [])
   })
@@ -184,11 +222,15 @@ describe('no provider-name branches in code', () => {
   test('no comparison against a template name: behaviour comes from template fields', () => {
     const offenders: string[] = []
     for (const file of outside) {
-      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        if (/\btemplate\s*[!=]==?|[!=]==?\s*[\w.]*\btemplate\b|case\s+['"`]\w+['"`]\s*:.*template|switch\s*\([^)]*\btemplate\b/.test(line)) {
-          offenders.push(`${path.relative(ROOT, file)}:${i + 1}: ${line.trim()}`)
-        }
-      })
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (
+            /\btemplate\s*[!=]==?|[!=]==?\s*[\w.]*\btemplate\b|case\s+['"`]\w+['"`]\s*:.*template|switch\s*\([^)]*\btemplate\b/.test(line)
+          ) {
+            offenders.push(`${path.relative(ROOT, file)}:${i + 1}: ${line.trim()}`)
+          }
+        })
     }
     assert.deepEqual(offenders, [])
   })

@@ -3,13 +3,20 @@ import { test } from 'node:test'
 import { bearer, testApp } from '../helpers/app.js'
 
 test('GET /providers lists names, templates, scopes, PKCE and revocation support, and never a secret', async (t) => {
-  const { app, logs } = await testApp({ providers: {
-    google: { template: 'google', client_id: 'google-client-id', client_secret: 'google-secret-value-1' },
-    acme: {
-      template: 'oauth2', authorization_url: 'https://id.acme.test/auth', token_url: 'https://id.acme.test/token',
-      client_id: 'acme-client', client_secret: ['acme-secret-new', 'acme-secret-old'], scopes: ['read', 'write'], pkce: false,
+  const { app, logs } = await testApp({
+    providers: {
+      google: { template: 'google', client_id: 'google-client-id', client_secret: 'google-secret-value-1' },
+      acme: {
+        template: 'oauth2',
+        authorization_url: 'https://id.acme.test/auth',
+        token_url: 'https://id.acme.test/token',
+        client_id: 'acme-client',
+        client_secret: ['acme-secret-new', 'acme-secret-old'],
+        scopes: ['read', 'write'],
+        pkce: false,
+      },
     },
-  } })
+  })
   t.after(() => app.close())
   for (const scope of ['accounts:read', 'accounts:write']) {
     const res = await app.inject({ method: 'GET', url: '/providers', headers: bearer({ scopes: [scope] }) })

@@ -14,7 +14,10 @@ import { json, rotatingTokens, startStubProvider, type StubProvider, type StubRe
 async function broker(t: TestContext, template: string, provider: Record<string, unknown> = {}) {
   const stub = await startStubProvider()
   const { app } = await brokerFor(stub, { provider: { template, token_url: `${stub.url}/token`, ...provider } })
-  t.after(async () => { await app.close(); await stub.close() })
+  t.after(async () => {
+    await app.close()
+    await stub.close()
+  })
   return { app, stub }
 }
 
@@ -24,7 +27,7 @@ const account = (app: FastifyInstance, id: string) =>
 const forceRefresh = (app: FastifyInstance, id: string) => app.inject({ method: 'POST', url: `/tokens/${id}/refresh`, headers: bearer() })
 const storedMeta = async (app: FastifyInstance, id: string) => {
   const grant = await app.storage.grants.getGrant(id)
-  return grant?.meta ? JSON.parse(grant.meta) as Record<string, string> : null
+  return grant?.meta ? (JSON.parse(grant.meta) as Record<string, string>) : null
 }
 const basic = (req: StubRequest) => {
   const header = String(req.headers.authorization ?? '')
@@ -47,9 +50,12 @@ async function assertDeadGrant(app: FastifyInstance, stub: StubProvider, id: str
 describe('github', () => {
   test('an error in an HTTP 200 body (bad_refresh_token) is a dead grant', async (t) => {
     const { app, stub } = await broker(t, 'github')
-    stub.handle('/token', (_req, res) => json(res, 200, {
-      error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect or expired.',
-    }))
+    stub.handle('/token', (_req, res) =>
+      json(res, 200, {
+        error: 'bad_refresh_token',
+        error_description: 'The refresh token passed is incorrect or expired.',
+      }),
+    )
     await importGrant(app, 'gh-dead', { access_token: 'ghu_old', refresh_token: 'ghr_old', expires_at: expired() })
     await assertDeadGrant(app, stub, 'gh-dead')
   })
@@ -59,11 +65,16 @@ describe('github', () => {
     let n = 0
     stub.handle('/token', (_req, res) => {
       n++
-      res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' })
-        .end(new URLSearchParams({
-          access_token: `ghu_new${n}`, expires_in: '28800', refresh_token: `ghr_new${n}`,
-          refresh_token_expires_in: '15811200', scope: 'repo,read:org', token_type: 'bearer',
-        }).toString())
+      res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }).end(
+        new URLSearchParams({
+          access_token: `ghu_new${n}`,
+          expires_in: '28800',
+          refresh_token: `ghr_new${n}`,
+          refresh_token_expires_in: '15811200',
+          scope: 'repo,read:org',
+          token_type: 'bearer',
+        }).toString(),
+      )
     })
     await importGrant(app, 'gh', { access_token: 'ghu_old', refresh_token: 'ghr_old', expires_in: 10 })
     const res = await getAccess(app, 'gh')
@@ -85,14 +96,22 @@ describe('github', () => {
 
   test('incorrect_client_credentials in HTTP 200 moves on to the next client secret', async (t) => {
     const { app, stub } = await broker(t, 'github', { client_secret: ['rotated-secret', 'current-secret'] })
-    stub.handle('/token', (req, res) => (req.body.client_secret === 'current-secret'
-      ? json(res, 200, { access_token: 'ghu_ok', token_type: 'bearer', scope: '' })
-      : json(res, 200, { error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.' })))
+    stub.handle('/token', (req, res) =>
+      req.body.client_secret === 'current-secret'
+        ? json(res, 200, { access_token: 'ghu_ok', token_type: 'bearer', scope: '' })
+        : json(res, 200, {
+            error: 'incorrect_client_credentials',
+            error_description: 'The client_id and/or client_secret passed are incorrect.',
+          }),
+    )
     await importGrant(app, 'gh-secret', { access_token: 'old', refresh_token: 'ghr', expires_at: expired() })
     const res = await getAccess(app, 'gh-secret')
     assert.equal(res.statusCode, 200, res.body)
     assert.equal(res.json().access_token, 'ghu_ok')
-    assert.deepEqual(stub.requests.map((r) => r.body.client_secret), ['rotated-secret', 'current-secret'])
+    assert.deepEqual(
+      stub.requests.map((r) => r.body.client_secret),
+      ['rotated-secret', 'current-secret'],
+    )
   })
 })
 
@@ -110,11 +129,19 @@ describe('slack', () => {
     stub.handle('/token', (_req, res) => {
       n++
       json(res, 200, {
-        ok: true, app_id: 'A1', token_type: 'bot', access_token: `xoxb-bot-${n}`, scope: 'commands',
+        ok: true,
+        app_id: 'A1',
+        token_type: 'bot',
+        access_token: `xoxb-bot-${n}`,
+        scope: 'commands',
         team: { id: 'T1', name: 'Team' },
         authed_user: {
-          id: 'U1', scope: 'chat:write,users:read', token_type: 'user',
-          access_token: `xoxe.xoxp-user-${n}`, refresh_token: `xoxe-1-user-${n}`, expires_in: 43_200,
+          id: 'U1',
+          scope: 'chat:write,users:read',
+          token_type: 'user',
+          access_token: `xoxe.xoxp-user-${n}`,
+          refresh_token: `xoxe-1-user-${n}`,
+          expires_in: 43_200,
         },
       })
     })
@@ -129,18 +156,24 @@ describe('slack', () => {
     assert.equal(basic(stub.requests[0]!), 'broker-client:broker-secret')
     assert.equal(stub.requests[0]!.body.client_secret, undefined)
     await forceRefresh(app, 'sl')
-    assert.equal(stub.requests[1]!.body.refresh_token, 'xoxe-1-user-1', 'the user\'s rotated refresh token was stored')
+    assert.equal(stub.requests[1]!.body.refresh_token, 'xoxe-1-user-1', "the user's rotated refresh token was stored")
   })
 })
 
 describe('salesforce', () => {
-  test('no expires_in: the template\'s 2-hour session is assumed; instance_url is kept as metadata; the refresh token is kept', async (t) => {
+  test("no expires_in: the template's 2-hour session is assumed; instance_url is kept as metadata; the refresh token is kept", async (t) => {
     const { app, stub } = await broker(t, 'salesforce')
-    stub.handle('/token', (_req, res) => json(res, 200, {
-      access_token: '00Dx0000000BV7z!AR8AQ', signature: 'SSSbLO/gBhmmyNUvN18ODBDFYHzakxOMgqYtu+hDPsc=',
-      scope: 'id api refresh_token', instance_url: 'https://acme.my.salesforce.com',
-      id: 'https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P', token_type: 'Bearer', issued_at: '1278448384422',
-    }))
+    stub.handle('/token', (_req, res) =>
+      json(res, 200, {
+        access_token: '00Dx0000000BV7z!AR8AQ',
+        signature: 'SSSbLO/gBhmmyNUvN18ODBDFYHzakxOMgqYtu+hDPsc=',
+        scope: 'id api refresh_token',
+        instance_url: 'https://acme.my.salesforce.com',
+        id: 'https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P',
+        token_type: 'Bearer',
+        issued_at: '1278448384422',
+      }),
+    )
     await importGrant(app, 'sf', { access_token: 'old', refresh_token: 'sf-refresh', expires_at: expired() })
     const res = await getAccess(app, 'sf')
     assert.equal(res.statusCode, 200, res.body)
@@ -148,21 +181,34 @@ describe('salesforce', () => {
     assert.ok(res.json().expires_in > 7190 && res.json().expires_in <= 7200, res.body)
     assert.equal((await account(app, 'sf')).expires_at, res.json().expires_at)
     assert.deepEqual(await storedMeta(app, 'sf'), {
-      instance_url: 'https://acme.my.salesforce.com', id: 'https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P',
+      instance_url: 'https://acme.my.salesforce.com',
+      id: 'https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P',
     })
     assert.equal(stub.requests[0]!.body.client_secret, 'broker-secret', 'client_secret_post')
     await forceRefresh(app, 'sf')
-    assert.deepEqual(stub.requests.map((r) => r.body.refresh_token), ['sf-refresh', 'sf-refresh'])
+    assert.deepEqual(
+      stub.requests.map((r) => r.body.refresh_token),
+      ['sf-refresh', 'sf-refresh'],
+    )
   })
 })
 
 describe('notion', () => {
   test('Basic client auth, a JSON body and the Notion-Version header', async (t) => {
     const { app, stub } = await broker(t, 'notion')
-    stub.handle('/token', (_req, res) => json(res, 200, {
-      access_token: 'ntn_new', token_type: 'bearer', refresh_token: 'nrt_new', bot_id: 'b-1',
-      workspace_id: 'w-1', workspace_name: 'Acme', workspace_icon: null, owner: { type: 'user' }, request_id: 'r-1',
-    }))
+    stub.handle('/token', (_req, res) =>
+      json(res, 200, {
+        access_token: 'ntn_new',
+        token_type: 'bearer',
+        refresh_token: 'nrt_new',
+        bot_id: 'b-1',
+        workspace_id: 'w-1',
+        workspace_name: 'Acme',
+        workspace_icon: null,
+        owner: { type: 'user' },
+        request_id: 'r-1',
+      }),
+    )
     await importGrant(app, 'no', { access_token: 'old', refresh_token: 'nrt_old', expires_at: expired() })
     const res = await getAccess(app, 'no')
     assert.equal(res.statusCode, 200, res.body)
@@ -179,9 +225,13 @@ describe('notion', () => {
 describe('hubspot', () => {
   test('an error named in `status` (BAD_REFRESH_TOKEN) is a dead grant', async (t) => {
     const { app, stub } = await broker(t, 'hubspot')
-    stub.handle('/token', (_req, res) => json(res, 400, {
-      status: 'BAD_REFRESH_TOKEN', message: 'missing or invalid refresh token', correlationId: 'c-1',
-    }))
+    stub.handle('/token', (_req, res) =>
+      json(res, 400, {
+        status: 'BAD_REFRESH_TOKEN',
+        message: 'missing or invalid refresh token',
+        correlationId: 'c-1',
+      }),
+    )
     await importGrant(app, 'hs-dead', { access_token: 'old', refresh_token: 'hs-rt', expires_at: expired() })
     await assertDeadGrant(app, stub, 'hs-dead')
     assert.equal(stub.requests[0]!.body.client_secret, 'broker-secret', 'client_secret_post')
@@ -195,7 +245,10 @@ describe('google', () => {
     await importGrant(app, 'g', { access_token: 'old', refresh_token: '1//keep-me', expires_in: 10 })
     assert.equal((await getAccess(app, 'g')).json().access_token, 'g-at-1')
     assert.equal((await forceRefresh(app, 'g')).json().access_token, 'g-at-2')
-    assert.deepEqual(stub.requests.map((r) => r.body.refresh_token), ['1//keep-me', '1//keep-me'])
+    assert.deepEqual(
+      stub.requests.map((r) => r.body.refresh_token),
+      ['1//keep-me', '1//keep-me'],
+    )
     assert.equal(stub.requests[0]!.body.client_id, 'broker-client')
     assert.equal(stub.requests[0]!.body.scope, undefined, 'Google needs no scope on refresh')
   })
@@ -214,7 +267,7 @@ describe('microsoft', () => {
     assert.equal(sent!.body.refresh_token, 'ms-rt-0')
   })
 
-  test('the providers file\'s scopes replace the template\'s on refresh too', async (t) => {
+  test("the providers file's scopes replace the template's on refresh too", async (t) => {
     const { app, stub } = await broker(t, 'microsoft', { scopes: ['offline_access', 'https://graph.microsoft.com/Mail.Read'] })
     stub.handle('/token', rotatingTokens('ms-'))
     await importGrant(app, 'ms2', { access_token: 'old', refresh_token: 'rt', expires_at: expired() })
@@ -224,7 +277,7 @@ describe('microsoft', () => {
 })
 
 describe('microsoft, a grant linked with a narrower scope', () => {
-  test('a refresh asks for the grant\'s own scope, not the configured default', async (t) => {
+  test("a refresh asks for the grant's own scope, not the configured default", async (t) => {
     const { app, stub } = await broker(t, 'microsoft')
     stub.handle('/token', rotatingTokens('ms-'))
     await importGrant(app, 'narrow', { access_token: 'old', refresh_token: 'rt', expires_at: expired(), scope: 'offline_access Mail.Read' })
@@ -236,7 +289,9 @@ describe('microsoft, a grant linked with a narrower scope', () => {
 describe('any provider', () => {
   test('expires_in as a string, and a missing token_type, are understood', async (t) => {
     const { app, stub } = await broker(t, 'oauth2')
-    stub.handle('/token', (_req, res) => json(res, 200, { access_token: 'str-at', expires_in: '3600', refresh_token: 'str-rt', extra: { ignored: true } }))
+    stub.handle('/token', (_req, res) =>
+      json(res, 200, { access_token: 'str-at', expires_in: '3600', refresh_token: 'str-rt', extra: { ignored: true } }),
+    )
     await importGrant(app, 'str', { access_token: 'old', refresh_token: 'rt', expires_at: expired() })
     const res = await getAccess(app, 'str')
     assert.equal(res.statusCode, 200, res.body)
@@ -248,9 +303,11 @@ describe('any provider', () => {
   test('client secrets are tried in order while the provider answers invalid_client', async (t) => {
     const { app, stub } = await broker(t, 'oauth2', { client_secret: ['next-secret', 'current-secret', 'never-tried'] })
     const tokens = rotatingTokens('sec-')
-    stub.handle('/token', (req, res) => (basic(req) === 'broker-client:current-secret'
-      ? tokens(req, res)
-      : json(res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic' })))
+    stub.handle('/token', (req, res) =>
+      basic(req) === 'broker-client:current-secret'
+        ? tokens(req, res)
+        : json(res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic' }),
+    )
     await importGrant(app, 'sec', { access_token: 'old', refresh_token: 'rt', expires_at: expired() })
     const res = await getAccess(app, 'sec')
     assert.equal(res.statusCode, 200, res.body)

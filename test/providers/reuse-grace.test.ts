@@ -16,8 +16,14 @@ import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 let stub: StubProvider
-before(async () => { redis = await startRedis(); stub = await startStubProvider() })
-after(async () => { await stub.close(); await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+  stub = await startStubProvider()
+})
+after(async () => {
+  await stub.close()
+  await redis.stop()
+})
 
 test('xero: a lost lock within the reuse grace window keeps the newer grant and hands it to the late caller', async (t) => {
   const provider = gatedTokens('xero-', 1800)
@@ -51,7 +57,10 @@ test('xero: a lost lock within the reuse grace window keeps the newer grant and 
   const late = await slow
   assert.equal(late.statusCode, 200, late.body)
   assert.equal(late.json().access_token, 'xero-at-2', 'the late caller gets the newer token, not its own fenced-off one')
-  assert.deepEqual(stub.requests.filter((r) => r.path === '/token').map((r) => r.body.refresh_token), ['xero-rt-0', 'xero-rt-0'])
+  assert.deepEqual(
+    stub.requests.filter((r) => r.path === '/token').map((r) => r.body.refresh_token),
+    ['xero-rt-0', 'xero-rt-0'],
+  )
 
   const grant = await a.storage.grants.getGrant('graced')
   assert.equal(grant?.status, 'active')
@@ -68,4 +77,3 @@ test('xero: a lost lock within the reuse grace window keeps the newer grant and 
   assert.match(metrics, /refresh_token_reuse_detected_total\{[^}]*action="kept_newer"[^}]*\} 1/)
   assert.doesNotMatch(metrics, /refresh_token_reuse_detected_total\{[^}]*action="wiped"[^}]*\} [1-9]/)
 })
-

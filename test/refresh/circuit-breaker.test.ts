@@ -8,7 +8,10 @@ import { json, startStubProvider } from '../helpers/stub-provider.js'
 test('an outage across accounts opens the circuit: after three accounts failed, others do not call the provider', async (t) => {
   const stub = await startStubProvider()
   const { app } = await brokerFor(stub)
-  t.after(async () => { await app.close(); await stub.close() })
+  t.after(async () => {
+    await app.close()
+    await stub.close()
+  })
   stub.handle('/token', (_req, res) => json(res, 503, {}))
   const expired = new Date(Date.now() - 1000).toISOString()
   for (const account of ['a', 'b', 'c', 'd', 'e']) {

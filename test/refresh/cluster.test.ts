@@ -13,8 +13,13 @@ import { waitFor } from '../helpers/wait.js'
 /** One Redis Cluster (3 masters) for the file; each test uses its own key prefix. */
 let cluster: RedisCluster
 let stub: StubProvider
-before(async () => { [cluster, stub] = await Promise.all([startRedisCluster({ masters: 3 }), startStubProvider()]) })
-after(async () => { await stub?.close(); await cluster?.stop() })
+before(async () => {
+  ;[cluster, stub] = await Promise.all([startRedisCluster({ masters: 3 }), startStubProvider()])
+})
+after(async () => {
+  await stub?.close()
+  await cluster?.stop()
+})
 
 const headers = bearer()
 
@@ -52,13 +57,23 @@ test('100 concurrent requests per account on 2 instances, accounts on every node
   }
   // The grants really are spread: every master holds some of them.
   const holders = await Promise.all(cluster.nodes.map((n) => cluster.keysOn(n.port, `${prefix}{*}:grant`)))
-  assert.deepEqual(holders.map((keys) => keys.length), cluster.nodes.map(() => 2))
+  assert.deepEqual(
+    holders.map((keys) => keys.length),
+    cluster.nodes.map(() => 2),
+  )
 
-  const answers = await Promise.all(accounts.flatMap((account) => Array.from({ length: 100 }, async (_, i) => {
-    const res = await fetch(`${brokers.urls[i % 2]}/tokens/${account}/access`, { headers })
-    return { account, status: res.status, body: await res.json() as { access_token: string } }
-  })))
-  assert.deepEqual(answers.filter((a) => a.status !== 200), [])
+  const answers = await Promise.all(
+    accounts.flatMap((account) =>
+      Array.from({ length: 100 }, async (_, i) => {
+        const res = await fetch(`${brokers.urls[i % 2]}/tokens/${account}/access`, { headers })
+        return { account, status: res.status, body: (await res.json()) as { access_token: string } }
+      }),
+    ),
+  )
+  assert.deepEqual(
+    answers.filter((a) => a.status !== 200),
+    [],
+  )
 
   const tokens = new Map<string, Set<string>>()
   for (const a of answers) tokens.set(a.account, (tokens.get(a.account) ?? new Set()).add(a.body.access_token))
@@ -109,11 +124,15 @@ test('DELETE /tokens/:account on the cluster; GET /audit shows what happened, fr
       const got = res.json().entries as Entry[]
       const has = (event: string, account: string) => got.some((e) => e.event === event && e.account === account)
       return accounts.every((acc) => has('account.imported', acc) && has('account.refreshed', acc) && has('account.revoked', acc))
-        ? got : undefined
+        ? got
+        : undefined
     })
     assert.ok(entries.length >= accounts.length * 3)
     const forOne = await reader.inject({ method: 'GET', url: `/audit?account=${accounts[0]}`, headers })
-    assert.deepEqual((forOne.json().entries as Entry[]).map((e) => e.event), ['account.imported', 'account.refreshed', 'account.revoked'])
+    assert.deepEqual(
+      (forOne.json().entries as Entry[]).map((e) => e.event),
+      ['account.imported', 'account.refreshed', 'account.revoked'],
+    )
   }
 })
 

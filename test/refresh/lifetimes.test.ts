@@ -9,8 +9,12 @@ import { startRedis, withConnection, type RedisServer } from '../helpers/redis-s
 import { json, startStubProvider } from '../helpers/stub-provider.js'
 
 let redis: RedisServer
-before(async () => { redis = await startRedis() })
-after(async () => { await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+})
+after(async () => {
+  await redis.stop()
+})
 
 const T0 = Date.parse('2030-01-01T00:00:00Z')
 const YEAR_S = 365 * 86_400
@@ -20,8 +24,19 @@ async function setup(t: { after(fn: () => Promise<unknown>): void }, provider: R
   let now = T0
   const prefix = `life${randomUUID()}:`
   const broker: TestApp = await brokerFor(stub, { redis, env: { REDIS_KEY_PREFIX: prefix }, deps: { clock: () => now }, provider })
-  t.after(async () => { await broker.app.close(); await stub.close() })
-  return { ...broker, stub, prefix, advance: (ms: number) => { now += ms }, now: () => now }
+  t.after(async () => {
+    await broker.app.close()
+    await stub.close()
+  })
+  return {
+    ...broker,
+    stub,
+    prefix,
+    advance: (ms: number) => {
+      now += ms
+    },
+    now: () => now,
+  }
 }
 
 const meta = async (app: FastifyInstance, account: string) =>
@@ -48,9 +63,14 @@ describe('absurd lifetimes are sanitized where they enter', () => {
     assert.deepEqual([clamped.json().access_token, clamped.json().expires_in], ['at-5', YEAR_S])
     assert.equal(stub.count('/token'), 5)
 
-    const warnings = logs.lines.map((l) => JSON.parse(l) as { msg: string; anomaly?: string; provider?: string })
+    const warnings = logs.lines
+      .map((l) => JSON.parse(l) as { msg: string; anomaly?: string; provider?: string })
       .filter((l) => l.anomaly !== undefined)
-    assert.deepEqual(warnings.map((w) => w.anomaly), ['not_positive', 'not_a_number', 'too_long'], 'logged once per provider and kind')
+    assert.deepEqual(
+      warnings.map((w) => w.anomaly),
+      ['not_positive', 'not_a_number', 'too_long'],
+      'logged once per provider and kind',
+    )
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
     assert.match(metrics, /token_lifetime_anomalies_total\{provider="stub",anomaly="not_positive"\} 2/)
   })
@@ -58,7 +78,12 @@ describe('absurd lifetimes are sanitized where they enter', () => {
   test('from an import: expires_at outside 1970-9999 is a 400 that stores nothing; above a year is clamped', async (t) => {
     const { app, now } = await setup(t)
     for (const expires_at of ['9999-12-31T23:59:59-00:01', '1969-12-31T23:59:59Z', '+010000-01-01T00:00:00Z']) {
-      const res = await app.inject({ method: 'PUT', url: '/accounts/far', headers: bearer(), payload: { provider: 'stub', access_token: 'at', expires_at } })
+      const res = await app.inject({
+        method: 'PUT',
+        url: '/accounts/far',
+        headers: bearer(),
+        payload: { provider: 'stub', access_token: 'at', expires_at },
+      })
       assert.equal(res.statusCode, 400, `${expires_at}: ${res.body}`)
       assert.equal(res.json().code, 'VALIDATION_ERROR')
     }
@@ -75,14 +100,20 @@ describe('absurd lifetimes are sanitized where they enter', () => {
   test('a corrupt stored record never fails a list: it is reported and the rest of the page is served', async (t) => {
     const { app, prefix } = await setup(t)
     for (const id of ['a-ok', 'b-bad', 'c-ok']) await importGrant(app, id, { access_token: 'at', refresh_token: 'rt', expires_in: 600 })
-    await withConnection(redis.port, (c) => c.hset(`${prefix}{b-bad}:grant`,
-      'expires_at', '8e15', 'created_at', 'garbage', 'refreshed_at', '1e300', 'last_error', '{not json'))
+    await withConnection(redis.port, (c) =>
+      c.hset(`${prefix}{b-bad}:grant`, 'expires_at', '8e15', 'created_at', 'garbage', 'refreshed_at', '1e300', 'last_error', '{not json'),
+    )
     const list = await app.inject({ method: 'GET', url: '/accounts', headers: bearer() })
     assert.equal(list.statusCode, 200, list.body)
-    assert.deepEqual(list.json().accounts.map((a: { account: string }) => a.account), ['a-ok', 'b-bad', 'c-ok'])
+    assert.deepEqual(
+      list.json().accounts.map((a: { account: string }) => a.account),
+      ['a-ok', 'b-bad', 'c-ok'],
+    )
     const bad = await meta(app, 'b-bad')
-    assert.deepEqual([bad.expires_at, bad.last_refreshed_at, bad.last_error, bad.created_at],
-      [null, null, null, '1970-01-01T00:00:00.000Z'])
+    assert.deepEqual(
+      [bad.expires_at, bad.last_refreshed_at, bad.last_error, bad.created_at],
+      [null, null, null, '1970-01-01T00:00:00.000Z'],
+    )
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
     assert.match(metrics, /corrupt_records_total 2/)
   })
@@ -103,7 +134,9 @@ describe('template lifetimes', () => {
   test('refresh_token_idle_ttl: the scheduler refreshes a grant left unused for half of it, once', async (t) => {
     const { app, stub, advance } = await setup(t, { refresh_token_idle_ttl: 100 * 86_400 })
     let n = 0
-    stub.handle('/token', (_req, res) => json(res, 200, { access_token: `idle-${++n}`, refresh_token: `idle-rt-${n}`, token_type: 'Bearer' }))
+    stub.handle('/token', (_req, res) =>
+      json(res, 200, { access_token: `idle-${++n}`, refresh_token: `idle-rt-${n}`, token_type: 'Bearer' }),
+    )
     // A token without expiry would never be refreshed; the idle refresh token would then die at the provider.
     await importGrant(app, 'idle', { access_token: 'never-expires', refresh_token: 'rt-0' })
     await app.broker.scheduler.tick()

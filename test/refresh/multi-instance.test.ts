@@ -14,8 +14,14 @@ import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 let stub: StubProvider
-before(async () => { redis = await startRedis(); stub = await startStubProvider() })
-after(async () => { await stub.close(); await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+  stub = await startStubProvider()
+})
+after(async () => {
+  await stub.close()
+  await redis.stop()
+})
 
 /** Several broker instances on one Redis, each on a real listener. */
 async function instances(n: number, prefix: string, env: Record<string, string> = {}) {
@@ -38,11 +44,16 @@ test('300 concurrent requests on 3 instances: exactly one refresh, one token for
   t.after(() => cluster.close())
   await importGrant(cluster.apps[0]!, 'shared', { access_token: 'old', refresh_token: 'rt-0', expires_in: 30 })
 
-  const answers = await Promise.all(Array.from({ length: 300 }, async (_, i) => {
-    const res = await fetch(`${cluster.urls[i % 3]}/tokens/shared/access`, { headers })
-    return { status: res.status, body: await res.json() as { access_token: string } }
-  }))
-  assert.deepEqual(answers.filter((a) => a.status !== 200), [])
+  const answers = await Promise.all(
+    Array.from({ length: 300 }, async (_, i) => {
+      const res = await fetch(`${cluster.urls[i % 3]}/tokens/shared/access`, { headers })
+      return { status: res.status, body: (await res.json()) as { access_token: string } }
+    }),
+  )
+  assert.deepEqual(
+    answers.filter((a) => a.status !== 200),
+    [],
+  )
   assert.deepEqual(new Set(answers.map((a) => a.body.access_token)), new Set(['multi-at-1']))
   assert.equal(stub.count('/token'), 1)
 })
@@ -54,14 +65,20 @@ test('300 concurrent POST /refresh with the same rejected token on 3 instances: 
   t.after(() => cluster.close())
   await importGrant(cluster.apps[0]!, 'shared', { access_token: 'rejected-by-api', refresh_token: 'rt-0', expires_in: 3600 })
 
-  const answers = await Promise.all(Array.from({ length: 300 }, async (_, i) => {
-    const res = await fetch(`${cluster.urls[i % 3]}/tokens/shared/refresh`, {
-      method: 'POST', headers: { ...headers, 'content-type': 'application/json' },
-      body: JSON.stringify({ rejected_token: 'rejected-by-api' }),
-    })
-    return { status: res.status, body: await res.json() as { access_token: string } }
-  }))
-  assert.deepEqual(answers.filter((a) => a.status !== 200), [])
+  const answers = await Promise.all(
+    Array.from({ length: 300 }, async (_, i) => {
+      const res = await fetch(`${cluster.urls[i % 3]}/tokens/shared/refresh`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ rejected_token: 'rejected-by-api' }),
+      })
+      return { status: res.status, body: (await res.json()) as { access_token: string } }
+    }),
+  )
+  assert.deepEqual(
+    answers.filter((a) => a.status !== 200),
+    [],
+  )
   assert.deepEqual(new Set(answers.map((a) => a.body.access_token)), new Set(['forced-at-1']))
   assert.equal(stub.count('/token'), 1)
 })
@@ -108,8 +125,14 @@ test('an instance killed mid-refresh: the lock expires and another instance refr
   })
   const providersFile = writeProvidersFile({ stub: stubProvider(stub) })
   const env = {
-    REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, AUTH_JWT_SECRET: TEST_JWT_SECRET, REDIS_KEY_PREFIX: 'mi4:',
-    PROVIDERS_FILE: providersFile, REFRESH_LOCK_TTL_MS: '1000', PROVIDER_TIMEOUT_MS: '5000', PROACTIVE_REFRESH: 'false',
+    REDIS_URL: redis.url,
+    ENCRYPTION_KEYS: TEST_KEYS,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    REDIS_KEY_PREFIX: 'mi4:',
+    PROVIDERS_FILE: providersFile,
+    REFRESH_LOCK_TTL_MS: '1000',
+    PROVIDER_TIMEOUT_MS: '5000',
+    PROACTIVE_REFRESH: 'false',
   }
   const victim = await spawnBroker(env)
   t.after(() => victim.kill('SIGKILL'))
@@ -132,4 +155,3 @@ test('an instance killed mid-refresh: the lock expires and another instance refr
   assert.equal(stub.requests[1]!.body.refresh_token, 'rt-0') // the grant was still there to use
   assert.equal((await raw.hgetall('mi4:{crash}:grant')).status, 'active')
 })
-

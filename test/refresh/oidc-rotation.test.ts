@@ -8,14 +8,25 @@ import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 
 let op: OidcServer
 let redis: RedisServer
-before(async () => { op = await startOp(); redis = await startRedis() })
-after(async () => { await op.close(); await redis.stop() })
+before(async () => {
+  op = await startOp()
+  redis = await startRedis()
+})
+after(async () => {
+  await op.close()
+  await redis.stop()
+})
 
 test('ten rotating refreshes in a row succeed against the real provider', async (t) => {
   const { app } = await brokerForOp(op, { redis })
   t.after(() => app.close())
   const grant = await op.obtainGrant()
-  const put = await importGrant(app, 'rot', { provider: 'op', access_token: grant.access_token, refresh_token: grant.refresh_token, expires_in: grant.expires_in })
+  const put = await importGrant(app, 'rot', {
+    provider: 'op',
+    access_token: grant.access_token,
+    refresh_token: grant.refresh_token,
+    expires_in: grant.expires_in,
+  })
   assert.equal(put.statusCode, 201)
   op.resetCounts()
 
@@ -39,7 +50,12 @@ test('a stolen refresh token reused at the provider kills the grant: REFRESH_TOK
   const { app } = await brokerForOp(op, { redis })
   t.after(() => app.close())
   const grant = await op.obtainGrant()
-  await importGrant(app, 'stolen', { provider: 'op', access_token: grant.access_token, refresh_token: grant.refresh_token, expires_in: grant.expires_in })
+  await importGrant(app, 'stolen', {
+    provider: 'op',
+    access_token: grant.access_token,
+    refresh_token: grant.refresh_token,
+    expires_in: grant.expires_in,
+  })
   assert.equal((await app.inject({ method: 'POST', url: '/tokens/stolen/refresh', headers: bearer() })).statusCode, 200)
 
   // Someone replays the old (rotated-out) refresh token directly: the provider revokes the family.

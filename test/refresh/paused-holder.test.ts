@@ -12,8 +12,14 @@ import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 let stub: StubProvider
-before(async () => { redis = await startRedis(); stub = await startStubProvider() })
-after(async () => { await stub.close(); await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+  stub = await startStubProvider()
+})
+after(async () => {
+  await stub.close()
+  await redis.stop()
+})
 
 test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: reuse is detected, the grant wiped', async (t) => {
   const provider = gatedTokens('paused-')
@@ -21,10 +27,19 @@ test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: 
   const prefix = 'pause:'
   const providersFile = writeProvidersFile({ stub: stubProvider(stub) })
   const paused = await spawnBroker({
-    REDIS_URL: redis.url, ENCRYPTION_KEYS: TEST_KEYS, AUTH_JWT_SECRET: TEST_JWT_SECRET, REDIS_KEY_PREFIX: prefix,
-    PROVIDERS_FILE: providersFile, REFRESH_LOCK_TTL_MS: '1000', PROVIDER_TIMEOUT_MS: '30000', PROACTIVE_REFRESH: 'false',
+    REDIS_URL: redis.url,
+    ENCRYPTION_KEYS: TEST_KEYS,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    REDIS_KEY_PREFIX: prefix,
+    PROVIDERS_FILE: providersFile,
+    REFRESH_LOCK_TTL_MS: '1000',
+    PROVIDER_TIMEOUT_MS: '30000',
+    PROACTIVE_REFRESH: 'false',
   })
-  t.after(async () => { paused.child.kill('SIGCONT'); await paused.kill('SIGKILL') })
+  t.after(async () => {
+    paused.child.kill('SIGCONT')
+    await paused.kill('SIGKILL')
+  })
   const { app: other } = await brokerFor(stub, { redis, env: { REDIS_KEY_PREFIX: prefix, REFRESH_LOCK_TTL_MS: '1000' } })
   t.after(() => other.close())
   await importGrant(other, 'paused', { access_token: 'old', refresh_token: 'paused-rt-0', expires_in: 30 })
@@ -34,7 +49,7 @@ test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: 
   const late = fetch(`${paused.url}/tokens/paused/access`, { headers: bearer() })
   await waitUntil('the first refresh to reach the provider', () => provider.calls() === 1)
   paused.child.kill('SIGSTOP')
-  await waitUntil('the paused holder\'s lock to expire', async () => (await raw.exists(`${prefix}{paused}:lock`)) === 0)
+  await waitUntil("the paused holder's lock to expire", async () => (await raw.exists(`${prefix}{paused}:lock`)) === 0)
 
   const fresh = await getAccess(other, 'paused')
   assert.equal(fresh.statusCode, 200)
@@ -45,20 +60,22 @@ test('a holder paused (SIGSTOP) past its lock cannot overwrite the newer grant: 
   paused.child.kill('SIGCONT')
   const res = await late
   assert.equal(res.status, 409)
-  assert.equal((await res.json() as { code: string }).code, 'REAUTHENTICATION_REQUIRED')
+  assert.equal(((await res.json()) as { code: string }).code, 'REAUTHENTICATION_REQUIRED')
   const grant = await raw.hgetall(`${prefix}{paused}:grant`)
   assert.equal(grant.status, 'reauth_required')
   assert.equal(JSON.parse(grant.last_error!).code, 'TOKEN_REUSE_DETECTED')
   assert.equal(grant.at, undefined)
   assert.equal(grant.rt, undefined)
   // The process writes its log asynchronously: the line may follow the answer.
-  await waitUntil('the reuse warning in the paused instance\'s log', () => /refresh token reuse detected/.test(paused.output()))
-  assert.ok(!paused.output().includes('paused-rt-'), 'no token in the paused instance\'s logs')
+  await waitUntil("the reuse warning in the paused instance's log", () => /refresh token reuse detected/.test(paused.output()))
+  assert.ok(!paused.output().includes('paused-rt-'), "no token in the paused instance's logs")
 })
 
 test('a holder whose lock expired while it queued for a provider slot does not present the refresh token: it waits for the new holder', async (t) => {
   let releaseSlot!: () => void
-  const slotTaken = new Promise<void>((resolve) => { releaseSlot = resolve })
+  const slotTaken = new Promise<void>((resolve) => {
+    releaseSlot = resolve
+  })
   stub.handle('/token', async (req, res) => {
     const token = req.body.refresh_token ?? ''
     if (token === 'slot-rt-0') await slotTaken
@@ -68,10 +85,12 @@ test('a holder whose lock expired while it queued for a provider slot does not p
   const { app: starved, logs } = await brokerFor(stub, { redis, env })
   const { app: other } = await brokerFor(stub, { redis, env })
   t.after(() => Promise.all([starved.close(), other.close()]))
-  for (const account of ['slot', 'late']) await importGrant(other, account, { access_token: `${account}-at-0`, refresh_token: `${account}-rt-0`, expires_in: 3600 })
+  for (const account of ['slot', 'late'])
+    await importGrant(other, account, { access_token: `${account}-at-0`, refresh_token: `${account}-rt-0`, expires_in: 3600 })
   const raw = new Redis(redis.url)
   t.after(() => raw.quit())
-  const refresh = (app: typeof other, account: string) => app.inject({ method: 'POST', url: `/tokens/${account}/refresh`, headers: bearer() })
+  const refresh = (app: typeof other, account: string) =>
+    app.inject({ method: 'POST', url: `/tokens/${account}/refresh`, headers: bearer() })
   const calls = (token: string) => stub.requests.filter((r) => r.body.refresh_token === token).length
 
   const slot = refresh(starved, 'slot') // holds the instance's only provider slot
@@ -89,7 +108,7 @@ test('a holder whose lock expired while it queued for a provider slot does not p
   assert.equal((await slot).statusCode, 200)
   const answer = await late
   assert.equal(answer.statusCode, 200, answer.body)
-  assert.equal(answer.json().access_token, 'late-at-1', 'the new holder\'s token')
+  assert.equal(answer.json().access_token, 'late-at-1', "the new holder's token")
   assert.equal(calls('late-rt-0'), 1, 'the refresh token was presented once, by the new holder')
   assert.match(logs.text, /refresh lock lost before the provider call/)
 })

@@ -12,18 +12,33 @@ import { json, rotatingTokens, startStubProvider, type StubHandler, type StubPro
 import { waitFor, waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
-before(async () => { redis = await startRedis() })
-after(async () => { await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+})
+after(async () => {
+  await redis.stop()
+})
 
 /** A clock the test moves by hand, shared by every instance. */
 function fakeClock(start = Date.parse('2030-01-01T00:00:00Z')) {
   let now = start
-  return { now: () => now, advance: (ms: number) => { now += ms } }
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms
+    },
+  }
 }
 
 /** `n` broker instances on one Redis key space, sharing the stub provider and a clock. */
-async function brokers(t: { after(fn: () => Promise<unknown>): void }, stub: StubProvider, n: number, clock?: () => number,
-  env: Record<string, string> = {}, provider: Record<string, unknown> = {}) {
+async function brokers(
+  t: { after(fn: () => Promise<unknown>): void },
+  stub: StubProvider,
+  n: number,
+  clock?: () => number,
+  env: Record<string, string> = {},
+  provider: Record<string, unknown> = {},
+) {
   const prefix = `pol${randomUUID()}:`
   const apps: FastifyInstance[] = []
   for (let i = 0; i < n; i++) {
@@ -46,7 +61,7 @@ class ObservedStore extends MemoryStore {
   }
 }
 
-describe('refresh timing is bounded by the token\'s lifetime', () => {
+describe("refresh timing is bounded by the token's lifetime", () => {
   test('tokens shorter-lived than the skew: one refresh per half-lifetime, whatever the request rate', async (t) => {
     const stub = await startStubProvider()
     t.after(() => stub.close())
@@ -147,19 +162,25 @@ describe('failures back off across instances', () => {
     const apps = await brokers(t, stub, 2) // real time: the breaker and the backoff heal on their own
     const accounts = ['r1', 'r2', 'r3', 'r4']
     const expired = new Date(Date.now() - 1000).toISOString()
-    for (const account of accounts) await importGrant(apps[0]!, account, { access_token: 'x', refresh_token: `rt-${account}`, expires_at: expired })
+    for (const account of accounts)
+      await importGrant(apps[0]!, account, { access_token: 'x', refresh_token: `rt-${account}`, expires_at: expired })
     for (const app of apps) for (const account of accounts) assert.equal((await getAccess(app, account)).statusCode, 503)
     down = false
     const callsWhileDown = refreshes(stub)
     const served = new Map<string, string>()
     for (const app of apps) {
       for (const account of accounts) {
-        const res = await waitFor(`${account} to be served again`, async () => {
-          const answer = await getAccess(app, account)
-          return answer.statusCode === 503 ? undefined : answer
-        }, { timeoutMs: 30_000 })
+        const res = await waitFor(
+          `${account} to be served again`,
+          async () => {
+            const answer = await getAccess(app, account)
+            return answer.statusCode === 503 ? undefined : answer
+          },
+          { timeoutMs: 30_000 },
+        )
         assert.equal(res.statusCode, 200, res.body)
-        if (served.has(account)) assert.equal(res.json().access_token, served.get(account), `both instances serve ${account}'s one new token`)
+        if (served.has(account))
+          assert.equal(res.json().access_token, served.get(account), `both instances serve ${account}'s one new token`)
         served.set(account, res.json().access_token)
       }
     }
@@ -167,12 +188,11 @@ describe('failures back off across instances', () => {
     assert.equal(refreshes(stub) - callsWhileDown, accounts.length, 'one refresh per account once the provider is back')
   })
 
-  test('one account\'s failures do not stop refreshes of another account at the same provider', async (t) => {
+  test("one account's failures do not stop refreshes of another account at the same provider", async (t) => {
     const stub = await startStubProvider()
     t.after(() => stub.close())
     const good = rotatingTokens('good-')
-    stub.handle('/token', (req, res) => (req.body.refresh_token === 'rt-bad'
-      ? json(res, 429, { error: 'rate_limited' }) : good(req, res)))
+    stub.handle('/token', (req, res) => (req.body.refresh_token === 'rt-bad' ? json(res, 429, { error: 'rate_limited' }) : good(req, res)))
     const clock = fakeClock()
     const [app] = await brokers(t, stub, 1, clock.now)
     const expired = new Date(clock.now() - 1000).toISOString()
@@ -197,9 +217,13 @@ describe('outbound concurrency', () => {
     const [app] = await brokers(t, stub, 1, undefined, { PROVIDER_CONCURRENCY: '4', PROVIDER_TIMEOUT_MS: '10000' })
     const expired = new Date(Date.now() - 1000).toISOString()
     const accounts = Array.from({ length: 40 }, (_, i) => `cap-${i}`)
-    for (const account of accounts) await importGrant(app!, account, { access_token: 'x', refresh_token: `rt-${account}`, expires_at: expired })
+    for (const account of accounts)
+      await importGrant(app!, account, { access_token: 'x', refresh_token: `rt-${account}`, expires_at: expired })
     const answers = await Promise.all(accounts.map((account) => getAccess(app!, account)))
-    assert.deepEqual(answers.map((a) => a.statusCode), accounts.map(() => 200))
+    assert.deepEqual(
+      answers.map((a) => a.statusCode),
+      accounts.map(() => 200),
+    )
     assert.equal(refreshes(stub), 40)
     assert.equal(stub.maxInFlight, 4)
   })
@@ -210,17 +234,31 @@ describe('single flight respects what each caller asked', () => {
     const stub = await startStubProvider()
     t.after(() => stub.close())
     let release!: () => void
-    const gate = new Promise<void>((resolve) => { release = resolve })
-    const handler: StubHandler = async (_req, res) => { await gate; json(res, 503, {}) }
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const handler: StubHandler = async (_req, res) => {
+      await gate
+      json(res, 503, {})
+    }
     stub.handle('/token', handler)
     // The forced request reads the grant, then joins the running refresh: its read is what shows it arrived.
     const store = new ObservedStore()
-    const { app } = await brokerFor(stub, { deps: { storage: memoryStorage({ grants: store }) }, env: { PROVIDER_TIMEOUT_MS: '20000', PROACTIVE_REFRESH: 'false' }, t })
+    const { app } = await brokerFor(stub, {
+      deps: { storage: memoryStorage({ grants: store }) },
+      env: { PROVIDER_TIMEOUT_MS: '20000', PROACTIVE_REFRESH: 'false' },
+      t,
+    })
     await importGrant(app, 'f', { access_token: 'rejected-by-api', refresh_token: 'rt', expires_in: 200 })
     const running = getAccess(app, 'f') // starts a refresh (under the skew), held at the provider
     await waitUntil('the refresh to reach the provider', () => stub.count('/token') === 1)
     const readsBefore = store.reads
-    const forced = app.inject({ method: 'POST', url: '/tokens/f/refresh', headers: bearer(), payload: { rejected_token: 'rejected-by-api' } })
+    const forced = app.inject({
+      method: 'POST',
+      url: '/tokens/f/refresh',
+      headers: bearer(),
+      payload: { rejected_token: 'rejected-by-api' },
+    })
     await waitUntil('the forced refresh to read the grant', () => store.reads > readsBefore)
     release()
     const [get, post] = await Promise.all([running, forced])
@@ -231,5 +269,4 @@ describe('single flight respects what each caller asked', () => {
     assert.ok(Number(post.headers['retry-after']) >= 1)
     assert.doesNotMatch(post.body, /rejected-by-api/)
   })
-
 })

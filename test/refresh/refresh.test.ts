@@ -7,8 +7,12 @@ import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { json, rotatingTokens, startStubProvider, type StubProvider } from '../helpers/stub-provider.js'
 
 let redis: RedisServer
-before(async () => { redis = await startRedis() })
-after(async () => { await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+})
+after(async () => {
+  await redis.stop()
+})
 
 for (const storeKind of ['memory', 'redis'] as const) {
   describe(`refresh on the ${storeKind} store`, () => {
@@ -20,11 +24,17 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     test('concurrent requests for an expiring grant cause one refresh and get one token', async (t) => {
       const { app } = await broker()
-      t.after(async () => { await app.close(); await stub.close() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
       stub.handle('/token', rotatingTokens('', { delayMs: 50 }))
       await importGrant(app, 'acct-1', { access_token: 'old-at', refresh_token: 'rt-0', expires_in: 60 })
       const answers = await Promise.all(Array.from({ length: 50 }, () => getAccess(app, 'acct-1')))
-      assert.deepEqual(answers.map((a) => a.statusCode), Array(50).fill(200))
+      assert.deepEqual(
+        answers.map((a) => a.statusCode),
+        Array(50).fill(200),
+      )
       assert.deepEqual(new Set(answers.map((a) => a.json().access_token)), new Set(['at-1']))
       assert.equal(stub.count('/token'), 1)
       const sent = stub.requests[0]!
@@ -48,17 +58,26 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     test('a refresh response without a refresh token keeps the stored one (Google)', async (t) => {
       const { app } = await broker()
-      t.after(async () => { await app.close(); await stub.close() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
       stub.handle('/token', rotatingTokens('', { rotate: false }))
       await importGrant(app, 'g', { access_token: 'old', refresh_token: 'keep-me', expires_in: 10 })
       assert.equal((await getAccess(app, 'g')).json().access_token, 'at-1')
       await app.inject({ method: 'POST', url: '/tokens/g/refresh', headers: bearer() })
-      assert.deepEqual(stub.requests.map((r) => r.body.refresh_token), ['keep-me', 'keep-me'])
+      assert.deepEqual(
+        stub.requests.map((r) => r.body.refresh_token),
+        ['keep-me', 'keep-me'],
+      )
     })
 
     test('invalid_grant makes the account reauth_required; later requests do not call the provider', async (t) => {
       const { app } = await broker()
-      t.after(async () => { await app.close(); await stub.close() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
       stub.handle('/token', (_req, res) => json(res, 400, { error: 'invalid_grant', error_description: 'revoked' }))
       await importGrant(app, 'dead', { access_token: 'old', refresh_token: 'rt', expires_in: 10 })
       const first = await getAccess(app, 'dead')
@@ -75,7 +94,10 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     test('a provider 503 leaves the account active and serves the still-valid token', async (t) => {
       const { app } = await broker()
-      t.after(async () => { await app.close(); await stub.close() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
       stub.handle('/token', (_req, res) => json(res, 503, { error: 'unavailable' }))
       await importGrant(app, 'flaky', { access_token: 'still-valid', refresh_token: 'rt', expires_in: 120 })
       const res = await getAccess(app, 'flaky')
@@ -89,9 +111,16 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     test('an expired token during a provider outage gets 503 with Retry-After, three attempts at most', async (t) => {
       const { app } = await broker()
-      t.after(async () => { await app.close(); await stub.close() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
       stub.handle('/token', (_req, res) => json(res, 502, {}))
-      await importGrant(app, 'expired', { access_token: 'gone', refresh_token: 'rt', expires_at: new Date(Date.now() - 1000).toISOString() })
+      await importGrant(app, 'expired', {
+        access_token: 'gone',
+        refresh_token: 'rt',
+        expires_at: new Date(Date.now() - 1000).toISOString(),
+      })
       const res = await getAccess(app, 'expired')
       assert.equal(res.statusCode, 503)
       assert.equal(res.json().code, 'PROVIDER_UNAVAILABLE')
@@ -103,8 +132,13 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     test('a provider that hangs past the timeout is a transient failure', async (t) => {
       const { app } = await broker({ env: { PROVIDER_TIMEOUT_MS: '150' } })
-      t.after(async () => { await app.close(); await stub.close() })
-      stub.handle('/token', () => { /* never answers */ })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
+      stub.handle('/token', () => {
+        /* never answers */
+      })
       await importGrant(app, 'hang', { access_token: 'gone', refresh_token: 'rt', expires_at: new Date(Date.now() - 1000).toISOString() })
       const res = await getAccess(app, 'hang')
       assert.equal(res.statusCode, 503)
@@ -114,7 +148,10 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     test('429 with Retry-After is honoured: a short one is waited out, a long one is passed on', async (t) => {
       const { app } = await broker()
-      t.after(async () => { await app.close(); await stub.close() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
       let calls = 0
       const tokens = rotatingTokens()
       stub.handle('/token', (req, res) => (++calls === 1 ? json(res, 429, {}, { 'retry-after': '0' }) : tokens(req, res)))
@@ -124,7 +161,11 @@ for (const storeKind of ['memory', 'redis'] as const) {
       assert.equal(stub.count('/token'), 2)
 
       stub.handle('/token', (_req, res) => json(res, 429, {}, { 'retry-after': '120' }))
-      await importGrant(app, 'limited2', { access_token: 'gone', refresh_token: 'rt', expires_at: new Date(Date.now() - 1000).toISOString() })
+      await importGrant(app, 'limited2', {
+        access_token: 'gone',
+        refresh_token: 'rt',
+        expires_at: new Date(Date.now() - 1000).toISOString(),
+      })
       const limited = await getAccess(app, 'limited2')
       assert.equal(limited.statusCode, 503)
       assert.equal(limited.headers['retry-after'], '120')
@@ -133,14 +174,20 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     test('POST /refresh with a rejected token that is no longer current returns the current one', async (t) => {
       const { app } = await broker()
-      t.after(async () => { await app.close(); await stub.close() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
       stub.handle('/token', rotatingTokens())
       await importGrant(app, 'r', { access_token: 'first', refresh_token: 'rt', expires_in: 3600 })
       const forced = await app.inject({ method: 'POST', url: '/tokens/r/refresh', headers: bearer(), payload: { rejected_token: 'first' } })
       assert.equal(forced.statusCode, 200)
       assert.equal(forced.json().access_token, 'at-1')
-      const again = await Promise.all(Array.from({ length: 20 }, () =>
-        app.inject({ method: 'POST', url: '/tokens/r/refresh', headers: bearer(), payload: { rejected_token: 'first' } })))
+      const again = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          app.inject({ method: 'POST', url: '/tokens/r/refresh', headers: bearer(), payload: { rejected_token: 'first' } }),
+        ),
+      )
       assert.deepEqual(new Set(again.map((a) => a.json().access_token)), new Set(['at-1']))
       assert.equal(stub.count('/token'), 1)
       const empty = await app.inject({ method: 'POST', url: '/tokens/r/refresh', headers: bearer() })
@@ -150,7 +197,10 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     test('invalid_client (HTTP 401) moves on to the next client secret', async (t) => {
       const { app } = await broker({ provider: { client_secret: ['old-secret', 'new-secret'] } })
-      t.after(async () => { await app.close(); await stub.close() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
       stub.handle('/token', (req, res) => {
         const auth = Buffer.from(String(req.headers.authorization).slice(6), 'base64').toString()
         if (auth.endsWith(':old-secret')) return json(res, 401, { error: 'invalid_client' })
@@ -164,10 +214,16 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     test('GitHub-style errors in HTTP 200 are classified: a wrong client secret, then a dead grant', async (t) => {
       const { app } = await broker({ provider: { template: 'github', client_secret: ['old-secret', 'new-secret'] } })
-      t.after(async () => { await app.close(); await stub.close() })
+      t.after(async () => {
+        await app.close()
+        await stub.close()
+      })
       stub.handle('/token', (req, res) => {
         if (req.body.client_secret !== 'new-secret') {
-          return json(res, 200, { error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.' })
+          return json(res, 200, {
+            error: 'incorrect_client_credentials',
+            error_description: 'The client_id and/or client_secret passed are incorrect.',
+          })
         }
         if (req.body.refresh_token === 'ghr_dead') {
           return json(res, 200, { error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect or expired.' })
@@ -180,7 +236,10 @@ for (const storeKind of ['memory', 'redis'] as const) {
       const live = await getAccess(app, 'gh')
       assert.equal(live.statusCode, 200, live.body)
       assert.equal(live.json().access_token, 'ghu_new')
-      assert.deepEqual(stub.requests.map((r) => r.body.client_secret), ['old-secret', 'new-secret'])
+      assert.deepEqual(
+        stub.requests.map((r) => r.body.client_secret),
+        ['old-secret', 'new-secret'],
+      )
 
       const dead = await getAccess(app, 'gh-dead')
       assert.equal(dead.statusCode, 409, dead.body)

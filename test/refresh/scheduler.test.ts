@@ -9,8 +9,14 @@ import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
 let stub: StubProvider
-before(async () => { redis = await startRedis(); stub = await startStubProvider() })
-after(async () => { await stub.close(); await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+  stub = await startStubProvider()
+})
+after(async () => {
+  await stub.close()
+  await redis.stop()
+})
 
 test('the scheduler refreshes due grants before they expire, within the per-provider cap', async (t) => {
   stub.handle('/token', rotatingTokens('sched-', { delayMs: 30, expiresIn: 3600 }))
@@ -71,5 +77,5 @@ test('a mass expiry is worked through at the allowed concurrency, pass after pas
   await app.broker.scheduler.stop()
   assert.equal(own.count('/token'), 30, 'each grant refreshed once')
   assert.deepEqual(own.requests.map((r) => r.body.refresh_token).sort(), Array.from({ length: 30 }, (_, i) => `rt-${i}`).sort())
-  assert.equal(own.maxInFlight, 3, 'never more than the scheduler\'s share of the provider at once')
+  assert.equal(own.maxInFlight, 3, "never more than the scheduler's share of the provider at once")
 })

@@ -10,15 +10,22 @@ import { json, startStubProvider, type StubProvider } from '../helpers/stub-prov
 import { waitUntil } from '../helpers/wait.js'
 
 let redis: RedisServer
-before(async () => { redis = await startRedis() })
-after(async () => { await redis.stop() })
+before(async () => {
+  redis = await startRedis()
+})
+after(async () => {
+  await redis.stop()
+})
 
-const revoke = (app: FastifyInstance, account: string) =>
-  app.inject({ method: 'DELETE', url: `/tokens/${account}`, headers: bearer() })
+const revoke = (app: FastifyInstance, account: string) => app.inject({ method: 'DELETE', url: `/tokens/${account}`, headers: bearer() })
 
 async function assertGone(app: FastifyInstance, account: string) {
-  for (const [method, url] of [['GET', `/tokens/${account}/access`], ['POST', `/tokens/${account}/refresh`],
-    ['GET', `/accounts/${account}`], ['DELETE', `/tokens/${account}`]] as const) {
+  for (const [method, url] of [
+    ['GET', `/tokens/${account}/access`],
+    ['POST', `/tokens/${account}/refresh`],
+    ['GET', `/accounts/${account}`],
+    ['DELETE', `/tokens/${account}`],
+  ] as const) {
     const res = await app.inject({ method, url, headers: bearer() })
     assert.equal(res.statusCode, 404, `${method} ${url}`)
     assert.equal(res.json().code, 'ACCOUNT_NOT_FOUND')
@@ -29,14 +36,23 @@ async function assertGone(app: FastifyInstance, account: string) {
 
 describe('against the real authorization server', () => {
   let op: OidcServer
-  before(async () => { op = await startOp() })
-  after(async () => { await op.close() })
+  before(async () => {
+    op = await startOp()
+  })
+  after(async () => {
+    await op.close()
+  })
 
   test('revokes the refresh token at the provider, then deletes the account', async (t) => {
     const { app } = await brokerForOp(op, { redis })
     t.after(() => app.close())
     const grant = await op.obtainGrant()
-    await importGrant(app, 'gone', { provider: 'op', access_token: grant.access_token, refresh_token: grant.refresh_token, expires_in: 600 })
+    await importGrant(app, 'gone', {
+      provider: 'op',
+      access_token: grant.access_token,
+      refresh_token: grant.refresh_token,
+      expires_in: 600,
+    })
     assert.equal((await op.introspect(grant.refresh_token)).active, true)
 
     const res = await revoke(app, 'gone')
@@ -52,8 +68,12 @@ describe('against the real authorization server', () => {
 
 describe('against stub providers', () => {
   let stub: StubProvider
-  before(async () => { stub = await startStubProvider() })
-  after(async () => { await stub.close() })
+  before(async () => {
+    stub = await startStubProvider()
+  })
+  after(async () => {
+    await stub.close()
+  })
 
   test('a provider that is down: still wiped, reported failed', async (t) => {
     const { app } = await brokerFor(stub, { redis, provider: { revocation_url: `${stub.url}/revoke` } })
@@ -72,7 +92,9 @@ describe('against stub providers', () => {
   test('a provider that hangs past the timeout: still wiped, reported failed', async (t) => {
     const { app } = await brokerFor(stub, { redis, env: { PROVIDER_TIMEOUT_MS: '200' }, provider: { revocation_url: `${stub.url}/hang` } })
     t.after(() => app.close())
-    stub.handle('/hang', () => { /* never answers */ })
+    stub.handle('/hang', () => {
+      /* never answers */
+    })
     await importGrant(app, 'hang', { access_token: 'at', expires_in: 600 })
     const res = await revoke(app, 'hang')
     assert.equal(res.json().provider_revocation, 'failed')
@@ -99,8 +121,13 @@ describe('against stub providers', () => {
     const { app } = await brokerFor(stub, { redis, provider: { revocation_url: `${stub.url}/revoke-race` } })
     t.after(() => app.close())
     let release!: () => void
-    const gate = new Promise<void>((resolve) => { release = resolve })
-    stub.handle('/token', async (_req, res) => { await gate; json(res, 200, { access_token: 'race-at-1', refresh_token: 'race-rt-1', expires_in: 3600 }) })
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    stub.handle('/token', async (_req, res) => {
+      await gate
+      json(res, 200, { access_token: 'race-at-1', refresh_token: 'race-rt-1', expires_in: 3600 })
+    })
     stub.handle('/revoke-race', (_req, res) => json(res, 200, {}))
     await importGrant(app, 'race', { access_token: 'race-at-0', refresh_token: 'race-rt-0', expires_in: 60 })
 
@@ -122,24 +149,40 @@ describe('against stub providers', () => {
 
   test('the template decides how: GitHub deletes the app grant, HubSpot puts the token in the path, Google sends no client auth', async (t) => {
     const cases = [
-      { template: 'github', path: '/applications/broker-client/grant', method: 'DELETE', check: (r: typeof stub.requests[0]) => {
-        assert.equal(r.body.access_token, 'gh-at')
-        assert.equal(Buffer.from(String(r.headers.authorization).slice(6), 'base64').toString(), 'broker-client:broker-secret')
-      } },
+      {
+        template: 'github',
+        path: '/applications/broker-client/grant',
+        method: 'DELETE',
+        check: (r: (typeof stub.requests)[0]) => {
+          assert.equal(r.body.access_token, 'gh-at')
+          assert.equal(Buffer.from(String(r.headers.authorization).slice(6), 'base64').toString(), 'broker-client:broker-secret')
+        },
+      },
       { template: 'hubspot', path: '/refresh-tokens/hs-rt', method: 'DELETE', check: () => {} },
-      { template: 'google', path: '/revoke', method: 'POST', check: (r: typeof stub.requests[0]) => {
-        assert.equal(r.body.token, 'google-rt')
-        assert.equal(r.headers.authorization, undefined)
-        assert.equal(r.body.client_secret, undefined)
-      } },
+      {
+        template: 'google',
+        path: '/revoke',
+        method: 'POST',
+        check: (r: (typeof stub.requests)[0]) => {
+          assert.equal(r.body.token, 'google-rt')
+          assert.equal(r.headers.authorization, undefined)
+          assert.equal(r.body.client_secret, undefined)
+        },
+      },
     ]
     for (const c of cases) {
       stub.requests.length = 0
-      const revocationUrl = c.template === 'github' ? `${stub.url}/applications/{client_id}/grant`
-        : c.template === 'hubspot' ? `${stub.url}/refresh-tokens` : `${stub.url}/revoke`
+      const revocationUrl =
+        c.template === 'github'
+          ? `${stub.url}/applications/{client_id}/grant`
+          : c.template === 'hubspot'
+            ? `${stub.url}/refresh-tokens`
+            : `${stub.url}/revoke`
       const { app } = await brokerFor(stub, { provider: { template: c.template, revocation_url: revocationUrl } })
       t.after(() => app.close())
-      stub.handle(c.path, (_req, res) => { res.writeHead(c.template === 'github' ? 204 : 200).end() })
+      stub.handle(c.path, (_req, res) => {
+        res.writeHead(c.template === 'github' ? 204 : 200).end()
+      })
       const prefix = c.template === 'github' ? 'gh' : c.template === 'hubspot' ? 'hs' : 'google'
       await importGrant(app, `acct-${prefix}`, { access_token: `${prefix}-at`, refresh_token: `${prefix}-rt`, expires_in: 600 })
       const res = await revoke(app, `acct-${prefix}`)

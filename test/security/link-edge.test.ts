@@ -14,16 +14,24 @@ const writer = bearer({ scopes: ['accounts:write'] })
 /** A TCP port that counts every connection made to it (a stand-in for a local Redis). */
 async function trapPort(t: import('node:test').TestContext) {
   const sockets: Socket[] = []
-  const server = createTcpServer((socket) => { sockets.push(socket); socket.destroy() })
+  const server = createTcpServer((socket) => {
+    sockets.push(socket)
+    socket.destroy()
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
   return { port: (server.address() as AddressInfo).port, connections: () => sockets.length }
 }
 
 function discovery(stub: StubProvider, endpoints: Record<string, string> = {}) {
-  stub.handle('/.well-known/openid-configuration', (_req, res) => json(res, 200, {
-    issuer: stub.url, authorization_endpoint: `${stub.url}/auth`, token_endpoint: `${stub.url}/token`, ...endpoints,
-  }))
+  stub.handle('/.well-known/openid-configuration', (_req, res) =>
+    json(res, 200, {
+      issuer: stub.url,
+      authorization_endpoint: `${stub.url}/auth`,
+      token_endpoint: `${stub.url}/token`,
+      ...endpoints,
+    }),
+  )
 }
 
 function oidcBroker(t: import('node:test').TestContext, issuer: string, extra: Record<string, unknown> = {}, deps: AppDeps = {}) {
@@ -39,7 +47,11 @@ describe('endpoints named by OIDC discovery are held to the issuer (SSRF)', () =
     const remote = 'https://idp.partner.example'
     assert.equal(isAllowedDiscoveredUrl(remote, 'https://idp.partner.example/token', []), true)
     assert.equal(isAllowedDiscoveredUrl(remote, 'http://127.0.0.1:6379/', []), false)
-    assert.equal(isAllowedDiscoveredUrl(remote, 'http://127.0.0.1:6379/', ['127.0.0.1:6379']), false, 'no http from a remote issuer, even listed')
+    assert.equal(
+      isAllowedDiscoveredUrl(remote, 'http://127.0.0.1:6379/', ['127.0.0.1:6379']),
+      false,
+      'no http from a remote issuer, even listed',
+    )
     assert.equal(isAllowedDiscoveredUrl(remote, 'http://idp.partner.example/token', []), false)
     assert.equal(isAllowedDiscoveredUrl(remote, 'https://idp.partner.example:8443/token', []), false)
     assert.equal(isAllowedDiscoveredUrl(remote, 'https://evil.example/token', []), false)
@@ -79,9 +91,14 @@ describe('discovery failures at the edge are 502/503, never 500', () => {
     const fiveHundred = await connect(app)
     assertError(fiveHundred, 503, 'PROVIDER_UNAVAILABLE')
     assert.match(String(fiveHundred.headers['retry-after']), /^\d+$/)
-    stub.handle('/.well-known/openid-configuration', (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{not json'))
+    stub.handle(
+      '/.well-known/openid-configuration',
+      (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{not json'),
+    )
     assertError(await connect(app), 502, 'PROVIDER_ERROR')
-    stub.handle('/.well-known/openid-configuration', (_req, res) => json(res, 200, { issuer: 'https://someone.else', authorization_endpoint: `${stub.url}/a`, token_endpoint: `${stub.url}/t` }))
+    stub.handle('/.well-known/openid-configuration', (_req, res) =>
+      json(res, 200, { issuer: 'https://someone.else', authorization_endpoint: `${stub.url}/a`, token_endpoint: `${stub.url}/t` }),
+    )
     assertError(await connect(app), 502, 'PROVIDER_ERROR')
     discovery(stub)
     assert.equal((await connect(app)).statusCode, 201)
@@ -97,7 +114,11 @@ describe('discovery failures at the edge are 502/503, never 500', () => {
     // The cached discovery is an hour old at the callback, and the provider is down now.
     clock.advance(2 * 3600_000)
     stub.handle('/.well-known/openid-configuration', (_req, res) => json(res, 503, {}))
-    const res = await app.inject({ method: 'GET', url: `/connect/callback?state=${state}&code=c&iss=${encodeURIComponent(stub.url)}`, headers: { accept: 'application/json' } })
+    const res = await app.inject({
+      method: 'GET',
+      url: `/connect/callback?state=${state}&code=c&iss=${encodeURIComponent(stub.url)}`,
+      headers: { accept: 'application/json' },
+    })
     assertError(res, 503, 'PROVIDER_UNAVAILABLE')
     assert.equal(stub.count('/token'), 0)
     assert.equal((await app.inject({ method: 'GET', url: '/accounts/crm', headers: bearer() })).statusCode, 404)
@@ -109,12 +130,21 @@ describe('RETURN_TO_ALLOWLIST matches parsed, normalized URLs', () => {
 
   test('look-alike hosts, userinfo, encoded dots and dot segments are refused; URLs new URL refuses are 400 at /connect', async (t) => {
     const { app } = await storeApp(t, 'memory', null, { env: { RETURN_TO_ALLOWLIST: allowlist } })
-    const start = (returnTo: string) => app.inject({ method: 'POST', url: '/connect/acme', headers: writer, payload: { account: 'crm', return_to: returnTo } })
+    const start = (returnTo: string) =>
+      app.inject({ method: 'POST', url: '/connect/acme', headers: writer, payload: { account: 'crm', return_to: returnTo } })
     for (const evil of [
-      'https://good.example.evil.com/', 'https://good.example@evil.com/', 'https://good.example%2eevil.com/',
-      'https://ok.example/app/../../evil', 'https://ok.example/app/%2e%2e/evil', 'https://ok.example/application',
-      'https://ok.example/', 'http://good.example/', 'https://good.example:8443/', 'https://user:pw@good.example/',
-      'https://ok.example/app\\..\\evil', 'javascript:alert(1)//good.example',
+      'https://good.example.evil.com/',
+      'https://good.example@evil.com/',
+      'https://good.example%2eevil.com/',
+      'https://ok.example/app/../../evil',
+      'https://ok.example/app/%2e%2e/evil',
+      'https://ok.example/application',
+      'https://ok.example/',
+      'http://good.example/',
+      'https://good.example:8443/',
+      'https://user:pw@good.example/',
+      'https://ok.example/app\\..\\evil',
+      'javascript:alert(1)//good.example',
     ]) {
       assertError(await start(evil), 400, 'VALIDATION_ERROR', /return_to/)
     }
@@ -122,8 +152,12 @@ describe('RETURN_TO_ALLOWLIST matches parsed, normalized URLs', () => {
       assertError(await start(unparsable), 400, 'VALIDATION_ERROR', /return_to/)
     }
     for (const fine of [
-      'https://good.example', 'https://GOOD.example:443/any/path?x=1', 'https://ok.example/app', 'https://ok.example/app/',
-      'https://ok.example/app/done?tab=2', 'https://ok.example/app/x/../done',
+      'https://good.example',
+      'https://GOOD.example:443/any/path?x=1',
+      'https://ok.example/app',
+      'https://ok.example/app/',
+      'https://ok.example/app/done?tab=2',
+      'https://ok.example/app/x/../done',
     ]) {
       assert.equal((await start(fine)).statusCode, 201, fine)
     }

@@ -9,7 +9,9 @@ import { waitFor } from '../helpers/wait.js'
 import { assertError } from '../http/support.js'
 
 let op: OidcServer
-before(async () => { op = await startOp() })
+before(async () => {
+  op = await startOp()
+})
 after(() => op.close())
 
 const admin = bearer({ sub: 'admin-jane', scopes: ['accounts:write', 'accounts:read', 'tokens:read'] })
@@ -44,12 +46,15 @@ test('a link restricted to an expected identity: another identity completing it 
     const e = await trail(app, 'crm-prod')
     return e.length === 4 ? e : undefined
   })
-  assert.deepEqual(entries.map((e) => [e.event, e.sub, e.outcome, e.detail]), [
-    ['account.link_started', 'admin-jane', 'started', 'expected alice'],
-    ['account.linked', 'admin-jane', 'identity_mismatch', 'sub=mallory'],
-    ['account.link_started', 'admin-jane', 'started', 'expected alice'],
-    ['account.linked', 'admin-jane', 'created', 'sub=alice'],
-  ])
+  assert.deepEqual(
+    entries.map((e) => [e.event, e.sub, e.outcome, e.detail]),
+    [
+      ['account.link_started', 'admin-jane', 'started', 'expected alice'],
+      ['account.linked', 'admin-jane', 'identity_mismatch', 'sub=mallory'],
+      ['account.link_started', 'admin-jane', 'started', 'expected alice'],
+      ['account.linked', 'admin-jane', 'created', 'sub=alice'],
+    ],
+  )
   const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'account linked')
   assert.equal(line?.identity, 'sub=alice')
   assert.equal(line?.sub, 'admin-jane')
@@ -64,14 +69,22 @@ test('without a restriction the identity that completed the link is still audite
     const e = await trail(app, 'open-link')
     return e.length === 2 ? e : undefined
   })
-  assert.deepEqual(entries.map((e) => [e.event, e.sub, e.detail]), [
-    ['account.link_started', 'admin-jane', null],
-    ['account.linked', 'admin-jane', 'sub=bob'],
-  ])
+  assert.deepEqual(
+    entries.map((e) => [e.event, e.sub, e.detail]),
+    [
+      ['account.link_started', 'admin-jane', null],
+      ['account.linked', 'admin-jane', 'sub=bob'],
+    ],
+  )
 })
 
 test('expected_subject needs an OpenID provider', async (t) => {
   const { app } = await storeApp(t, 'memory', null)
-  const res = await app.inject({ method: 'POST', url: '/connect/acme', headers: admin, payload: { account: 'x', expected_subject: 'alice' } })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/connect/acme',
+    headers: admin,
+    payload: { account: 'x', expected_subject: 'alice' },
+  })
   assertError(res, 400, 'VALIDATION_ERROR', /expected_subject/)
 })

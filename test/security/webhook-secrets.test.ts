@@ -21,7 +21,12 @@ test('each receiver has its own secret: A cannot verify (or forge) what B receiv
     env: { WEBHOOK_URLS: `${a.url}|${SECRET_A},${b.url}|${SECRET_B}` },
     deps: { webhooks: { intervalMs: 20, backoffBaseMs: 10, backoffMaxMs: 40 } },
   })
-  t.after(async () => { await app.close(); await stub.close(); await a.down(); await b.down() })
+  t.after(async () => {
+    await app.close()
+    await stub.close()
+    await a.down()
+    await b.down()
+  })
   const secrets = new Secrets()
   scriptedProvider(stub, secrets)
   await importAccount(app, secrets, 'acct-1', { refresh_token: secrets.token('rt-1') })
@@ -51,10 +56,19 @@ test('WEBHOOK_URLS entries url|secret: WEBHOOK_SECRET needed only for entries wi
   assert.deepEqual(c.webhookUrls, ['https://a.example/h', 'https://b.example/h'])
   assert.deepEqual(c.webhookSecrets, { 'https://a.example/h': SECRET_A, 'https://b.example/h': SECRET_B })
   assert.equal(c.webhookSecret, null)
-  const mixed = loadConfig({ ...base, WEBHOOK_URLS: `https://a.example/h|${SECRET_A},https://c.example/h`, WEBHOOK_SECRET: 'shared-secret-0123456789' })
+  const mixed = loadConfig({
+    ...base,
+    WEBHOOK_URLS: `https://a.example/h|${SECRET_A},https://c.example/h`,
+    WEBHOOK_SECRET: 'shared-secret-0123456789',
+  })
   assert.deepEqual(mixed.webhookSecrets, { 'https://a.example/h': SECRET_A })
-  assert.throws(() => loadConfig({ ...base, WEBHOOK_URLS: `https://a.example/h|${SECRET_A},https://c.example/h` }),
-    (e: unknown) => e instanceof ConfigError && e.variable === 'WEBHOOK_SECRET')
-  assert.throws(() => loadConfig({ ...base, WEBHOOK_URLS: 'https://a.example/h|tooshort-xyz' }),
-    (e: unknown) => e instanceof ConfigError && e.variable === 'WEBHOOK_URLS' && /entry 1/.test(e.message) && !e.message.includes('tooshort-xyz'))
+  assert.throws(
+    () => loadConfig({ ...base, WEBHOOK_URLS: `https://a.example/h|${SECRET_A},https://c.example/h` }),
+    (e: unknown) => e instanceof ConfigError && e.variable === 'WEBHOOK_SECRET',
+  )
+  assert.throws(
+    () => loadConfig({ ...base, WEBHOOK_URLS: 'https://a.example/h|tooshort-xyz' }),
+    (e: unknown) =>
+      e instanceof ConfigError && e.variable === 'WEBHOOK_URLS' && /entry 1/.test(e.message) && !e.message.includes('tooshort-xyz'),
+  )
 })

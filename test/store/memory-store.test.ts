@@ -8,6 +8,10 @@ storeContract('MemoryStore', async () => {
   return {
     store,
     cleanup: () => store.close(),
-    clock: { advance: (ms: number) => { offset += ms } },
+    clock: {
+      advance: (ms: number) => {
+        offset += ms
+      },
+    },
   }
 })

@@ -62,7 +62,10 @@ describe('RedisStore on Redis Cluster: slots', () => {
   test('keySlot (which groups rotated commits by node) computes the slot the cluster does', async () => {
     const ids = ['acct-1', 'a', 'ünïcødé', 'x'.repeat(300), ...[...byNode.values()].flat()]
     const slots = await withConnection(cluster.nodes[0]!.port, (c) => Promise.all(ids.map((id) => c.cluster('KEYSLOT', `p:{${id}}:grant`))))
-    assert.deepEqual(ids.map((id) => keySlot(id)), slots)
+    assert.deepEqual(
+      ids.map((id) => keySlot(id)),
+      slots,
+    )
   })
 
   test('grant, lock and link-state keys of accounts on every node: every script runs, none crosses slots', async () => {
@@ -75,9 +78,16 @@ describe('RedisStore on Redis Cluster: slots', () => {
         assert.equal(await store.writeGrant(account, grantWrite({ refreshToken: null, keepRefreshToken: true }), T0 + 1), 'replaced')
         assert.equal(await store.writeGrant(account, grantWrite({ provider: 'github' }), T0 + 1), 'conflict')
         assert.equal(await store.commitRefresh(account, 2, refreshCommit({ accessToken: `at2-${account}` }), T0 + 2), true, account)
-        assert.equal(await store.commitRefresh(account, 2, refreshCommit({ accessToken: `at2-${account}` }), T0 + 2), true, 'an applied commit retried')
+        assert.equal(
+          await store.commitRefresh(account, 2, refreshCommit({ accessToken: `at2-${account}` }), T0 + 2),
+          true,
+          'an applied commit retried',
+        )
         assert.equal(await store.commitRefresh(account, 2, refreshCommit({ accessToken: 'stale' }), T0 + 2), false, 'a fenced-off commit')
-        assert.equal(await store.recordFailure(account, 3, { lastError: lastError('PROVIDER_UNAVAILABLE'), retryAt: T0 + 9, failures: 1 }), true)
+        assert.equal(
+          await store.recordFailure(account, 3, { lastError: lastError('PROVIDER_UNAVAILABLE'), retryAt: T0 + 9, failures: 1 }),
+          true,
+        )
         assert.match((await store.getGrant(account))?.lastError ?? '', /PROVIDER_UNAVAILABLE/)
         await store.setRefreshDue(account, T0 + 4)
 
@@ -100,13 +110,19 @@ describe('RedisStore on Redis Cluster: slots', () => {
         const state = states.get(port)![0]!
         assert.ok(held.get(port)!.includes(`${prefix}{${state}}:connect`), `link state ${state} is on node ${port}`)
       }
-      assert.equal([...held.values()].filter((keys) => keys.some((k) => k.includes(':grant'))).length, cluster.nodes.length,
-        'grants are spread over every master')
+      assert.equal(
+        [...held.values()].filter((keys) => keys.some((k) => k.includes(':grant'))).length,
+        cluster.nodes.length,
+        'grants are spread over every master',
+      )
 
       assert.deepEqual(await store.listAccounts(null, 100), [...accounts].sort())
       assert.deepEqual((await store.listRefreshDue(T0 + 4, 100)).map((d) => d.account).sort(), [...accounts].sort())
       const grants = await store.getGrants(accounts)
-      assert.deepEqual(grants.map((g) => g?.accessToken), accounts.map((a) => `at2-${a}`))
+      assert.deepEqual(
+        grants.map((g) => g?.accessToken),
+        accounts.map((a) => `at2-${a}`),
+      )
       assert.ok(grants.every((g) => g?.version === 3))
 
       for (const account of accounts) {
@@ -126,7 +142,11 @@ describe('RedisStore on Redis Cluster: slots', () => {
       assert.deepEqual(await store.listAccounts(null, 100), [])
       assert.deepEqual(await store.listRefreshDue(T0 + 4, 100), [])
       const left = [...(await keysByNode(prefix)).values()].flat()
-      assert.deepEqual(left.filter((k) => k.includes('{acct-') || k.includes('{state-')), [], 'nothing of the accounts is left')
+      assert.deepEqual(
+        left.filter((k) => k.includes('{acct-') || k.includes('{state-')),
+        [],
+        'nothing of the accounts is left',
+      )
     } finally {
       await store.close()
     }
@@ -169,10 +189,16 @@ describe('RedisStore on Redis Cluster: slots', () => {
       const store = await connectStore()
       try {
         const started = Date.now()
-        const results = await Promise.all(accounts.map((account) => Promise.all([
-          store.writeGrant(account, grantWrite(), T0),
-          ...Array.from({ length: 20 }, (_, i) => store.commitRefresh(account, i + 1, refreshCommit({ accessToken: `at-${i}` }), T0 + i)),
-        ])))
+        const results = await Promise.all(
+          accounts.map((account) =>
+            Promise.all([
+              store.writeGrant(account, grantWrite(), T0),
+              ...Array.from({ length: 20 }, (_, i) =>
+                store.commitRefresh(account, i + 1, refreshCommit({ accessToken: `at-${i}` }), T0 + i),
+              ),
+            ]),
+          ),
+        )
         for (const [i, account] of accounts.entries()) {
           assert.deepEqual(results[i], ['created', ...Array.from({ length: 20 }, () => true)], `${account}: applied in call order`)
           assert.equal((await store.getGrant(account))?.version, 21)
@@ -199,11 +225,19 @@ describe('audit trail and webhook queue on Redis Cluster', () => {
     const store = await connectStore(prefix)
     try {
       const q = new RedisWebhookQueue(store.client, keySpace(prefix))
-      const job = (n: number) => ({ id: `job-${n}`, url: `https://hooks.example.test/${n}`, event: 'account.reauth_required' as const, body: `{"n":${n}}` })
+      const job = (n: number) => ({
+        id: `job-${n}`,
+        url: `https://hooks.example.test/${n}`,
+        event: 'account.reauth_required' as const,
+        body: `{"n":${n}}`,
+      })
       await q.enqueue([job(1), job(2)], T0)
       assert.equal(await q.size(), 2)
       const claimed = await q.claim(T0, 10, 30_000)
-      assert.deepEqual(claimed, [{ ...job(1), attempt: 1 }, { ...job(2), attempt: 1 }])
+      assert.deepEqual(claimed, [
+        { ...job(1), attempt: 1 },
+        { ...job(2), attempt: 1 },
+      ])
       await q.complete('job-1')
       await q.retryAt('job-2', T0 + 5)
       assert.deepEqual(await q.claim(T0 + 5, 10, 30_000), [{ ...job(2), attempt: 2 }])

@@ -19,13 +19,32 @@ test('a store started while Redis is down serves and hears changes once Redis is
   store.onGrantChanged((account, version) => heard.push([account, version]))
   await redis.start()
   await other.connect()
-  await waitFor('the late store to answer again', async () => (await store.ping().then(() => true, () => undefined)))
+  await waitFor(
+    'the late store to answer again',
+    async () =>
+      await store.ping().then(
+        () => true,
+        () => undefined,
+      ),
+  )
   // Writes by another instance reach the late store's subscriber (it subscribed on its own).
   await waitUntil('a change to be heard', async () => {
-    await other.writeGrant('acct', {
-      provider: 'p', grantId: 'g', scope: null, tokenType: 'Bearer', expiresAt: null,
-      accessToken: 'sealed', refreshToken: null, meta: null, fromProvider: false, keepRefreshToken: false,
-    }, Date.now())
+    await other.writeGrant(
+      'acct',
+      {
+        provider: 'p',
+        grantId: 'g',
+        scope: null,
+        tokenType: 'Bearer',
+        expiresAt: null,
+        accessToken: 'sealed',
+        refreshToken: null,
+        meta: null,
+        fromProvider: false,
+        keepRefreshToken: false,
+      },
+      Date.now(),
+    )
     return heard.some(([account]) => account === 'acct')
   })
   assert.ok(heard.every(([account]) => account === 'acct'))

@@ -20,8 +20,13 @@ import { grantWrite, refreshCommit, storeContract } from './store-contract.js'
  */
 const rs: RedisSentinel = await startRedisSentinel()
 let stub: StubProvider
-before(async () => { stub = await startStubProvider() })
-after(async () => { await stub?.close(); await rs.stop() })
+before(async () => {
+  stub = await startStubProvider()
+})
+after(async () => {
+  await stub?.close()
+  await rs.stop()
+})
 
 const T0 = 1_700_000_000_000
 const headers = bearer()
@@ -77,7 +82,9 @@ describe('RedisStore through Redis Sentinel', () => {
       // Written on the master, replicated to the replica.
       const key = `${prefix}{acct}:grant`
       assert.equal(await withConnection(rs.master.port, (c) => c.hget(key, 'version')), '2')
-      await waitFor('the grant on the replica', () => withConnection(rs.replica.port, async (c) => (await c.hget(key, 'version')) === '2' || undefined))
+      await waitFor('the grant on the replica', () =>
+        withConnection(rs.replica.port, async (c) => (await c.hget(key, 'version')) === '2' || undefined),
+      )
       assert.equal(await one.deleteGrant('acct'), true)
       await heardByTwo.until('acct', 3)
     } finally {
@@ -99,7 +106,7 @@ describe('the broker through Redis Sentinel', () => {
       await brokerFor(stub, { redis: { sentinels: rs.envSentinels }, env: { REDIS_KEY_PREFIX: prefix } }),
     ].map((b) => b.app)
     t.after(() => Promise.all(brokers.map((app) => app.close())))
-    const [a, b] = brokers as [typeof brokers[0], typeof brokers[0]]
+    const [a, b] = brokers as [(typeof brokers)[0], (typeof brokers)[0]]
     for (const app of brokers) {
       const ready = await app.inject({ method: 'GET', url: '/readyz' })
       assert.equal(ready.statusCode, 200, ready.body)
@@ -108,7 +115,10 @@ describe('the broker through Redis Sentinel', () => {
 
     await importGrant(a, 'acct-1', { access_token: 'old-at', refresh_token: 'rt-0', expires_in: 60 })
     const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => getAccess(i % 2 ? a : b, 'acct-1')))
-    assert.deepEqual(answers.map((r) => r.statusCode), Array(50).fill(200))
+    assert.deepEqual(
+      answers.map((r) => r.statusCode),
+      Array(50).fill(200),
+    )
     assert.deepEqual(new Set(answers.map((r) => r.json().access_token)), new Set(['sn-at-1']))
     assert.equal(stub.count('/token'), 1, 'exactly one provider call')
     assert.equal(stub.requests[0]!.body.refresh_token, 'rt-0')
@@ -130,12 +140,20 @@ describe('a Sentinel failover (SENTINEL FAILOVER)', () => {
     stub.requests.length = 0
     stub.handle('/token', rotatingTokens('fo-'))
     const { app } = await brokerFor(stub, { redis: { sentinels: rs.envSentinels }, env: { REDIS_KEY_PREFIX: prefix } })
-    t.after(async () => { heard.stop(); await app.close(); await store.close() })
+    t.after(async () => {
+      heard.stop()
+      await app.close()
+      await store.close()
+    })
 
     await importGrant(app, 'imported', { access_token: 'imported-at', refresh_token: 'rt-0', expires_in: 3600 })
     assert.equal(await store.writeGrant('before', grantWrite({ accessToken: 'sealed-before' }), T0), 'created')
-    await waitFor('both grants on the replica', () => withConnection(rs.replica.port, async (c) =>
-      (await c.exists(`${prefix}{imported}:grant`, `${prefix}{before}:grant`)) === 2 || undefined))
+    await waitFor('both grants on the replica', () =>
+      withConnection(
+        rs.replica.port,
+        async (c) => (await c.exists(`${prefix}{imported}:grant`, `${prefix}{before}:grant`)) === 2 || undefined,
+      ),
+    )
 
     const promoted = await rs.failover()
     assert.equal(promoted.port, rs.replica.port, 'the replica is the master now')
@@ -144,11 +162,15 @@ describe('a Sentinel failover (SENTINEL FAILOVER)', () => {
     // (failoverDetector). Without that it kept writing to the demoted master, which stays
     // writable until Sentinel reconfigures it ~10 s later and then discards those writes.
     let n = 0
-    await waitFor('a write through the store that lands on the new master', async () => {
-      const account = `after-${n++}`
-      await store.writeGrant(account, grantWrite(), T0)
-      return (await withConnection(promoted.port, (c) => c.exists(`${prefix}{${account}}:grant`))) === 1 || undefined
-    }, { timeoutMs: 5_000, intervalMs: 50 })
+    await waitFor(
+      'a write through the store that lands on the new master',
+      async () => {
+        const account = `after-${n++}`
+        await store.writeGrant(account, grantWrite(), T0)
+        return (await withConnection(promoted.port, (c) => c.exists(`${prefix}{${account}}:grant`))) === 1 || undefined
+      },
+      { timeoutMs: 5_000, intervalMs: 50 },
+    )
     assert.equal(connectedPort(store), promoted.port)
 
     assert.equal((await store.getGrant('before'))?.accessToken, 'sealed-before', 'what was written before is read')
@@ -158,20 +180,35 @@ describe('a Sentinel failover (SENTINEL FAILOVER)', () => {
     assert.equal(await store.acquireLock('before', 'owner', 60_000), true)
 
     // The broker app follows too: it serves the imported account and refreshes it there.
-    await waitFor('the broker connected to the new master', () =>
-      connectedPort(app.storage.grants as RedisStore) === promoted.port || undefined, { timeoutMs: 5_000 })
-    const served = await waitFor<{ access_token: string }>('the broker serving the account after the failover', async () => {
-      const res = await getAccess(app, 'imported')
-      return res.statusCode === 200 ? res.json() : undefined
-    }, { timeoutMs: 5_000 })
+    await waitFor(
+      'the broker connected to the new master',
+      () => connectedPort(app.storage.grants as RedisStore) === promoted.port || undefined,
+      { timeoutMs: 5_000 },
+    )
+    const served = await waitFor<{ access_token: string }>(
+      'the broker serving the account after the failover',
+      async () => {
+        const res = await getAccess(app, 'imported')
+        return res.statusCode === 200 ? res.json() : undefined
+      },
+      { timeoutMs: 5_000 },
+    )
     assert.equal(served.access_token, 'imported-at')
-    const refreshed = await waitFor<{ access_token: string }>('a forced refresh after the failover', async () => {
-      const res = await app.inject({ method: 'POST', url: '/tokens/imported/refresh', headers })
-      return res.statusCode === 200 ? res.json() : undefined
-    }, { timeoutMs: 5_000 })
+    const refreshed = await waitFor<{ access_token: string }>(
+      'a forced refresh after the failover',
+      async () => {
+        const res = await app.inject({ method: 'POST', url: '/tokens/imported/refresh', headers })
+        return res.statusCode === 200 ? res.json() : undefined
+      },
+      { timeoutMs: 5_000 },
+    )
     assert.equal(refreshed.access_token, 'fo-at-1')
     assert.equal(stub.count('/token'), 1)
-    assert.equal(await withConnection(promoted.port, (c) => c.hget(`${prefix}{imported}:grant`, 'version')), '2', 'the refresh is on the new master')
+    assert.equal(
+      await withConnection(promoted.port, (c) => c.hget(`${prefix}{imported}:grant`, 'version')),
+      '2',
+      'the refresh is on the new master',
+    )
     assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
   })
 })

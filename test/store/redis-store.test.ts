@@ -69,7 +69,11 @@ describe('RedisStore: key space', () => {
       for (const account of accounts) {
         await store.writeGrant(account, grantWrite(), T0)
         await store.commitRefresh(account, 1, refreshCommit(), T0 + 1)
-        await store.recordFailure(account, 2, { lastError: '{"code":"X","message":"x","at":"2024-01-01T00:00:00.000Z"}', retryAt: T0 + 9, failures: 1 })
+        await store.recordFailure(account, 2, {
+          lastError: '{"code":"X","message":"x","at":"2024-01-01T00:00:00.000Z"}',
+          retryAt: T0 + 9,
+          failures: 1,
+        })
         await store.setRefreshDue(account, T0 + 3)
         assert.equal(await store.acquireLock(account, 'owner', 60_000), true)
       }
@@ -165,7 +169,9 @@ describe('RedisStore: at rest', () => {
 
 describe('RedisStore: outages', () => {
   let outage: RedisServer
-  before(async () => { outage = await startRedis() })
+  before(async () => {
+    outage = await startRedis()
+  })
   after(async () => {
     outage.resume()
     await outage.dispose()
@@ -178,12 +184,14 @@ describe('RedisStore: outages', () => {
     return true
   }
 
-  test('an outage writes nothing to stderr behind the logger\'s back', async () => {
+  test("an outage writes nothing to stderr behind the logger's back", async () => {
     const client = createRedisClient({ kind: 'standalone', url: outage.url }, 2_000)
     const store = new RedisStore(client, 'quiet:')
     await store.connect()
     let reconnects = 0
-    client.on('reconnecting', () => { reconnects++ })
+    client.on('reconnecting', () => {
+      reconnects++
+    })
     const written: string[] = []
     const realWrite = process.stderr.write
     process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
@@ -195,7 +203,10 @@ describe('RedisStore: outages', () => {
       await assert.rejects(store.ping(), isStoreUnavailable)
       // Each failed reconnect emits 'error' before the next 'reconnecting'.
       await waitFor('two reconnect attempts', () => (reconnects >= 2 ? true : undefined))
-      assert.deepEqual(written.filter((w) => w.includes('ioredis')), [])
+      assert.deepEqual(
+        written.filter((w) => w.includes('ioredis')),
+        [],
+      )
     } finally {
       process.stderr.write = realWrite
       await outage.start()
@@ -211,17 +222,24 @@ describe('RedisStore: outages', () => {
 
       await within('getGrant while Redis is down', assert.rejects(store.getGrant('acct'), isStoreUnavailable))
       await within('writeGrant while Redis is down', assert.rejects(store.writeGrant('acct', grantWrite(), T0), isStoreUnavailable))
-      await within('commitRefresh while Redis is down', assert.rejects(store.commitRefresh('acct', 1, refreshCommit(), T0), isStoreUnavailable))
+      await within(
+        'commitRefresh while Redis is down',
+        assert.rejects(store.commitRefresh('acct', 1, refreshCommit(), T0), isStoreUnavailable),
+      )
       await within('acquireLock while Redis is down', assert.rejects(store.acquireLock('acct', 'o', 1000), isStoreUnavailable))
       await within('listAccounts while Redis is down', assert.rejects(store.listAccounts(null, 10), isStoreUnavailable))
       await within('ping while Redis is down', assert.rejects(store.ping(), isStoreUnavailable))
 
       await outage.start()
       // The same store object reconnects by itself (the restarted Redis kept nothing).
-      await waitFor('the store to answer again', async () => {
-        await store.ping()
-        return true
-      }, { timeoutMs: 15_000, intervalMs: 50 })
+      await waitFor(
+        'the store to answer again',
+        async () => {
+          await store.ping()
+          return true
+        },
+        { timeoutMs: 15_000, intervalMs: 50 },
+      )
       assert.equal(await store.getGrant('acct'), null)
       assert.equal(await store.writeGrant('acct', grantWrite(), T0), 'created')
       assert.equal(await store.commitRefresh('acct', 1, refreshCommit(), T0 + 1), true)
@@ -240,18 +258,26 @@ describe('RedisStore: outages', () => {
       await changes.until('acct', 1)
       await outage.stop()
       await outage.start()
-      await waitFor('the store to answer again', async () => {
-        await store.ping()
-        return true
-      }, { timeoutMs: 15_000, intervalMs: 50 })
+      await waitFor(
+        'the store to answer again',
+        async () => {
+          await store.ping()
+          return true
+        },
+        { timeoutMs: 15_000, intervalMs: 50 },
+      )
       // The subscriber reconnects on its own schedule: write until an event comes through.
       let version = 0
-      await waitFor('a change event after the restart', async () => {
-        const outcome = await store.writeGrant('acct', grantWrite(), T0)
-        version = outcome === 'created' ? 1 : version + 1
-        await changes.until('acct', version, 250).catch(() => undefined)
-        return changes.seen.length > 1 ? true : undefined
-      }, { timeoutMs: 15_000, intervalMs: 50 })
+      await waitFor(
+        'a change event after the restart',
+        async () => {
+          const outcome = await store.writeGrant('acct', grantWrite(), T0)
+          version = outcome === 'created' ? 1 : version + 1
+          await changes.until('acct', version, 250).catch(() => undefined)
+          return changes.seen.length > 1 ? true : undefined
+        },
+        { timeoutMs: 15_000, intervalMs: 50 },
+      )
       assert.deepEqual(changes.seen.at(-1), ['acct', version])
     } finally {
       changes.stop()
@@ -291,10 +317,14 @@ describe('RedisStore: outages', () => {
       } finally {
         outage.resume()
       }
-      const applied = await waitFor('the commit sent during the pause to be applied', async () => {
-        const grant = await store.getGrant('acct')
-        return grant?.version === 2 ? grant : undefined
-      }, { timeoutMs: 15_000, intervalMs: 50 })
+      const applied = await waitFor(
+        'the commit sent during the pause to be applied',
+        async () => {
+          const grant = await store.getGrant('acct')
+          return grant?.version === 2 ? grant : undefined
+        },
+        { timeoutMs: 15_000, intervalMs: 50 },
+      )
       assert.equal(applied.accessToken, 'sealed-at-after-pause')
       // The broker retries the commit it could not confirm: that is not a reuse.
       assert.equal(await store.commitRefresh('acct', 1, commit, T0 + 2), true)

@@ -1,5 +1,10 @@
 import {
-  AuthorizationDeniedError, IdentityMismatchError, InvalidInputError, InvalidStateError, IssuerMismatchError, ProviderNotFoundError,
+  AuthorizationDeniedError,
+  IdentityMismatchError,
+  InvalidInputError,
+  InvalidStateError,
+  IssuerMismatchError,
+  ProviderNotFoundError,
 } from '../../errors.js'
 import { requestToken } from '../../providers/token-client.js'
 import { describeIdentity, fetchIdentity, identityMatches } from '../../providers/userinfo.js'
@@ -40,7 +45,14 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
     throw new IssuerMismatchError()
   }
   if (q.error !== undefined) {
-    deps.events.emit({ ...ctx, event: 'account.linked', account: link.account, provider: link.provider, outcome: 'denied', detail: q.error.slice(0, 64) })
+    deps.events.emit({
+      ...ctx,
+      event: 'account.linked',
+      account: link.account,
+      provider: link.provider,
+      outcome: 'denied',
+      detail: q.error.slice(0, 64),
+    })
     throw new AuthorizationDeniedError(q.error.slice(0, 64))
   }
   if (!q.code) throw new InvalidInputError(null, 'must have code or error')
@@ -49,7 +61,10 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
 
   const endpoints = await linkEndpoints(deps, provider)
   const params: Record<string, string> = {
-    grant_type: 'authorization_code', code: q.code, redirect_uri: deps.settings.redirectUri, ...provider.tokenParams,
+    grant_type: 'authorization_code',
+    code: q.code,
+    redirect_uri: deps.settings.redirectUri,
+    ...provider.tokenParams,
   }
   if (link.verifier) params.code_verifier = link.verifier
   let tokens: TokenSet
@@ -61,27 +76,46 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
 
   const { account } = link
   // Whoever opened the authorization URL first chose the identity: check it when the link was restricted.
-  const identity = endpoints.userinfoUrl ? await fetchIdentity(endpoints.userinfoUrl, tokens.accessToken, deps.settings.providerTimeoutMs) : null
+  const identity = endpoints.userinfoUrl
+    ? await fetchIdentity(endpoints.userinfoUrl, tokens.accessToken, deps.settings.providerTimeoutMs)
+    : null
   if (link.expectedSubject && !identityMatches(identity, link.expectedSubject)) {
-    deps.log.warn({ account, provider: provider.name, sub: link.sub, identity: describeIdentity(identity) }, 'link completed by an unexpected identity; nothing stored')
-    deps.events.emit({ ...ctx, event: 'account.linked', account, provider: provider.name, outcome: 'identity_mismatch', detail: describeIdentity(identity) })
+    deps.log.warn(
+      { account, provider: provider.name, sub: link.sub, identity: describeIdentity(identity) },
+      'link completed by an unexpected identity; nothing stored',
+    )
+    deps.events.emit({
+      ...ctx,
+      event: 'account.linked',
+      account,
+      provider: provider.name,
+      outcome: 'identity_mismatch',
+      detail: describeIdentity(identity),
+    })
     throw new IdentityMismatchError()
   }
   const expiresAt = expiryOf(deps, provider.name, tokens.expiresIn, tokens.lifetimeAnomaly, deps.clock())
-  const { grant } = await storeGrant(deps, account, {
-    provider: provider.name,
-    scope: tokens.scope ?? (link.scope || null),
-    tokenType: tokens.tokenType,
-    expiresAt,
-    accessToken: tokens.accessToken,
-    refreshToken: tokens.refreshToken,
-    meta: tokens.meta ? JSON.stringify(tokens.meta) : null,
-    fromProvider: true,
-    keepRefreshToken: true,
-  }, 'linked', ctx, {
-    identity: describeIdentity(identity),
-    detail: endpoints.userinfoUrl ? describeIdentity(identity) : undefined,
-  })
+  const { grant } = await storeGrant(
+    deps,
+    account,
+    {
+      provider: provider.name,
+      scope: tokens.scope ?? (link.scope || null),
+      tokenType: tokens.tokenType,
+      expiresAt,
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      meta: tokens.meta ? JSON.stringify(tokens.meta) : null,
+      fromProvider: true,
+      keepRefreshToken: true,
+    },
+    'linked',
+    ctx,
+    {
+      identity: describeIdentity(identity),
+      detail: endpoints.userinfoUrl ? describeIdentity(identity) : undefined,
+    },
+  )
   return { account, provider: provider.name, scope: grant.scope, expiresAt: grant.expiresAt, returnTo: link.returnTo }
 }
 

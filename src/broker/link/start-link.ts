@@ -71,8 +71,13 @@ export async function startLink(deps: BrokerDeps, req: StartLinkRequest): Promis
   // The URL is a bearer capability until used: record who asked for it.
   deps.log.info({ account: req.account, provider: provider.name, sub: req.sub, restricted: link.expectedSubject !== null }, 'link started')
   deps.events.emit({
-    event: 'account.link_started', sub: req.sub, requestId: req.requestId, account: req.account, provider: provider.name,
-    outcome: 'started', detail: link.expectedSubject === null ? undefined : `expected ${link.expectedSubject}`,
+    event: 'account.link_started',
+    sub: req.sub,
+    requestId: req.requestId,
+    account: req.account,
+    provider: provider.name,
+    outcome: 'started',
+    detail: link.expectedSubject === null ? undefined : `expected ${link.expectedSubject}`,
   })
   return { authorizationUrl: url.toString(), state, expiresAt: now + STATE_TTL_SECONDS * 1000 }
 }

@@ -16,16 +16,20 @@ export function reportDurability({ store, log, metrics, clock }: Pick<BrokerDeps
     if (event.kind === 'reapplied') {
       metrics.reappliedCommits.inc({ result: 'present' }, event.present)
       metrics.reappliedCommits.inc({ result: 'superseded' }, event.superseded)
-      log.warn({ present: event.present, superseded: event.superseded },
-        'rotated commits no replica had acknowledged were applied again after the store moved to another primary')
+      log.warn(
+        { present: event.present, superseded: event.superseded },
+        'rotated commits no replica had acknowledged were applied again after the store moved to another primary',
+      )
       return
     }
     metrics.unreplicatedCommits.inc(event.commits)
     unlogged += event.commits
     if (clock() - warnedAt < WARN_EVERY_MS) return
     warnedAt = clock()
-    log.warn({ commits: unlogged },
-      'no replica acknowledged rotated refresh tokens within REDIS_WAIT_REPLICAS_MS: they are on the primary only until it replicates them')
+    log.warn(
+      { commits: unlogged },
+      'no replica acknowledged rotated refresh tokens within REDIS_WAIT_REPLICAS_MS: they are on the primary only until it replicates them',
+    )
     unlogged = 0
   })
 }

@@ -15,7 +15,10 @@ export class EndpointLimiter {
   private active = 0
   private readonly queue: { grant: () => void; timer: NodeJS.Timeout }[] = []
 
-  constructor(readonly limit: number, private readonly maxQueued: number) {}
+  constructor(
+    readonly limit: number,
+    private readonly maxQueued: number,
+  ) {}
 
   /** Resolves with a release function once a slot is held; ProviderBusyError when none comes in time. */
   acquire(waitMs: number): Promise<() => void> {

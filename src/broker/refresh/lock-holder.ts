@@ -27,11 +27,19 @@ export function holdLock(store: Store, log: Logger, account: string, owner: stri
     if (!(await store.extendLock(account, owner, ttlMs))) lost = true
     return !lost
   }
-  const timer = setInterval(() => {
-    extend().then((held) => {
-      if (!held) log.warn({ account }, 'refresh lock lost before the refresh finished')
-    }, () => { /* the store is away; the fence still protects the commit */ })
-  }, Math.max(100, Math.floor(ttlMs / 3)))
+  const timer = setInterval(
+    () => {
+      extend().then(
+        (held) => {
+          if (!held) log.warn({ account }, 'refresh lock lost before the refresh finished')
+        },
+        () => {
+          /* the store is away; the fence still protects the commit */
+        },
+      )
+    },
+    Math.max(100, Math.floor(ttlMs / 3)),
+  )
   timer.unref()
   return {
     async held() {

@@ -36,7 +36,9 @@ export interface RefreshCall {
  */
 export async function callRefresh(c: RefreshCall): Promise<TokenSet> {
   const params: Record<string, string> = {
-    grant_type: 'refresh_token', refresh_token: c.refreshToken, ...c.provider.refreshParams,
+    grant_type: 'refresh_token',
+    refresh_token: c.refreshToken,
+    ...c.provider.refreshParams,
   }
   // Providers that want the scope on refresh get the grant's own, not the configured default (Microsoft).
   if (c.provider.refreshScope && c.scope) params.scope = c.scope.split(' ').join(c.provider.scopeSeparator)
@@ -62,9 +64,7 @@ export async function callRefresh(c: RefreshCall): Promise<TokenSet> {
         throw error
       }
       breaker.failed(c.account)
-      const delay = error.retryAfterSeconds !== null
-        ? error.retryAfterSeconds * 1000
-        : randomInt(BASE_BACKOFF_MS * 2 ** (attempt - 1) + 1)
+      const delay = error.retryAfterSeconds !== null ? error.retryAfterSeconds * 1000 : randomInt(BASE_BACKOFF_MS * 2 ** (attempt - 1) + 1)
       if (attempt >= MAX_ATTEMPTS || c.clock() + delay + c.timeoutMs > c.deadline) throw error
       release() // not held while backing off
       await new Promise((resolve) => setTimeout(resolve, delay))

@@ -13,7 +13,10 @@ export interface ProviderGate {
 export class ProviderGates {
   private readonly gates = new Map<string, ProviderGate>()
 
-  constructor(private readonly concurrency: number, private readonly clock: () => number) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly clock: () => number,
+  ) {}
 
   for(tokenUrl: string): ProviderGate {
     let gate = this.gates.get(tokenUrl)

@@ -29,18 +29,28 @@ export const COMMIT_BUDGET_MS = 15_000
  * commit, and what each failure means for the account.
  */
 export async function refreshGrant(
-  deps: BrokerDeps, gates: ProviderGates, lock: HeldLock, account: string, grant: GrantRecord, deadline: number, want: Want,
+  deps: BrokerDeps,
+  gates: ProviderGates,
+  lock: HeldLock,
+  account: string,
+  grant: GrantRecord,
+  deadline: number,
+  want: Want,
 ): Promise<IssuedToken> {
   const { ctx } = want
   const provider = deps.providers.get(grant.provider)
   if (!provider) {
     deps.log.error({ account, provider: grant.provider }, 'account refers to a provider that is not configured')
-    return answerWithout(deps, account, grant, want, new ProviderError('the account\'s provider is not configured'))
+    return answerWithout(deps, account, grant, want, new ProviderError("the account's provider is not configured"))
   }
   if (!grant.refreshToken) {
     if (usable(grant, deps.clock()) && !want.rejected) return tokenOf(deps, account, grant)
-    await deps.store.markReauthRequired(account, grant.version,
-      lastError('REFRESH_TOKEN_MISSING', 'the access token expired and there is no refresh token', deps.clock()), deps.clock())
+    await deps.store.markReauthRequired(
+      account,
+      grant.version,
+      lastError('REFRESH_TOKEN_MISSING', 'the access token expired and there is no refresh token', deps.clock()),
+      deps.clock(),
+    )
     deps.events.emit({ ...ctx, event: 'account.reauth_required', account, provider: grant.provider, detail: 'REFRESH_TOKEN_MISSING' })
     throw new ReauthenticationRequiredError(account)
   }
@@ -73,7 +83,12 @@ export async function refreshGrant(
 
 /** The fenced commit, before anyone sees the new token; retried while the store is away. */
 async function commit(
-  deps: BrokerDeps, account: string, grant: GrantRecord, tokens: TokenSet, reuseGraceSeconds: number, ctx: EventContext,
+  deps: BrokerDeps,
+  account: string,
+  grant: GrantRecord,
+  tokens: TokenSet,
+  reuseGraceSeconds: number,
+  ctx: EventContext,
 ): Promise<IssuedToken> {
   const { store, keyRing, clock, log, metrics, events } = deps
   const now = clock()
@@ -102,11 +117,26 @@ async function commit(
   }
   if (committed) {
     metrics.refreshes.inc({ provider: grant.provider, outcome: 'success' })
-    events.emit({ ...ctx, event: 'account.refreshed', account, provider: grant.provider, outcome: 'success',
-      detail: tokens.refreshToken ? 'rotated' : 'kept_refresh_token' })
+    events.emit({
+      ...ctx,
+      event: 'account.refreshed',
+      account,
+      provider: grant.provider,
+      outcome: 'success',
+      detail: tokens.refreshToken ? 'rotated' : 'kept_refresh_token',
+    })
     const next: GrantRecord = {
-      ...grant, version: grant.version + 1, expiresAt, issuedAt: now, refreshedAt: now, fromProvider: true, retryAt: null,
-      failures: 0, tokenType: tokens.tokenType, scope: tokens.scope ?? grant.scope, lastError: null,
+      ...grant,
+      version: grant.version + 1,
+      expiresAt,
+      issuedAt: now,
+      refreshedAt: now,
+      fromProvider: true,
+      retryAt: null,
+      failures: 0,
+      tokenType: tokens.tokenType,
+      scope: tokens.scope ?? grant.scope,
+      lastError: null,
       refreshToken: sealed.refreshToken ?? grant.refreshToken,
     }
     store.setRefreshDue(account, dueAtFor(deps, next)).catch(() => {})
@@ -116,7 +146,13 @@ async function commit(
 }
 
 /** The grant moved while we refreshed from it: the same refresh token was used twice. */
-async function onFenceTripped(deps: BrokerDeps, account: string, grant: GrantRecord, reuseGraceSeconds: number, ctx: EventContext): Promise<IssuedToken> {
+async function onFenceTripped(
+  deps: BrokerDeps,
+  account: string,
+  grant: GrantRecord,
+  reuseGraceSeconds: number,
+  ctx: EventContext,
+): Promise<IssuedToken> {
   const { store, log, metrics, clock, events } = deps
   const provider = grant.provider
   const current = await readLive(deps, account)
@@ -128,21 +164,29 @@ async function onFenceTripped(deps: BrokerDeps, account: string, grant: GrantRec
   if (reuseGraceSeconds > 0 && usable(current, deps.clock())) {
     metrics.reuseDetections.inc({ provider, action: 'kept_newer' })
     events.emit({ ...ctx, event: 'account.reuse_detected', account, provider, outcome: 'kept_newer' })
-    log.warn({ account, provider: provider }, 'refresh token used twice within the provider\'s grace window; kept the newer grant')
+    log.warn({ account, provider: provider }, "refresh token used twice within the provider's grace window; kept the newer grant")
     return tokenOf(deps, account, current)
   }
   metrics.reuseDetections.inc({ provider, action: 'wiped' })
   metrics.refreshes.inc({ provider, outcome: 'reuse_detected' })
   log.warn({ account, provider, event: 'reuse_detected' }, 'refresh token reuse detected; grant wiped')
-  await store.markReauthRequired(account, current.version,
-    lastError('TOKEN_REUSE_DETECTED', 'the refresh token was used twice; link the account again', clock()), clock())
+  await store.markReauthRequired(
+    account,
+    current.version,
+    lastError('TOKEN_REUSE_DETECTED', 'the refresh token was used twice; link the account again', clock()),
+    clock(),
+  )
   events.emit({ ...ctx, event: 'account.reuse_detected', account, provider, outcome: 'wiped' })
   events.emit({ ...ctx, event: 'account.reauth_required', account, provider, detail: 'TOKEN_REUSE_DETECTED' })
   throw new ReauthenticationRequiredError(account)
 }
 
 async function onProviderFailure(
-  deps: BrokerDeps, account: string, grant: GrantRecord, error: ProviderCallError, want: Want,
+  deps: BrokerDeps,
+  account: string,
+  grant: GrantRecord,
+  error: ProviderCallError,
+  want: Want,
 ): Promise<IssuedToken> {
   const { store, log, metrics, clock, events } = deps
   const provider = grant.provider
@@ -157,16 +201,20 @@ async function onProviderFailure(
     const current = await readLive(deps, account)
     if (current.version !== grant.version && usable(current, deps.clock())) return tokenOf(deps, account, current) // another refresh won
     log.warn({ account, provider, reason: error.reason }, 'refresh token rejected; the account must be linked again')
-    await store.markReauthRequired(account, grant.version,
-      lastError('REFRESH_TOKEN_INVALID', `the provider rejected the refresh token (${error.reason})`, clock()), clock())
+    await store.markReauthRequired(
+      account,
+      grant.version,
+      lastError('REFRESH_TOKEN_INVALID', `the provider rejected the refresh token (${error.reason})`, clock()),
+      clock(),
+    )
     events.emit({ ...ctx, event: 'account.reauth_required', account, provider, detail: 'REFRESH_TOKEN_INVALID' })
     throw new ReauthenticationRequiredError(account)
   }
   let failure: BrokerError
   if (error.failure === 'client') {
     metrics.clientErrors.inc({ provider })
-    log.error({ provider, reason: error.reason }, 'the provider rejected the broker\'s client credentials; check the providers file')
-    failure = new ProviderError('the provider rejected the broker\'s client credentials')
+    log.error({ provider, reason: error.reason }, "the provider rejected the broker's client credentials; check the providers file")
+    failure = new ProviderError("the provider rejected the broker's client credentials")
   } else if (error.failure === 'transient') {
     if (error.reason !== 'circuit_open') log.warn({ account, provider, reason: error.reason, status: error.status }, 'refresh failed')
     failure = new ProviderUnavailableError()
@@ -183,15 +231,22 @@ async function onProviderFailure(
  * waits for `retry_at`. An open circuit is not the account's fault and does not deepen its
  * backoff; it only waits for the breaker's next trial.
  */
-async function recordBackoff(deps: BrokerDeps, account: string, grant: GrantRecord, error: ProviderCallError, message: string): Promise<number> {
+async function recordBackoff(
+  deps: BrokerDeps,
+  account: string,
+  grant: GrantRecord,
+  error: ProviderCallError,
+  message: string,
+): Promise<number> {
   const now = deps.clock()
   const circuitOpen = error.reason === 'circuit_open'
   const failures = circuitOpen ? grant.failures : grant.failures + 1
   const retryAfterMs = error.retryAfterSeconds === null ? null : error.retryAfterSeconds * 1000
-  const retryAt = now + (circuitOpen ? retryAfterMs ?? 1000 : backoffMs(failures, deps.settings.backoffMaxMs, retryAfterMs))
+  const retryAt = now + (circuitOpen ? (retryAfterMs ?? 1000) : backoffMs(failures, deps.settings.backoffMaxMs, retryAfterMs))
   const code = error.failure === 'transient' ? 'PROVIDER_UNAVAILABLE' : 'PROVIDER_ERROR'
-  await deps.store.recordFailure(account, grant.version, { lastError: lastError(code, message, now), retryAt, failures })
-    .catch(() => { /* the store is away: this instance still answers; the backoff is best effort */ })
+  await deps.store.recordFailure(account, grant.version, { lastError: lastError(code, message, now), retryAt, failures }).catch(() => {
+    /* the store is away: this instance still answers; the backoff is best effort */
+  })
   deps.store.setRefreshDue(account, retryAt).catch(() => {})
   return retryAt
 }
@@ -201,7 +256,10 @@ async function recordBackoff(deps: BrokerDeps, account: string, grant: GrantReco
  * the one the caller reported rejected; otherwise `failure` (503 with Retry-After by default).
  */
 export async function answerWithout(
-  deps: BrokerDeps, account: string, grant: GrantRecord | null, want: Want,
+  deps: BrokerDeps,
+  account: string,
+  grant: GrantRecord | null,
+  want: Want,
   failure: Error = withRetryAfter(new ProviderUnavailableError(), 1),
 ): Promise<IssuedToken> {
   const current = grant ?? (await readLive(deps, account))

@@ -107,7 +107,9 @@ export class Refresher {
   private track(account: string, want: Want, work: Promise<IssuedToken | null>): void {
     const flight: Flight = { want, work }
     this.inflight.set(account, flight)
-    const done = () => { if (this.inflight.get(account) === flight) this.inflight.delete(account) }
+    const done = () => {
+      if (this.inflight.get(account) === flight) this.inflight.delete(account)
+    }
     work.then(done, done)
   }
 
@@ -123,7 +125,10 @@ export class Refresher {
         } catch (error) {
           if (!(error instanceof LockLostError)) throw error
           // Someone else holds it now and refreshes from the grant as it is: wait for them.
-          this.deps.log.warn({ account }, 'refresh lock lost before the provider call (the process was paused or starved, or the primary changed); waiting for the new holder')
+          this.deps.log.warn(
+            { account },
+            'refresh lock lost before the provider call (the process was paused or starved, or the primary changed); waiting for the new holder',
+          )
           continue
         }
       }

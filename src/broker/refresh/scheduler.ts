@@ -56,8 +56,11 @@ export class RefreshScheduler {
   private readonly warnThrottled = throttled(60_000)
   private readonly perProvider: number
 
-  constructor(private readonly deps: BrokerDeps, private readonly refresher: Refresher,
-    private readonly options: SchedulerOptions = DEFAULT_SCHEDULER) {
+  constructor(
+    private readonly deps: BrokerDeps,
+    private readonly refresher: Refresher,
+    private readonly options: SchedulerOptions = DEFAULT_SCHEDULER,
+  ) {
     this.perProvider = options.perProviderConcurrency ?? Math.max(1, Math.floor((deps.settings.providerConcurrency * 3) / 4))
   }
 
@@ -107,9 +110,11 @@ export class RefreshScheduler {
       this.active.set(grant.provider, inUse + 1)
       this.inFlight.add(account)
       const want = { force: true, rejected: false, seenVersion: grant.version, minTtlMs: 0, ctx: { sub: 'scheduler' } }
-      const work = this.refresher.refreshIfIdle(account, want)
+      const work = this.refresher
+        .refreshIfIdle(account, want)
         .catch(async (error: unknown) => {
-          if (error instanceof ReauthenticationRequiredError || error instanceof AccountNotFoundError) return store.setRefreshDue(account, null)
+          if (error instanceof ReauthenticationRequiredError || error instanceof AccountNotFoundError)
+            return store.setRefreshDue(account, null)
           // A provider failure has re-queued the grant at its shared retry_at already; this covers the rest.
           if (error instanceof StoreUnavailableError) return store.setRefreshDue(account, clock() + this.options.retryDelayMs)
         })
@@ -145,8 +150,9 @@ export class RefreshScheduler {
         next = BACKLOG_PASS_DELAY_MS
       }
     } catch (error) {
-      this.warnThrottled((suppressed) => this.deps.log.warn(
-        { err: { message: (error as Error).message }, suppressed }, 'proactive refresh pass failed'))
+      this.warnThrottled((suppressed) =>
+        this.deps.log.warn({ err: { message: (error as Error).message }, suppressed }, 'proactive refresh pass failed'),
+      )
     }
     this.schedule(next)
   }

@@ -12,7 +12,6 @@ import { JwksKeySet } from '../jwks.js'
 import { ACCOUNT_ID_PATTERN } from '../schemas/common.js'
 import type { Scope } from '../../scopes.js'
 
-
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Any one of these scopes admits the caller; absent = public route. */
@@ -23,7 +22,12 @@ declare module 'fastify' {
   }
 }
 
-interface Claims { sub?: unknown; scope?: unknown; accounts?: unknown; exp?: unknown }
+interface Claims {
+  sub?: unknown
+  scope?: unknown
+  accounts?: unknown
+  exp?: unknown
+}
 
 /** The longest a verified caller is kept without checking its signature again. */
 const CALLER_HOLD_MS = 60_000
@@ -41,65 +45,73 @@ const ACCOUNT_ID = new RegExp(ACCOUNT_ID_PATTERN)
  * iss/aud when configured; verified tokens cached until exp) and enforces each
  * route's scopes and the `accounts` claim.
  */
-export default fp<{ config: Config; events: EventSink; metrics: AppMetrics }>(async (app, { config, events, metrics }) => {
-  app.register(fastifyJwt, jwtOptions(config, app.log))
-  app.decorateRequest('caller', null)
+export default fp<{ config: Config; events: EventSink; metrics: AppMetrics }>(
+  async (app, { config, events, metrics }) => {
+    app.register(fastifyJwt, jwtOptions(config, app.log))
+    app.decorateRequest('caller', null)
 
-  // Verified callers by the exact Authorization header, until the token's exp (at most
-  // CALLER_HOLD_MS, so a key removed from a JWKS stops admitting within that time): a hit
-  // skips the signature check and compiles no `accounts` matcher. Only successes are kept.
-  const callers = new Lru<Caller>(config.callerCacheSize)
-  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
-    const scopes = request.routeOptions.config.scopes
-    if (!scopes) return done()
-    const header = request.headers.authorization
-    const known = header === undefined ? undefined : callers.get(header, Date.now())
-    if (known !== undefined) return done(admit(request, known, scopes))
-    verify(request).then((claims) => {
-      const caller = toCaller(claims)
-      if (typeof claims.exp === 'number') callers.set(header!, caller, Math.min(claims.exp * 1000, Date.now() + CALLER_HOLD_MS))
-      return admit(request, caller, scopes)
-    }).then(done, done)
-  })
-
-  // A request without a verified caller costs no durable write: a flood of them must not
-  // evict real evidence from the capped audit trail, nor plant entries naming real accounts.
-  const warnUnauthenticated = throttled(60_000)
-  app.addHook('onError', async (request, _reply, error) => {
-    const route = request.routeOptions.url ?? 'unmatched'
-    if (error instanceof UnauthorizedError) {
-      metrics.unauthenticated.inc({ route })
-      warnUnauthenticated((suppressed) => request.log.warn({ client: request.ip, route, suppressed }, 'unauthenticated request refused'))
-      return
-    }
-    if (!(error instanceof ForbiddenError) || !request.caller) return
-    // Only a well-formed account id reaches the trail; anything else the client typed is left out.
-    const account = (request.params as { account?: unknown } | undefined)?.account
-    events.emit({
-      event: 'caller.denied', sub: request.caller.sub, requestId: request.id,
-      account: typeof account === 'string' && ACCOUNT_ID.test(account) ? account : undefined,
-      outcome: '403', detail: route,
+    // Verified callers by the exact Authorization header, until the token's exp (at most
+    // CALLER_HOLD_MS, so a key removed from a JWKS stops admitting within that time): a hit
+    // skips the signature check and compiles no `accounts` matcher. Only successes are kept.
+    const callers = new Lru<Caller>(config.callerCacheSize)
+    app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+      const scopes = request.routeOptions.config.scopes
+      if (!scopes) return done()
+      const header = request.headers.authorization
+      const known = header === undefined ? undefined : callers.get(header, Date.now())
+      if (known !== undefined) return done(admit(request, known, scopes))
+      verify(request)
+        .then((claims) => {
+          const caller = toCaller(claims)
+          if (typeof claims.exp === 'number') callers.set(header!, caller, Math.min(claims.exp * 1000, Date.now() + CALLER_HOLD_MS))
+          return admit(request, caller, scopes)
+        })
+        .then(done, done)
     })
-  })
 
-  // After validation, so a malformed id is a 400 for everyone.
-  app.addHook('preHandler', async (request: FastifyRequest, _reply: FastifyReply) => {
-    const caller = request.caller
-    if (!caller?.accounts) return
-    const account = (request.params as { account?: unknown })?.account ?? (request.body as { account?: unknown })?.account
-    if (typeof account === 'string' && !caller.mayUse(account)) {
-      throw new ForbiddenError(`this caller may not use account ${account}`)
-    }
-  })
-}, { name: 'auth' })
+    // A request without a verified caller costs no durable write: a flood of them must not
+    // evict real evidence from the capped audit trail, nor plant entries naming real accounts.
+    const warnUnauthenticated = throttled(60_000)
+    app.addHook('onError', async (request, _reply, error) => {
+      const route = request.routeOptions.url ?? 'unmatched'
+      if (error instanceof UnauthorizedError) {
+        metrics.unauthenticated.inc({ route })
+        warnUnauthenticated((suppressed) => request.log.warn({ client: request.ip, route, suppressed }, 'unauthenticated request refused'))
+        return
+      }
+      if (!(error instanceof ForbiddenError) || !request.caller) return
+      // Only a well-formed account id reaches the trail; anything else the client typed is left out.
+      const account = (request.params as { account?: unknown } | undefined)?.account
+      events.emit({
+        event: 'caller.denied',
+        sub: request.caller.sub,
+        requestId: request.id,
+        account: typeof account === 'string' && ACCOUNT_ID.test(account) ? account : undefined,
+        outcome: '403',
+        detail: route,
+      })
+    })
+
+    // After validation, so a malformed id is a 400 for everyone.
+    app.addHook('preHandler', async (request: FastifyRequest, _reply: FastifyReply) => {
+      const caller = request.caller
+      if (!caller?.accounts) return
+      const account = (request.params as { account?: unknown })?.account ?? (request.body as { account?: unknown })?.account
+      if (typeof account === 'string' && !caller.mayUse(account)) {
+        throw new ForbiddenError(`this caller may not use account ${account}`)
+      }
+    })
+  },
+  { name: 'auth' },
+)
 
 async function verify(request: FastifyRequest): Promise<Claims> {
   if (!request.headers.authorization) throw new UnauthorizedError('a bearer token is required')
   try {
     return await request.jwtVerify<Claims>()
   } catch (error) {
-    const reason = (error as { code?: string }).code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED'
-      ? 'the token has expired' : 'the token is not valid'
+    const reason =
+      (error as { code?: string }).code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' ? 'the token has expired' : 'the token is not valid'
     throw new UnauthorizedError(reason)
   }
 }

@@ -2,8 +2,14 @@ import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import {
-  BrokerError, InternalError, InvalidInputError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError,
-  ValidationError, type ErrorCode,
+  BrokerError,
+  InternalError,
+  InvalidInputError,
+  PayloadTooLargeError,
+  RouteNotFoundError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+  type ErrorCode,
 } from '../../errors.js'
 import { ERROR_STATUS } from '../error-status.js'
 import { safeError } from '../safe-error.js'
@@ -17,7 +23,12 @@ const FRAMEWORK_ERRORS: Record<string, () => BrokerError> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new ValidationError('content-length does not match the body'),
 }
 
-export interface ErrorBody { statusCode: number; code: ErrorCode; error: string; message: string }
+export interface ErrorBody {
+  statusCode: number
+  code: ErrorCode
+  error: string
+  message: string
+}
 
 /** Maps any error to the contract's shape; 5xx never carry internal detail. */
 export function toErrorBody(error: unknown, request?: FastifyRequest): ErrorBody {
@@ -64,25 +75,28 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   reply.code(body.statusCode).header('x-request-id', request.id).type('application/json; charset=utf-8').send(body)
 }
 
-export default fp(async (app) => {
-  // Bodies are JSON only: without this, Fastify's built-in text/plain parser lets a text body
-  // through to validation (a 400) where the contract says 415.
-  app.removeContentTypeParser('text/plain')
+export default fp(
+  async (app) => {
+    // Bodies are JSON only: without this, Fastify's built-in text/plain parser lets a text body
+    // through to validation (a 400) where the contract says 415.
+    app.removeContentTypeParser('text/plain')
 
-  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const body = toErrorBody(error, request)
-    if (body.statusCode >= 500) {
-      request.log.error({ err: safeError(error), code: body.code }, 'request failed')
-    }
-    if (body.statusCode === 401) {
-      reply.header('www-authenticate', request.headers.authorization ? 'Bearer error="invalid_token"' : 'Bearer')
-    }
-    const retryAfter = error instanceof BrokerError ? error.retryAfter : undefined
-    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
-    return reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
-  })
+    app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const body = toErrorBody(error, request)
+      if (body.statusCode >= 500) {
+        request.log.error({ err: safeError(error), code: body.code }, 'request failed')
+      }
+      if (body.statusCode === 401) {
+        reply.header('www-authenticate', request.headers.authorization ? 'Bearer error="invalid_token"' : 'Bearer')
+      }
+      const retryAfter = error instanceof BrokerError ? error.retryAfter : undefined
+      if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
+      return reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
+    })
 
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(toErrorBody(new RouteNotFoundError(request.method, request.url.split('?')[0] ?? request.url)))
-  })
-}, { name: 'error-handler' })
+    app.setNotFoundHandler((request, reply) => {
+      reply.code(404).send(toErrorBody(new RouteNotFoundError(request.method, request.url.split('?')[0] ?? request.url)))
+    })
+  },
+  { name: 'error-handler' },
+)

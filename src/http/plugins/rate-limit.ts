@@ -12,40 +12,43 @@ const WINDOW_MS = 60_000
  * (health, readiness, metrics, the OAuth callback) are not limited. A Redis outage
  * does not turn into 500s: the limiter steps aside and the route answers on its own.
  */
-export default fp<{ limits: Record<string, number>; counters: RateLimitBackend | null }>(async (app, o) => {
-  const limitOf = (scope: string | undefined) => (scope !== undefined ? o.limits[scope] : undefined) ?? o.limits['*'] ?? 0
-  /**
-   * The scope that admitted the caller: a route that accepts several takes the strictest
-   * limit among those the caller holds, so holding an unlimited scope as well buys nothing.
-   */
-  const scopeOf = (request: FastifyRequest): string | undefined => {
-    const scopes = request.routeOptions.config.scopes
-    if (!scopes || scopes.length < 2) return scopes?.[0]
-    let chosen: string | undefined
-    for (const scope of scopes) {
-      if (!request.caller?.scopes.has(scope)) continue
-      if (chosen === undefined || stricter(limitOf(scope), limitOf(chosen))) chosen = scope
+export default fp<{ limits: Record<string, number>; counters: RateLimitBackend | null }>(
+  async (app, o) => {
+    const limitOf = (scope: string | undefined) => (scope !== undefined ? o.limits[scope] : undefined) ?? o.limits['*'] ?? 0
+    /**
+     * The scope that admitted the caller: a route that accepts several takes the strictest
+     * limit among those the caller holds, so holding an unlimited scope as well buys nothing.
+     */
+    const scopeOf = (request: FastifyRequest): string | undefined => {
+      const scopes = request.routeOptions.config.scopes
+      if (!scopes || scopes.length < 2) return scopes?.[0]
+      let chosen: string | undefined
+      for (const scope of scopes) {
+        if (!request.caller?.scopes.has(scope)) continue
+        if (chosen === undefined || stricter(limitOf(scope), limitOf(chosen))) chosen = scope
+      }
+      return chosen
     }
-    return chosen
-  }
-  const limitFor = (request: FastifyRequest) => limitOf(scopeOf(request))
-  // No limiter hook at all on a route none of whose scopes has a limit (public routes have none).
-  app.addHook('onRoute', (route) => {
-    const scopes = route.config?.scopes ?? []
-    if (scopes.every((scope) => limitOf(scope) === 0)) route.config = { ...route.config, rateLimit: false }
-  })
-  await app.register(rateLimit, {
-    global: true,
-    hook: 'onRequest',
-    timeWindow: WINDOW_MS,
-    max: (request) => limitFor(request),
-    allowList: (request) => !request.caller || limitFor(request) === 0,
-    keyGenerator: (request) => `${request.caller?.sub ?? request.ip}|${scopeOf(request) ?? '-'}`,
-    skipOnError: true,
-    ...(o.counters ? { store: o.counters as unknown as FastifyRateLimitStoreCtor } : {}),
-    errorResponseBuilder: (_request, context) => withRetryAfter(new RateLimitedError(), context.ttl / 1000),
-  })
-}, { name: 'rate-limit', dependencies: ['auth'] })
+    const limitFor = (request: FastifyRequest) => limitOf(scopeOf(request))
+    // No limiter hook at all on a route none of whose scopes has a limit (public routes have none).
+    app.addHook('onRoute', (route) => {
+      const scopes = route.config?.scopes ?? []
+      if (scopes.every((scope) => limitOf(scope) === 0)) route.config = { ...route.config, rateLimit: false }
+    })
+    await app.register(rateLimit, {
+      global: true,
+      hook: 'onRequest',
+      timeWindow: WINDOW_MS,
+      max: (request) => limitFor(request),
+      allowList: (request) => !request.caller || limitFor(request) === 0,
+      keyGenerator: (request) => `${request.caller?.sub ?? request.ip}|${scopeOf(request) ?? '-'}`,
+      skipOnError: true,
+      ...(o.counters ? { store: o.counters as unknown as FastifyRateLimitStoreCtor } : {}),
+      errorResponseBuilder: (_request, context) => withRetryAfter(new RateLimitedError(), context.ttl / 1000),
+    })
+  },
+  { name: 'rate-limit', dependencies: ['auth'] },
+)
 
 /** 0 means unlimited: any limit is stricter than none. */
 const stricter = (a: number, b: number) => a !== 0 && (b === 0 || a < b)

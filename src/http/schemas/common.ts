@@ -12,19 +12,22 @@ export const Time = Type.String({ format: 'date-time' })
  * where an `anyOf` would make it validate the value against each branch on every response.
  */
 export const Nullable = <T extends TSchema>(t: T) =>
-  (typeof t.type === 'string' && t.type !== 'object' && t.type !== 'array'
+  typeof t.type === 'string' && t.type !== 'object' && t.type !== 'array'
     ? Type.Unsafe<Static<T> | null>({ ...t, type: [t.type, 'null'] })
-    : Type.Union([t, Type.Null()]))
+    : Type.Union([t, Type.Null()])
 
 export const AccountParams = Type.Object({ account: AccountId }, { additionalProperties: false })
 
 /** The contract's error shape (docs/api.md, Errors), shared by every route's 4xx/5xx responses by $id. */
-export const ErrorBody = Type.Object({
-  statusCode: Type.Integer(),
-  code: Type.String(),
-  error: Type.String(),
-  message: Type.String(),
-}, { $id: 'Error', additionalProperties: false })
+export const ErrorBody = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.String(),
+    error: Type.String(),
+    message: Type.String(),
+  },
+  { $id: 'Error', additionalProperties: false },
+)
 
 export const ErrorRef = Type.Ref('Error')
 
