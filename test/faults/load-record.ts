@@ -2,10 +2,17 @@ import { windowOpensAt } from '../../scripts/support/soak-ledger.js'
 import type { Issued, SoakProvider } from '../../scripts/support/soak-provider.js'
 import { waitFor } from '../helpers/wait.js'
 
-/** A token the provider issued whose refresh token was then presented again: one extra provider refresh. */
+/**
+ * One extra provider refresh: a refresh token presented a second time (the provider's reuse
+ * grace let it through). `orphan` is what the first presentation got, `by` what the second got.
+ * Counted by presentation, not by orphaned token: when a late holder's call lands after the
+ * others', it orphans their token and its own is orphaned by the next refresh, one extra call
+ * either way.
+ */
 export interface Duplicate {
   account: string
   orphan: Issued
+  by: Issued
 }
 
 /** Waits until the newest token of every account was issued after `since`. */
@@ -28,7 +35,13 @@ export function refreshRecord(provider: SoakProvider) {
   const early: { account: string; from: number; at: number; opensAt: number }[] = []
   for (const [account, lineages] of provider.lineages) {
     for (const lineage of lineages) {
-      for (const orphan of lineage.issued.filter((i) => i.orphaned)) duplicates.push({ account, orphan })
+      // Refresh i issued generation i + 1 (generation 0 came with the link).
+      const firstFrom = new Map<number, number>()
+      for (const [i, refresh] of lineage.refreshes.entries()) {
+        const first = firstFrom.get(refresh.from)
+        if (first === undefined) firstFrom.set(refresh.from, i)
+        else duplicates.push({ account, orphan: lineage.issued[first + 1]!, by: lineage.issued[i + 1]! })
+      }
       for (const refresh of lineage.refreshes) {
         const token = lineage.issued[refresh.from]!
         const opensAt = windowOpensAt(token.at, provider.lifetimeMs)
