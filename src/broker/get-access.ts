@@ -24,8 +24,9 @@ export async function getAccess(
 ): Promise<IssuedToken> {
   const minTtlMs = minTtlSeconds * 1000
   const cache = deps.accessCache
-  const cached = cache?.hit(account, minTtlMs, deps.clock())
-  if (cached) return issuedToken(account, cached.grant, cached.token, deps.clock())
+  const asked = deps.clock()
+  const cached = cache?.hit(account, minTtlMs, asked)
+  if (cached) return issuedToken(account, cached.grant, cached.token, asked)
   const stamp = cache?.stamp() ?? 0
   const grant = await readLive(deps, account).catch((error: unknown) => {
     const last = error instanceof StoreUnavailableError ? cache?.fallback(account, minTtlMs, deps.clock()) : undefined

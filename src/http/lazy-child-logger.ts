@@ -15,7 +15,8 @@ class LazyChildLogger implements FastifyBaseLogger {
     private readonly options: ChildLoggerOptions,
   ) {}
 
-  private get log(): FastifyBaseLogger {
+  /** The child logger, made on first use. */
+  get log(): FastifyBaseLogger {
     this.made ??= this.parent.child(this.bindings, this.options)
     return this.made
   }
@@ -28,17 +29,26 @@ class LazyChildLogger implements FastifyBaseLogger {
     this.log.level = level
   }
 
-  fatal: FastifyBaseLogger['fatal'] = (...args: Parameters<FastifyBaseLogger['fatal']>) => this.log.fatal(...args)
-  error: FastifyBaseLogger['error'] = (...args: Parameters<FastifyBaseLogger['error']>) => this.log.error(...args)
-  warn: FastifyBaseLogger['warn'] = (...args: Parameters<FastifyBaseLogger['warn']>) => this.log.warn(...args)
-  info: FastifyBaseLogger['info'] = (...args: Parameters<FastifyBaseLogger['info']>) => this.log.info(...args)
-  debug: FastifyBaseLogger['debug'] = (...args: Parameters<FastifyBaseLogger['debug']>) => this.log.debug(...args)
-  trace: FastifyBaseLogger['trace'] = (...args: Parameters<FastifyBaseLogger['trace']>) => this.log.trace(...args)
-  silent: FastifyBaseLogger['silent'] = (...args: Parameters<FastifyBaseLogger['silent']>) => this.log.silent(...args)
+  declare fatal: FastifyBaseLogger['fatal']
+  declare error: FastifyBaseLogger['error']
+  declare warn: FastifyBaseLogger['warn']
+  declare info: FastifyBaseLogger['info']
+  declare debug: FastifyBaseLogger['debug']
+  declare trace: FastifyBaseLogger['trace']
+  declare silent: FastifyBaseLogger['silent']
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.log.child(bindings, options)
   }
+}
+
+// The log methods live on the prototype: a request that never logs allocates nothing for them.
+for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
+  Object.defineProperty(LazyChildLogger.prototype, level, {
+    value(this: { log: FastifyBaseLogger }, ...args: unknown[]) {
+      ;(this.log[level] as (...a: unknown[]) => void)(...args)
+    },
+  })
 }
 
 export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {

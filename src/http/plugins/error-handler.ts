@@ -38,12 +38,17 @@ export function toErrorBody(error: unknown, request?: FastifyRequest): ErrorBody
 
 function classify(error: FastifyError, request?: FastifyRequest): { code: ErrorCode; message: string; statusCode: number } {
   if (error instanceof InvalidInputError) return { code: error.code, message: locate(error, request), statusCode: 400 }
-  if (error instanceof BrokerError) return { code: error.code, message: error.message, statusCode: ERROR_STATUS[error.code] }
-  const known = error.validation ? new ValidationError(validationMessage(error)) : FRAMEWORK_ERRORS[error.code]?.()
-  if (known) return classify(known as unknown as FastifyError)
   const status = error.statusCode ?? 500
-  if (status >= 400 && status < 500) return { code: 'VALIDATION_ERROR', message: safeClientMessage(error), statusCode: status }
-  return classify(new InternalError() as unknown as FastifyError)
+  const known = contractError(error) ?? (status >= 400 && status < 500 ? undefined : new InternalError())
+  if (!known) return { code: 'VALIDATION_ERROR', message: safeClientMessage(error), statusCode: status }
+  return { code: known.code, message: known.message, statusCode: ERROR_STATUS[known.code] }
+}
+
+/** The error in the contract's terms: ours as it is, Fastify's own translated; undefined for anything else. */
+function contractError(error: FastifyError): BrokerError | undefined {
+  if (error instanceof BrokerError) return error
+  if (error.validation) return new ValidationError(validationMessage(error))
+  return FRAMEWORK_ERRORS[error.code]?.()
 }
 
 /** `body/return_to is not a valid URL`: where the domain's bad input came from, in Ajv's words. */
