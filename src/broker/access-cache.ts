@@ -1,4 +1,4 @@
-import type { GrantRecord, Store } from '../store/store.js'
+import type { ServingGrant, Store } from '../store/store.js'
 import { Lru } from '../lru.js'
 import { effectiveSkewMs, servesWithoutRefresh } from './refresh/policy.js'
 
@@ -13,7 +13,7 @@ export interface AccessCacheOptions {
 
 /** A grant this instance read, with its access token already opened. */
 export interface CachedGrant {
-  grant: GrantRecord
+  grant: ServingGrant
   token: string
   readAt: number
 }
@@ -76,7 +76,7 @@ export class AccessCache {
   }
 
   /** Keeps a grant that serves without refresh, unless anything changed since `stamp`. */
-  remember(account: string, grant: GrantRecord, token: string, stamp: number, now: number): void {
+  remember(account: string, grant: ServingGrant, token: string, stamp: number, now: number): void {
     if (!this.enabled || !this.live || stamp !== this.epoch) return
     this.entries.set(account, { grant, token, readAt: now }, freshUntil(grant, this.o.skewMs))
   }
@@ -98,7 +98,7 @@ export class AccessCache {
 }
 
 /** The end of the window in which the refresh policy serves this token without a refresh. */
-function freshUntil(grant: GrantRecord, skewMs: number): number {
+function freshUntil(grant: ServingGrant, skewMs: number): number {
   if (grant.expiresAt === null) return Number.MAX_SAFE_INTEGER
   const skew = effectiveSkewMs(grant, skewMs)
   const justObtained = grant.fromProvider && grant.issuedAt !== null ? Math.min(grant.expiresAt, grant.issuedAt + skew) : 0

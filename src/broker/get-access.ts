@@ -2,14 +2,24 @@ import { timingSafeEqual } from 'node:crypto'
 import { StoreUnavailableError } from '../errors.js'
 import type { EventContext } from '../events/events.js'
 import type { BrokerDeps } from './deps.js'
-import { readLive, tokenOf } from './grant-state.js'
+import { readLive, readServing, tokenOf } from './grant-state.js'
 import { backingOff, servesWithoutRefresh, usable } from './refresh/policy.js'
 import { backoffError, type Refresher } from './refresh/refresher.js'
 import { ACCESS_FIELD, openSealed } from './secrets.js'
 import { issuedToken, type IssuedToken } from './results.js'
 
 /**
- * The hot path: the near cache, else one store read, and the stored token when the refresh
+ * A cache hit of the hot path, answered synchronously (no promise, no microtask): the token
+ * when the near cache holds one young and fresh enough for `minTtlSeconds`, else undefined.
+ */
+export function cachedAccess(deps: BrokerDeps, account: string, minTtlSeconds: number): IssuedToken | undefined {
+  const now = deps.clock()
+  const cached = deps.accessCache?.hit(account, minTtlSeconds * 1000, now)
+  return cached && issuedToken(account, cached.grant, cached.token, now)
+}
+
+/**
+ * The hot path: the near cache, else one store read of the serving fields, and the stored token when the refresh
  * policy says it serves (more than max(min_ttl, skew) left, or just obtained from the
  * provider). During the shared backoff the valid token is served, an expired one is a 503;
  * otherwise the refresher takes over. While the store is unreachable, a token this instance
@@ -28,7 +38,7 @@ export async function getAccess(
   const cached = cache?.hit(account, minTtlMs, asked)
   if (cached) return issuedToken(account, cached.grant, cached.token, asked)
   const stamp = cache?.stamp() ?? 0
-  const grant = await readLive(deps, account).catch((error: unknown) => {
+  const grant = await readServing(deps, account).catch((error: unknown) => {
     const last = error instanceof StoreUnavailableError ? cache?.fallback(account, minTtlMs, deps.clock()) : undefined
     if (last === undefined) throw error
     return last

@@ -1,19 +1,27 @@
 import { AccountNotFoundError, ReauthenticationRequiredError } from '../errors.js'
-import type { GrantRecord } from '../store/store.js'
+import type { GrantRecord, ServingGrant } from '../store/store.js'
 import type { BrokerDeps } from './deps.js'
 import { ACCESS_FIELD, openSealed } from './secrets.js'
 import { accountStateOf, issuedToken, type AccountState, type IssuedToken } from './results.js'
 
 /** The grant, if it exists and can serve tokens; 404 and 409 otherwise. */
 export async function readLive(deps: BrokerDeps, account: string): Promise<GrantRecord> {
-  const grant = await deps.store.getGrant(account)
+  return live(account, await deps.store.getGrant(account))
+}
+
+/** What the hot path serves from, read without the refresh token and history; 404 and 409 as readLive. */
+export async function readServing(deps: BrokerDeps, account: string): Promise<ServingGrant> {
+  return live(account, await deps.store.getServingGrant(account))
+}
+
+function live<G extends ServingGrant>(account: string, grant: G | null): G {
   if (!grant) throw new AccountNotFoundError(account)
   if (grant.status === 'reauth_required') throw new ReauthenticationRequiredError(account)
   return grant
 }
 
 /** The caller's answer: the grant with its access token opened. */
-export function tokenOf(deps: BrokerDeps, account: string, grant: GrantRecord): IssuedToken {
+export function tokenOf(deps: BrokerDeps, account: string, grant: ServingGrant): IssuedToken {
   return issuedToken(account, grant, openSealed(deps.keyRing, account, ACCESS_FIELD, grant.accessToken!), deps.clock())
 }
 

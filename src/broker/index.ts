@@ -1,7 +1,7 @@
 import { AccountNotFoundError } from '../errors.js'
 import type { EventContext } from '../events/events.js'
 import type { BrokerDeps } from './deps.js'
-import { forceRefresh, getAccess } from './get-access.js'
+import { cachedAccess, forceRefresh, getAccess } from './get-access.js'
 import { importAccount, type ImportRequest } from './import-account.js'
 import { completeLink, type CallbackQuery } from './link/complete-link.js'
 import { startLink, type StartLinkRequest } from './link/start-link.js'
@@ -51,6 +51,11 @@ export function createBroker(given: BrokerDeps, schedulerOptions: SchedulerOptio
     startLink: (req: StartLinkRequest) => startLink(deps, req),
     revokeAccount: (account: string, ctx: EventContext) => revokeAccount(deps, refresher, account, ctx),
     completeLink: (q: CallbackQuery, ctx: EventContext) => completeLink(deps, q, ctx),
+    /** The near cache's answer without waiting, or undefined: then `getAccess`. */
+    cachedAccess(account: string, minTtlSeconds: number, ctx: EventContext) {
+      const token = cachedAccess(deps, account, minTtlSeconds)
+      return token && issued(token, ctx)
+    },
     async getAccess(account: string, minTtlSeconds: number, ctx: EventContext) {
       return issued(await getAccess(deps, refresher, account, minTtlSeconds, ctx), ctx)
     },

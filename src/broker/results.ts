@@ -1,4 +1,4 @@
-import type { GrantRecord } from '../store/store.js'
+import type { GrantRecord, ServingGrant } from '../store/store.js'
 
 /** What a caller is handed: an opened access token and what it is good for. */
 export interface IssuedToken {
@@ -67,7 +67,7 @@ export function accountStateOf(account: string, g: GrantRecord): { state: Accoun
   return { state, unreadable }
 }
 
-export function issuedToken(account: string, g: GrantRecord, accessToken: string, now: number): IssuedToken {
+export function issuedToken(account: string, g: ServingGrant, accessToken: string, now: number): IssuedToken {
   return { account, provider: g.provider, accessToken, tokenType: g.tokenType, expiresAt: g.expiresAt, scope: g.scope, issuedAt: now }
 }
 

@@ -8,6 +8,7 @@ import type {
   ResealProgress,
   ResealWrite,
   Store,
+  ServingGrant,
 } from './store.js'
 
 interface Expiring {
@@ -36,6 +37,10 @@ export class MemoryStore implements Store {
   async getGrant(account: string): Promise<GrantRecord | null> {
     const grant = this.grants.get(account)
     return grant ? { ...grant } : null
+  }
+
+  getServingGrant(account: string): Promise<ServingGrant | null> {
+    return this.getGrant(account)
   }
 
   async getGrants(accounts: string[]): Promise<(GrantRecord | null)[]> {

@@ -1,4 +1,4 @@
-import type { GrantRecord, GrantStatus } from './store.js'
+import type { GrantRecord, GrantStatus, ServingGrant } from './store.js'
 
 const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v))
 
@@ -24,5 +24,39 @@ export function grantFromHash(hash: Record<string, string>): GrantRecord | null 
     refreshToken: hash.rt ?? null,
     lastError: hash.last_error ?? null,
     meta: hash.meta ?? null,
+  }
+}
+
+/** The hash fields of a `ServingGrant`, in the order `servingFromFields` reads them. */
+export const SERVING_FIELDS = [
+  'provider',
+  'status',
+  'version',
+  'scope',
+  'token_type',
+  'expires_at',
+  'iat',
+  'src',
+  'retry_at',
+  'at',
+] as const
+
+const orNull = (v: string | null) => (v === null || v === '' ? null : Number(v))
+
+/** HMGET of `SERVING_FIELDS`, or null when the hash is absent. */
+export function servingFromFields(v: (string | null)[]): ServingGrant | null {
+  const [provider, status, version, scope, tokenType, expiresAt, issuedAt, src, retryAt, accessToken] = v
+  if (provider === null || provider === undefined) return null
+  return {
+    provider,
+    status: (status ?? 'active') as GrantStatus,
+    version: Number(version ?? 0),
+    scope: scope ?? null,
+    tokenType: tokenType ?? 'Bearer',
+    expiresAt: orNull(expiresAt ?? null),
+    issuedAt: orNull(issuedAt ?? null),
+    fromProvider: src === 'p',
+    retryAt: orNull(retryAt ?? null),
+    accessToken: accessToken ?? null,
   }
 }

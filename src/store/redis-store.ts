@@ -3,7 +3,7 @@ import { Cluster } from 'ioredis'
 import { DurableCommits } from './durable-commits.js'
 import { keySpace, type KeySpace } from './keys.js'
 import { scripts } from './lua/index.js'
-import { grantFromHash } from './record.js'
+import { grantFromHash, SERVING_FIELDS, servingFromFields } from './record.js'
 import { storeCall } from './store-call.js'
 import type { RedisClient } from './redis-client.js'
 import type {
@@ -16,6 +16,7 @@ import type {
   ResealProgress,
   ResealWrite,
   Store,
+  ServingGrant,
 } from './store.js'
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>
@@ -115,6 +116,10 @@ export class RedisStore implements Store {
 
   getGrant(account: string): Promise<GrantRecord | null> {
     return storeCall(this.client.hgetall(this.keys.grant(account)).then(grantFromHash))
+  }
+
+  getServingGrant(account: string): Promise<ServingGrant | null> {
+    return storeCall(this.client.hmget(this.keys.grant(account), ...SERVING_FIELDS).then(servingFromFields))
   }
 
   async getGrants(accounts: string[]): Promise<(GrantRecord | null)[]> {

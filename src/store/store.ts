@@ -34,6 +34,15 @@ export interface GrantRecord {
   meta: string | null
 }
 
+/**
+ * The fields that decide whether and what the hot path serves: no refresh token, no
+ * metadata, no history. Redis reads them with one HMGET.
+ */
+export type ServingGrant = Pick<
+  GrantRecord,
+  'provider' | 'status' | 'version' | 'scope' | 'tokenType' | 'expiresAt' | 'issuedAt' | 'fromProvider' | 'retryAt' | 'accessToken'
+>
+
 /** A whole grant written by import or link. */
 export interface GrantWrite {
   provider: string
@@ -108,6 +117,8 @@ export type DurabilityEvent = { kind: 'unreplicated'; commits: number } | { kind
 
 export interface Store {
   getGrant(account: string): Promise<GrantRecord | null>
+  /** Only what the hot path needs (`ServingGrant`); null when there is no grant. */
+  getServingGrant(account: string): Promise<ServingGrant | null>
   /** Several grants in one round trip (listing); missing ones are null. */
   getGrants(accounts: string[]): Promise<(GrantRecord | null)[]>
   writeGrant(account: string, write: GrantWrite, now: number): Promise<GrantWriteOutcome>

@@ -167,6 +167,38 @@ describe('RedisStore: at rest', () => {
   })
 })
 
+describe('RedisStore: the hot path read', () => {
+  test('getServingGrant reads the serving fields with one HMGET: the sealed refresh token stays in Redis', async () => {
+    const prefix = 'serving:'
+    const store = await connectStore(server, prefix)
+    const raw = await rawClient(server)
+    const monitor = await raw.monitor()
+    const seen: string[][] = []
+    // What clients sent, not what scripts ran inside Redis.
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.some((a) => a.startsWith(prefix))) seen.push(args)
+    })
+    try {
+      await store.writeGrant('crm-prod', grantWrite(), T0)
+      await waitFor('the write seen by MONITOR', () => (seen.length > 0 ? true : undefined))
+      const read = await store.getServingGrant('crm-prod')
+      assert.equal(read?.accessToken, 'sealed-at-1')
+      assert.ok(!('refreshToken' in (read ?? {})), 'no refresh token in the serving grant')
+      const reads = () => seen.filter(([command]) => /^h(get|mget|getall|vals)$/i.test(command ?? ''))
+      await waitFor('the read seen by MONITOR', () => (reads().length > 0 ? true : undefined))
+      assert.equal(reads().length, 1)
+      const [command, key, ...fields] = reads()[0]!
+      assert.equal(command?.toLowerCase(), 'hmget')
+      assert.equal(key, `${prefix}{crm-prod}:grant`)
+      assert.ok(fields.includes('at') && !fields.includes('rt') && !fields.includes('meta'), fields.join(' '))
+    } finally {
+      monitor.disconnect()
+      raw.disconnect()
+      await store.close()
+    }
+  })
+})
+
 describe('RedisStore: outages', () => {
   let outage: RedisServer
   before(async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { GrantRecord, GrantWrite, RefreshCommit, Store } from '../../src/store/store.js'
+import type { GrantRecord, GrantWrite, RefreshCommit, ServingGrant, Store } from '../../src/store/store.js'
 import { realTimePassed, recordChanges, tick, waitFor } from '../helpers/wait.js'
 
 /** A fresh, empty store for one test. */
@@ -233,6 +233,55 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
           const grant = await mustGet(store, 'acct')
           assert.equal(grant.refreshToken, null)
           assert.equal(grant.status, 'active')
+        }),
+      )
+    })
+
+    describe('getServingGrant (the hot path read)', () => {
+      const serving = (g: GrantRecord): ServingGrant => ({
+        provider: g.provider,
+        status: g.status,
+        version: g.version,
+        scope: g.scope,
+        tokenType: g.tokenType,
+        expiresAt: g.expiresAt,
+        issuedAt: g.issuedAt,
+        fromProvider: g.fromProvider,
+        retryAt: g.retryAt,
+        accessToken: g.accessToken,
+      })
+
+      test(
+        'is null for an account without a grant',
+        withStore(async ({ store }) => {
+          assert.equal(await store.getServingGrant('nobody'), null)
+        }),
+      )
+
+      test(
+        'carries the serving fields as getGrant reads them, through writes, failures and commits',
+        withStore(async ({ store }) => {
+          const same = async (account: string) => {
+            const full = await mustGet(store, account)
+            const read = await store.getServingGrant(account)
+            assert.ok(read)
+            // Compared on the serving fields only: the memory store may hand back the whole record.
+            assert.deepEqual(serving(read as GrantRecord), serving(full))
+          }
+          await store.writeGrant('acct', grantWrite(), T0)
+          await same('acct')
+          await store.recordFailure('acct', 1, failure('PROVIDER_UNAVAILABLE'))
+          await same('acct')
+          assert.equal(await store.commitRefresh('acct', 1, refreshCommit(), T0 + 10), true)
+          await same('acct')
+          await store.writeGrant(
+            'bare',
+            grantWrite({ scope: null, expiresAt: null, accessToken: null, tokenType: 'mac', fromProvider: false }),
+            T0,
+          )
+          await same('bare')
+          await store.markReauthRequired('bare', null, lastError('INVALID_GRANT'), T0 + 1)
+          await same('bare')
         }),
       )
     })

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import type { GrantRecord } from '../../store/store.js'
+import type { GrantRecord, ServingGrant } from '../../store/store.js'
 import type { BrokerDeps } from '../deps.js'
 
 /**
@@ -13,7 +13,7 @@ import type { BrokerDeps } from '../deps.js'
  * lifetime is unknown (it may be nearly spent), so the whole skew applies to it: it is
  * refreshed once, and the provider's answer then has a known lifetime.
  */
-export function effectiveSkewMs(grant: GrantRecord, skewMs: number): number {
+export function effectiveSkewMs(grant: ServingGrant, skewMs: number): number {
   if (grant.expiresAt === null || grant.issuedAt === null || !grant.fromProvider) return skewMs
   return Math.max(0, Math.min(skewMs, (grant.expiresAt - grant.issuedAt) / 2))
 }
@@ -23,7 +23,7 @@ export function effectiveSkewMs(grant: GrantRecord, skewMs: number): number {
  * it has more than max(min_ttl, skew) left, or the broker got it from the provider less
  * than `skew` ago (it is the best the provider gives; asking again would just rotate it).
  */
-export function servesWithoutRefresh(grant: GrantRecord, now: number, minTtlMs: number, skewMs: number): boolean {
+export function servesWithoutRefresh(grant: ServingGrant, now: number, minTtlMs: number, skewMs: number): boolean {
   if (grant.accessToken === null) return false
   if (grant.expiresAt === null) return true
   const skew = effectiveSkewMs(grant, skewMs)
@@ -33,12 +33,12 @@ export function servesWithoutRefresh(grant: GrantRecord, now: number, minTtlMs: 
 }
 
 /** Whether the access token has not expired yet. */
-export function usable(grant: GrantRecord, now: number): boolean {
+export function usable(grant: ServingGrant, now: number): boolean {
   return grant.accessToken !== null && (grant.expiresAt === null || grant.expiresAt > now)
 }
 
 /** Whether the shared backoff still holds provider calls back for this grant. */
-export const backingOff = (grant: GrantRecord, now: number) => grant.retryAt !== null && grant.retryAt > now
+export const backingOff = (grant: ServingGrant, now: number) => grant.retryAt !== null && grant.retryAt > now
 
 export const BACKOFF_BASE_MS = 1000
 

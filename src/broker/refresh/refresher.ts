@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import type { GrantRecord } from '../../store/store.js'
+import type { GrantRecord, ServingGrant } from '../../store/store.js'
 import type { BrokerDeps } from '../deps.js'
 import { readLive, tokenOf } from '../grant-state.js'
 import type { IssuedToken } from '../results.js'
@@ -183,6 +183,6 @@ export class Refresher {
 }
 
 /** 503 with Retry-After until the grant's shared backoff ends. */
-export function backoffError(grant: GrantRecord, now: number): Error {
+export function backoffError(grant: ServingGrant, now: number): Error {
   return withRetryAfter(new ProviderUnavailableError(), ((grant.retryAt ?? now) - now) / 1000)
 }

@@ -93,13 +93,14 @@ export default fp<{ config: Config; events: EventSink; metrics: AppMetrics }>(
     })
 
     // After validation, so a malformed id is a 400 for everyone.
-    app.addHook('preHandler', async (request: FastifyRequest, _reply: FastifyReply) => {
+    // Synchronous: most callers have no `accounts` claim, and then this costs one check.
+    app.addHook('preHandler', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
       const caller = request.caller
-      if (!caller?.accounts) return
+      if (!caller?.accounts) return done()
       const account = (request.params as { account?: unknown })?.account ?? (request.body as { account?: unknown })?.account
-      if (typeof account === 'string' && !caller.mayUse(account)) {
-        throw new ForbiddenError(`this caller may not use account ${account}`)
-      }
+      if (typeof account === 'string' && !caller.mayUse(account))
+        return done(new ForbiddenError(`this caller may not use account ${account}`))
+      done()
     })
   },
   { name: 'auth' },
