@@ -1,6 +1,8 @@
 /**
  * Callers in a process of their own, timing every request: `storm` fires `callers` requests at
- * once over the URLs; `steady` keeps `concurrency` callers reading random accounts for `seconds`.
+ * once over the URLs; `paced` sends `rate` requests a second for `seconds`, whatever the answers
+ * take (an open loop: the same load on every server); otherwise `concurrency` callers read
+ * random accounts for `seconds`.
  */
 import { Agent, get } from 'node:http'
 import { serve } from './processes.js'
@@ -45,9 +47,27 @@ function summarize(all: Timed[], overMs: number): TimedSummary {
   }
 }
 
+/** `rate` requests a second, cycling over `accounts` ids (`{n}` in the URL), each timed from when it was sent. */
+async function paced(url: string, accounts: number, headers: Record<string, string>, rate: number, seconds: number): Promise<Timed[]> {
+  const all: Timed[] = []
+  const answers: Promise<void>[] = []
+  const started = performance.now()
+  for (let sent = 0; performance.now() - started < seconds * 1000; ) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate)
+    for (; sent < due; sent++) answers.push(timed(url.replace('{n}', String(sent % accounts)), headers).then((t) => void all.push(t)))
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  await Promise.all(answers)
+  return all
+}
+
 serve({}, async (m) => {
   const headers = m.headers as Record<string, string>
   const urls = m.urls as string[]
+  if (m.paced) {
+    const all = await paced(urls[0]!, m.accounts as number, headers, m.rate as number, m.seconds as number)
+    return { ...summarize(all, m.overMs as number) }
+  }
   if (m.storm) {
     const callers = m.callers as number
     const all = await Promise.all(Array.from({ length: callers }, (_, i) => timed(urls[i % urls.length]!, headers)))
