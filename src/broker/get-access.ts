@@ -19,11 +19,11 @@ export function cachedAccess(deps: BrokerDeps, account: string, minTtlSeconds: n
 }
 
 /**
- * The hot path: the near cache, else one store read of the serving fields, and the stored token when the refresh
- * policy says it serves (more than max(min_ttl, skew) left, or just obtained from the
- * provider). During the shared backoff the valid token is served, an expired one is a 503;
- * otherwise the refresher takes over. While the store is unreachable, a token this instance
- * read and that is still fresh is served instead of a 503.
+ * The hot path: the near cache, else one store read of the serving fields, and the stored
+ * token when the refresh policy says it serves (more than max(min_ttl, skew) left, or just
+ * obtained from the provider). During the shared backoff the valid token is served, an
+ * expired one is a 503; otherwise the refresher takes over. While the store is unreachable, a
+ * token this instance read and that is still fresh is served instead of a 503.
  */
 export async function getAccess(
   deps: BrokerDeps,
@@ -32,11 +32,10 @@ export async function getAccess(
   minTtlSeconds: number,
   ctx: EventContext,
 ): Promise<IssuedToken> {
+  const hit = cachedAccess(deps, account, minTtlSeconds)
+  if (hit) return hit
   const minTtlMs = minTtlSeconds * 1000
   const cache = deps.accessCache
-  const asked = deps.clock()
-  const cached = cache?.hit(account, minTtlMs, asked)
-  if (cached) return issuedToken(account, cached.grant, cached.token, asked)
   const stamp = cache?.stamp() ?? 0
   const grant = await readServing(deps, account).catch((error: unknown) => {
     const last = error instanceof StoreUnavailableError ? cache?.fallback(account, minTtlMs, deps.clock()) : undefined
