@@ -16,19 +16,45 @@ export class ProviderNetworkError extends Error {
   }
 }
 
-export async function providerFetch(url: string, init: RequestInit, timeoutMs: number): Promise<ProviderResponse> {
-  let response: Response
-  try {
-    response = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
-  } catch (error) {
-    const name = (error as Error).name
-    throw new ProviderNetworkError(name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network')
+/**
+ * Runs `onTimeout` after `ms`, but only once the event loop has read the I/O already waiting:
+ * after a stall (SIGSTOP, a VM pause, a long GC) the timer and an answer that arrived meanwhile
+ * are due together, and timers run before I/O. Without this turn, a token response already
+ * received would be thrown away, and with a rotating provider its new refresh token with it.
+ * Returns the function that cancels it.
+ */
+export function timeoutAfterPendingIo(ms: number, onTimeout: () => void): () => void {
+  let late: NodeJS.Immediate | undefined
+  const timer = setTimeout(() => {
+    late = setImmediate(onTimeout)
+  }, ms)
+  return () => {
+    clearTimeout(timer)
+    if (late !== undefined) clearImmediate(late)
   }
-  const text = await readCapped(response, timeoutMs)
-  return { status: response.status, headers: response.headers, body: parseBody(text, response.headers.get('content-type')), text }
 }
 
-async function readCapped(response: Response, timeoutMs: number): Promise<string> {
+export async function providerFetch(url: string, init: RequestInit, timeoutMs: number): Promise<ProviderResponse> {
+  // One deadline for the whole call, headers and body.
+  const controller = new AbortController()
+  const cancel = timeoutAfterPendingIo(timeoutMs, () => controller.abort(new DOMException('provider call timed out', 'TimeoutError')))
+  try {
+    let response: Response
+    try {
+      response = await fetch(url, { ...init, redirect: 'manual', signal: controller.signal })
+    } catch (error) {
+      const name = (error as Error).name
+      throw new ProviderNetworkError(name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network')
+    }
+    const text = await readCapped(response)
+    return { status: response.status, headers: response.headers, body: parseBody(text, response.headers.get('content-type')), text }
+  } finally {
+    cancel()
+  }
+}
+
+/** The body, at most MAX_RESPONSE_BYTES; the call's abort signal ends a body that stalls. */
+async function readCapped(response: Response): Promise<string> {
   if (!response.body) return ''
   const declared = Number(response.headers.get('content-length') ?? 0)
   if (declared > MAX_RESPONSE_BYTES) {
@@ -38,7 +64,6 @@ async function readCapped(response: Response, timeoutMs: number): Promise<string
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
-  const timer = setTimeout(() => void reader.cancel().catch(() => {}), timeoutMs)
   try {
     for (;;) {
       const { done, value } = await reader.read()
@@ -53,8 +78,6 @@ async function readCapped(response: Response, timeoutMs: number): Promise<string
   } catch (error) {
     if (error instanceof ProviderNetworkError) throw error
     throw new ProviderNetworkError('timeout')
-  } finally {
-    clearTimeout(timer)
   }
   return Buffer.concat(chunks).toString('utf8')
 }
