@@ -156,3 +156,24 @@ describe('template lifetimes', () => {
     assert.equal((await getAccess(app, 'idle')).json().access_token, 'idle-2')
   })
 })
+
+describe('a lifetime counts from the request, not from when the answer was read', () => {
+  test('an answer read 10 minutes late (a stalled process) expires as the provider meant: expires_in after the request', async (t) => {
+    const { app, stub, now, advance } = await setup(t)
+    let askedAt = 0
+    stub.handle('/token', (_req, res) => {
+      askedAt = now()
+      advance(10 * 60_000) // the process stalls while the answer waits in its socket
+      json(res, 200, { access_token: 'at-late', refresh_token: 'rt-2', expires_in: 3600, token_type: 'Bearer' })
+    })
+    await importGrant(app, 'late', { access_token: 'at-old', refresh_token: 'rt-1', expires_at: new Date(T0 - 1000).toISOString() })
+
+    const answer = await getAccess(app, 'late')
+    assert.equal(answer.json().access_token, 'at-late')
+    const expiresAt = askedAt + 3600_000
+    assert.equal(answer.json().expires_at, new Date(expiresAt).toISOString(), 'not ten minutes later')
+    assert.equal(answer.json().expires_in, (expiresAt - now()) / 1000, 'what is left of it when handed out')
+    assert.equal((await meta(app, 'late')).expires_at, new Date(expiresAt).toISOString())
+    assert.equal((await meta(app, 'late')).last_refreshed_at, new Date(askedAt).toISOString())
+  })
+})

@@ -68,6 +68,8 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
   }
   if (link.verifier) params.code_verifier = link.verifier
   let tokens: TokenSet
+  // A token's lifetime counts from when it was asked for: the answer may be read late.
+  const requestedAt = deps.clock()
   try {
     tokens = await requestToken(provider, endpoints.tokenUrl, params, deps.settings.providerTimeoutMs)
   } catch (error) {
@@ -94,7 +96,7 @@ export async function completeLink(deps: BrokerDeps, q: CallbackQuery, request: 
     })
     throw new IdentityMismatchError()
   }
-  const expiresAt = expiryOf(deps, provider.name, tokens.expiresIn, tokens.lifetimeAnomaly, deps.clock())
+  const expiresAt = expiryOf(deps, provider.name, tokens.expiresIn, tokens.lifetimeAnomaly, requestedAt)
   const { grant } = await storeGrant(
     deps,
     account,

@@ -22,6 +22,8 @@ export interface RefreshCall {
   metrics: AppMetrics
   /** Monotonic milliseconds. */
   clock: () => number
+  /** The broker's clock (epoch ms): when the successful request was sent. */
+  now: () => number
   /** Whether the account's refresh lock is still ours (see HeldLock). */
   lockHeld: () => Promise<boolean>
 }
@@ -34,7 +36,10 @@ export interface RefreshCall {
  * presents the refresh token only while the account's lock is still ours (LockLostError).
  * Anything else is thrown at once.
  */
-export async function callRefresh(c: RefreshCall): Promise<TokenSet> {
+/** Tokens from the provider, with the time (epoch ms) their request was sent: their lifetime counts from there. */
+export type ObtainedTokens = TokenSet & { requestedAt: number }
+
+export async function callRefresh(c: RefreshCall): Promise<ObtainedTokens> {
   const params: Record<string, string> = {
     grant_type: 'refresh_token',
     refresh_token: c.refreshToken,
@@ -52,10 +57,13 @@ export async function callRefresh(c: RefreshCall): Promise<TokenSet> {
     const started = c.clock()
     try {
       if (!(await c.lockHeld())) throw new LockLostError()
+      // A stalled process may read the answer long after the provider sent it: the token's
+      // lifetime is counted from the request, never from the reading.
+      const requestedAt = c.now()
       const tokens = await requestToken(c.provider, c.tokenUrl, params, c.timeoutMs)
       breaker.succeeded()
       observe(c, started, 'ok')
-      return tokens
+      return { ...tokens, requestedAt }
     } catch (error) {
       if (!(error instanceof ProviderCallError)) throw error
       observe(c, started, error.failure)

@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks'
 import { type BrokerError, ProviderError, ProviderUnavailableError, ReauthenticationRequiredError, withRetryAfter } from '../../errors.js'
 import type { EventContext } from '../../events/events.js'
 import { ProviderCallError } from '../../providers/token-client.js'
-import type { TokenSet } from '../../providers/token-response.js'
 import type { GrantRecord } from '../../store/store.js'
 import type { BrokerDeps } from '../deps.js'
 import { readLive, tokenOf } from '../grant-state.js'
@@ -11,7 +10,7 @@ import { expiryOf } from '../token-expiry.js'
 import { issuedToken, lastError, type IssuedToken } from '../results.js'
 import { ProviderBusyError } from './endpoint-limiter.js'
 import type { HeldLock } from './lock-holder.js'
-import { callRefresh } from './provider-call.js'
+import { callRefresh, type ObtainedTokens } from './provider-call.js'
 import { backoffMs, dueAtFor, usable } from './policy.js'
 import type { ProviderGates } from './provider-gates.js'
 import type { Want } from './want.js'
@@ -54,7 +53,7 @@ export async function refreshGrant(
     deps.events.emit({ ...ctx, event: 'account.reauth_required', account, provider: grant.provider, detail: 'REFRESH_TOKEN_MISSING' })
     throw new ReauthenticationRequiredError(account)
   }
-  let tokens: TokenSet
+  let tokens: ObtainedTokens
   try {
     const { tokenUrl } = await deps.endpoints.resolve(provider)
     tokens = await callRefresh({
@@ -68,6 +67,7 @@ export async function refreshGrant(
       gate: gates.for(tokenUrl),
       metrics: deps.metrics,
       clock: () => performance.now(),
+      now: deps.clock,
       lockHeld: () => lock.held(),
     })
   } catch (error) {
@@ -86,12 +86,14 @@ async function commit(
   deps: BrokerDeps,
   account: string,
   grant: GrantRecord,
-  tokens: TokenSet,
+  tokens: ObtainedTokens,
   reuseGraceSeconds: number,
   ctx: EventContext,
 ): Promise<IssuedToken> {
   const { store, keyRing, clock, log, metrics, events } = deps
-  const now = clock()
+  // Stored as obtained when asked for (refreshed_at, and the start of its lifetime); handed
+  // out with its expiry counted from the request, never from a late reading of the answer.
+  const now = tokens.requestedAt
   const expiresAt = expiryOf(deps, grant.provider, tokens.expiresIn, tokens.lifetimeAnomaly, now)
   const sealed = {
     accessToken: keyRing.seal(account, ACCESS_FIELD, tokens.accessToken),
@@ -140,7 +142,7 @@ async function commit(
       refreshToken: sealed.refreshToken ?? grant.refreshToken,
     }
     store.setRefreshDue(account, dueAtFor(deps, next)).catch(() => {})
-    return issuedToken(account, next, tokens.accessToken, now)
+    return issuedToken(account, next, tokens.accessToken, clock())
   }
   return onFenceTripped(deps, account, grant, reuseGraceSeconds, ctx)
 }
