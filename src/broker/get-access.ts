@@ -19,7 +19,8 @@ export function cachedAccess(deps: BrokerDeps, account: string, minTtlSeconds: n
 }
 
 /**
- * The hot path: the near cache, else one store read of the serving fields, and the stored
+ * The hot path once `cachedAccess` has missed (the route asks it first, in the same turn, so
+ * the cache is not looked up twice): one store read of the serving fields, and the stored
  * token when the refresh policy says it serves (more than max(min_ttl, skew) left, or just
  * obtained from the provider). During the shared backoff the valid token is served, an
  * expired one is a 503; otherwise the refresher takes over. While the store is unreachable, a
@@ -32,8 +33,6 @@ export async function getAccess(
   minTtlSeconds: number,
   ctx: EventContext,
 ): Promise<IssuedToken> {
-  const hit = cachedAccess(deps, account, minTtlSeconds)
-  if (hit) return hit
   const minTtlMs = minTtlSeconds * 1000
   const cache = deps.accessCache
   const stamp = cache?.stamp() ?? 0

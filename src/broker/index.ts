@@ -51,7 +51,7 @@ export function createBroker(given: BrokerDeps, schedulerOptions: SchedulerOptio
     startLink: (req: StartLinkRequest) => startLink(deps, req),
     revokeAccount: (account: string, ctx: EventContext) => revokeAccount(deps, refresher, account, ctx),
     completeLink: (q: CallbackQuery, ctx: EventContext) => completeLink(deps, q, ctx),
-    /** The near cache's answer without waiting, or undefined: then `getAccess`. */
+    /** The near cache's answer without waiting, or undefined: then `getAccess`, which does not look again. */
     cachedAccess(account: string, minTtlSeconds: number, ctx: EventContext) {
       const token = cachedAccess(deps, account, minTtlSeconds)
       return token && issued(token, ctx)

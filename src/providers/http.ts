@@ -23,7 +23,7 @@ export class ProviderNetworkError extends Error {
  * received would be thrown away, and with a rotating provider its new refresh token with it.
  * Returns the function that cancels it.
  */
-export function timeoutAfterPendingIo(ms: number, onTimeout: () => void): () => void {
+function timeoutAfterPendingIo(ms: number, onTimeout: () => void): () => void {
   let late: NodeJS.Immediate | undefined
   const timer = setTimeout(() => {
     late = setImmediate(onTimeout)
