@@ -158,13 +158,15 @@ export async function loadScenario(t: TestContext, o: LoadOptions) {
     },
 
     /** Waits until the provider has issued `count` tokens since `since` to clients other than `except`. */
-    async refreshedByOthers(except: string, since: number, count: number): Promise<void> {
+    /** Waits until the other instances made `count` refreshes since `since`, or until `atMostMs` have passed since then. */
+    async refreshedByOthers(except: string, since: number, count: number, atMostMs = Number.POSITIVE_INFINITY): Promise<void> {
       const issued = () =>
         [...provider.lineages.values()]
           .flat()
           .flatMap((l) => l.issued)
           .filter((i) => i.at > since && i.client !== null && i.client !== except).length
-      await waitFor(`${count} refreshes by other instances`, () => (issued() >= count ? true : undefined), { timeoutMs: 60_000 })
+      const done = () => issued() >= count || Date.now() - since >= atMostMs
+      await waitFor(`${count} refreshes by other instances`, () => (done() ? true : undefined), { timeoutMs: 60_000 })
     },
 
     /** Waits until callers have had `count` more 503s: the fault is felt. */
