@@ -181,7 +181,17 @@ export async function startRedisSentinel(opts: StartRedisSentinelOptions = {}): 
     }
     const failover = async (failoverTimeoutMs = 20_000): Promise<RedisServer> => {
       const old = await masterPort()
-      await withConnection(sentinels[0]!.port, (c) => c.call('SENTINEL', 'failover', NAME))
+      // A Sentinel that has not yet seen the replica as healthy (its INFO is refreshed every few
+      // seconds, later on a busy machine) answers NOGOODSLAVE: asked again until the deadline.
+      await until('a replica the sentinel can promote', Date.now() + failoverTimeoutMs, async () => {
+        try {
+          await withConnection(sentinels[0]!.port, (c) => c.call('SENTINEL', 'failover', NAME))
+          return null
+        } catch (error) {
+          if (String((error as Error).message).startsWith('NOGOODSLAVE')) return (error as Error).message
+          throw error
+        }
+      })
       let promoted: RedisServer | undefined
       await until('failover', Date.now() + failoverTimeoutMs, async () => {
         const now = await currentMaster()
