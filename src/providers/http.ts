@@ -16,8 +16,11 @@ export class ProviderNetworkError extends Error {
   }
 }
 
+/** A timer this late means the process was stopped, not merely busy. */
+const STALL_MS = 1000
+
 /**
- * Runs `onTimeout` after `ms`, but only once the event loop has read the I/O already waiting:
+ * Runs `onTimeout` after `ms`, but after a stall only once the event loop has read the I/O already waiting:
  * after a stall (SIGSTOP, a VM pause, a long GC) the timer and an answer that arrived meanwhile
  * are due together, and timers run before I/O. Without this turn, a token response already
  * received would be thrown away, and with a rotating provider its new refresh token with it.
@@ -25,8 +28,11 @@ export class ProviderNetworkError extends Error {
  */
 function timeoutAfterPendingIo(ms: number, onTimeout: () => void): () => void {
   let late: NodeJS.Immediate | undefined
+  const due = performance.now() + ms
   const timer = setTimeout(() => {
-    late = setImmediate(onTimeout)
+    // On time (or merely delayed by a busy loop): the call timed out. Late by a stall: one turn first.
+    if (performance.now() - due < STALL_MS) onTimeout()
+    else late = setImmediate(onTimeout)
   }, ms)
   return () => {
     clearTimeout(timer)

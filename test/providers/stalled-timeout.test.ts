@@ -17,7 +17,7 @@ function stall(until: number): void {
 /** A provider that answers with `answer`, which calls `stallNow` once its bytes are with the kernel. */
 async function stalledCall(answer: (res: ServerResponse, stallNow: () => void) => void): Promise<unknown> {
   let started = 0
-  const server = createServer((_req, res) => answer(res, () => stall(started + TIMEOUT_MS + 500)))
+  const server = createServer((_req, res) => answer(res, () => stall(started + TIMEOUT_MS + 2000)))
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   try {
