@@ -1,4 +1,4 @@
-import { windowOpensAt } from '../../scripts/support/soak-ledger.js'
+import { earlyBefore } from '../../scripts/support/soak-ledger.js'
 import type { Issued, SoakProvider } from '../../scripts/support/soak-provider.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -29,7 +29,7 @@ export async function everyAccountRefreshedSince(provider: SoakProvider, account
   )
 }
 
-/** What the provider saw: duplicate refreshes (orphaned tokens) and refreshes before a token's window opened. */
+/** What the provider saw: duplicate refreshes (orphaned tokens) and early refreshes (see earlyBefore). */
 export function refreshRecord(provider: SoakProvider) {
   const duplicates: Duplicate[] = []
   const early: { account: string; from: number; at: number; opensAt: number }[] = []
@@ -44,7 +44,7 @@ export function refreshRecord(provider: SoakProvider) {
       }
       for (const refresh of lineage.refreshes) {
         const token = lineage.issued[refresh.from]!
-        const opensAt = windowOpensAt(token.at, provider.lifetimeMs)
+        const opensAt = earlyBefore(token.at, provider.lifetimeMs)
         if (refresh.from > 0 && !token.orphaned && refresh.at < opensAt)
           early.push({ account, from: refresh.from, at: refresh.at, opensAt })
       }
