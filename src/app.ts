@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import helmet from '@fastify/helmet'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino } from 'pino'
@@ -11,9 +12,10 @@ import type { Config } from './config.js'
 import { KeyRing } from './crypto/key-ring.js'
 import authPlugin from './http/plugins/auth.js'
 import errorHandler, { frameworkErrors } from './http/plugins/error-handler.js'
-import metricsPlugin from './http/plugins/http-metrics.js'
+import metricsPlugin, { boundSeries } from './http/plugins/http-metrics.js'
+import { ACCESS_ROUTE, ACCESS_SCOPE, installFastAccess } from './http/fast-access.js'
 import loadShedding from './http/plugins/load-shedding.js'
-import rateLimitPlugin from './http/plugins/rate-limit.js'
+import rateLimitPlugin, { scopeLimit } from './http/plugins/rate-limit.js'
 import deleteToken from './http/routes/delete-token.js'
 import getAccess from './http/routes/get-access.js'
 import consoleRoute from './http/routes/console.js'
@@ -70,6 +72,10 @@ export interface AppDeps {
 
 /** A client's x-request-id is kept only when it is short and plain; otherwise one is generated. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
+const requestId = (req: IncomingMessage) => {
+  const given = req.headers['x-request-id']
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+}
 export const BODY_LIMIT = 64 * 1024
 
 /** Wires config and dependencies into an app; never listens (server.ts does). */
@@ -78,16 +84,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // so lines that arrive while a write is in flight go out together (pino flushes it on exit).
   const destination = deps.logStream ?? pino.destination({ dest: 1, sync: false })
   const loggerInstance = pino(loggerOptions(config.logLevel), destination)
+  const accessLog = pino(plainLoggerOptions(config.logLevel), destination)
   const app = Fastify({
     loggerInstance: loggerInstance as FastifyBaseLogger,
-    logController: new AccessLog(pino(plainLoggerOptions(config.logLevel), destination)),
+    logController: new AccessLog(accessLog),
     bodyLimit: BODY_LIMIT,
     requestIdHeader: false,
     childLoggerFactory: lazyChildLogger,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
-    },
+    genReqId: requestId,
     routerOptions: { maxParamLength: 256 },
     // Slow or idle clients cannot hold sockets: the whole request (headers and body) within
     // requestTimeout, headers within headersTimeout (checked every quarter of it), idle
@@ -186,5 +190,25 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     await pages.register(getCallback)
     await pages.register(consoleRoute)
   })
+  // The hot route's common answer ahead of Fastify's lifecycle: only with the near cache on
+  // (it answers only hits) and without a rate limit on the route (the limiter counts every request).
+  if (config.accessCache.ttlMs > 0 && scopeLimit(config.rateLimits, ACCESS_SCOPE) === 0) {
+    let closing = false
+    app.addHook('preClose', (done) => {
+      closing = true
+      done()
+    })
+    const shedding = app.hasDecorator('isUnderPressure')
+    const series = boundSeries(metrics)('GET', ACCESS_ROUTE, 200)
+    installFastAccess(app.server, {
+      knownCaller: app.knownCaller,
+      cachedAccess: (account, minTtl, ctx) => broker.cachedAccess(account, minTtl, ctx),
+      underPressure: () => shedding && app.isUnderPressure(),
+      closing: () => closing,
+      requestId,
+      accessLog,
+      observe: (seconds) => series.observe(seconds),
+    })
+  }
   return app
 }

@@ -20,6 +20,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller | null
   }
+  interface FastifyInstance {
+    /** A caller verified earlier with this exact Authorization header and still held (no verification). */
+    knownCaller(header: string, now: number): Caller | undefined
+  }
 }
 
 interface Claims {
@@ -54,6 +58,7 @@ export default fp<{ config: Config; events: EventSink; metrics: AppMetrics }>(
     // CALLER_HOLD_MS, so a key removed from a JWKS stops admitting within that time): a hit
     // skips the signature check and compiles no `accounts` matcher. Only successes are kept.
     const callers = new Lru<Caller>(config.callerCacheSize)
+    app.decorate('knownCaller', (header: string, now: number) => callers.get(header, now))
     app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
       const scopes = request.routeOptions.config.scopes
       if (!scopes) return done()

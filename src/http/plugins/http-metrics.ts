@@ -8,21 +8,30 @@ declare module 'fastify' {
   }
 }
 
+type Series = { observe(seconds: number): void }
+
+/** The duration histogram's series of a (method, route, status), each label set bound once. */
+export function boundSeries(metrics: AppMetrics): (method: string, route: string, status: number) => Series {
+  const bound = new Map<string, Series>()
+  return (method, route, status) => {
+    const key = `${method} ${route} ${status}`
+    let series = bound.get(key)
+    if (series === undefined) {
+      series = metrics.httpDuration.labels({ method, route, status_code: String(status) })
+      bound.set(key, series)
+    }
+    return series
+  }
+}
+
 /** Request durations by route pattern and status; store outages counted. */
 export default fp<{ metrics: AppMetrics }>(
   async (app, { metrics }) => {
     app.decorate('metrics', metrics)
     // One synchronous hook; the label set of each (method, route, status) is bound once.
-    const bound = new Map<string, { observe(seconds: number): void }>()
+    const series = boundSeries(metrics)
     app.addHook('onResponse', (request, reply, done) => {
-      const route = request.routeOptions.url ?? 'unmatched'
-      const key = `${request.method} ${route} ${reply.statusCode}`
-      let series = bound.get(key)
-      if (series === undefined) {
-        series = metrics.httpDuration.labels({ method: request.method, route, status_code: String(reply.statusCode) })
-        bound.set(key, series)
-      }
-      series.observe(reply.elapsedTime / 1000)
+      series(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode).observe(reply.elapsedTime / 1000)
       done()
     })
     app.addHook('onError', async (_request, _reply, error) => {

@@ -14,7 +14,7 @@ const WINDOW_MS = 60_000
  */
 export default fp<{ limits: Record<string, number>; counters: RateLimitBackend | null }>(
   async (app, o) => {
-    const limitOf = (scope: string | undefined) => (scope !== undefined ? o.limits[scope] : undefined) ?? o.limits['*'] ?? 0
+    const limitOf = (scope: string | undefined) => scopeLimit(o.limits, scope)
     /**
      * The scope that admitted the caller: a route that accepts several takes the strictest
      * limit among those the caller holds, so holding an unlimited scope as well buys nothing.
@@ -49,6 +49,10 @@ export default fp<{ limits: Record<string, number>; counters: RateLimitBackend |
   },
   { name: 'rate-limit', dependencies: ['auth'] },
 )
+
+/** Requests a minute for a scope (the `*` entry for scopes without their own); 0 = unlimited. */
+export const scopeLimit = (limits: Record<string, number>, scope: string | undefined) =>
+  (scope !== undefined ? limits[scope] : undefined) ?? limits['*'] ?? 0
 
 /** 0 means unlimited: any limit is stricter than none. */
 const stricter = (a: number, b: number) => a !== 0 && (b === 0 || a < b)

@@ -6,17 +6,20 @@ import { ValidationError } from '../../errors.js'
 import { accessBody } from '../views.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 import { AccessQuery } from '../schemas/tokens.js'
-
-const MAX_MIN_TTL = 3600
+import { ACCESS_ROUTE, ACCESS_SCOPE, MAX_MIN_TTL } from '../fast-access.js'
 
 const answer = (reply: FastifyReply, token: IssuedToken) => reply.header('cache-control', 'no-store').send(accessBody(token))
 
-/** GET /tokens/:account/access — a usable access token; the hot path. */
+/**
+ * GET /tokens/:account/access — a usable access token; the hot path. Its most common answer
+ * (a known caller, a near-cache hit) is given ahead of Fastify by fast-access.ts; this route
+ * answers everything else, and every request made through `inject`.
+ */
 const route: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
-    '/tokens/:account/access',
+    ACCESS_ROUTE,
     {
-      config: { scopes: ['tokens:read'] },
+      config: { scopes: [ACCESS_SCOPE] },
       schema: {
         summary: 'A usable access token, refreshed first when about to expire',
         tags: ['tokens'],

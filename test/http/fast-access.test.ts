@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test, type TestContext } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
+import { installFastAccess } from '../../src/http/fast-access.js'
+import { bearer, listen, testApp } from '../helpers/app.js'
+import { importGrant } from '../helpers/grants.js'
+import { loopbackProviders } from '../helpers/providers-file.js'
+
+/**
+ * The hot route's common answer is given ahead of Fastify (src/http/fast-access.ts); `inject`
+ * never reaches it, so these tests use a real listener. Which path answered is visible: an
+ * onResponse hook counts the token requests Fastify answered.
+ */
+const ROUTE = '/tokens/:account/access'
+const NOW = Date.parse('2030-01-01T00:00:00Z')
+const TOKEN = 'at-fast-path-0123456789'
+
+async function appWith(t: TestContext, env: Record<string, string> = {}) {
+  const counted = { fastify: 0 }
+  const { app, logs } = await testApp({
+    t,
+    providers: loopbackProviders(),
+    env: { AUDIT_ACCESS: 'true', ...env },
+    deps: { clock: () => NOW },
+    setup: (a: FastifyInstance) =>
+      a.addHook('onResponse', (request, _reply, done) => {
+        if (request.url.startsWith('/tokens/') && request.url.includes('/access')) counted.fastify++
+        done()
+      }),
+  })
+  await importGrant(app, 'acct-1', { provider: 'acme', access_token: TOKEN, refresh_token: 'rt-1', expires_in: 3600, scope: 'read' })
+  await importGrant(app, 'team:b@x', { provider: 'acme', access_token: `${TOKEN}-b`, refresh_token: 'rt-2', expires_in: 3600 })
+  const base = await listen(app)
+  return { app, logs, base, counted }
+}
+
+async function get(base: string, path: string, headers: Record<string, string>, method = 'GET') {
+  const res = await fetch(`${base}${path}`, { method, headers })
+  const body = await res.text()
+  return { status: res.status, headers: Object.fromEntries(res.headers), body }
+}
+
+/** What must be equal between the two paths: everything but the date and a generated request id. */
+const comparable = (r: { status: number; headers: Record<string, string>; body: string }) => {
+  const { date: _date, 'x-request-id': _id, ...headers } = r.headers
+  return { status: r.status, headers, body: r.body }
+}
+
+const accessLines = (logs: { lines: string[] }) =>
+  logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request' && l.route === ROUTE)
+
+test('a known caller with a cached token is answered ahead of Fastify: the same status, headers, body, access line, metrics and audit', async (t) => {
+  const { app, logs, base, counted } = await appWith(t)
+  const headers = bearer({ scopes: ['tokens:read'] })
+  const first = await get(base, '/tokens/acct-1/access', headers)
+  assert.equal(counted.fastify, 1, 'the first request (an unknown caller, an empty near cache) runs through Fastify')
+  const second = await get(base, '/tokens/acct-1/access', { ...headers, 'x-request-id': 'req-fast-1' })
+  assert.equal(counted.fastify, 1, 'the second is answered ahead of Fastify')
+  assert.equal(first.status, 200)
+  assert.equal(JSON.parse(second.body).access_token, TOKEN)
+  assert.deepEqual(comparable(second), comparable(first))
+  assert.match(first.headers['x-request-id']!, /^[0-9a-f-]{36}$/)
+  assert.equal(second.headers['x-request-id'], 'req-fast-1')
+
+  const lines = accessLines(logs)
+  assert.equal(lines.length, 2)
+  const shape = ({ time: _t, ms, reqId: _r, pid: _p, hostname: _h, ...rest }: Record<string, unknown>) => ({ ...rest, ms: typeof ms })
+  assert.deepEqual(shape(lines[1]!), shape(lines[0]!))
+  assert.equal(lines[1]!.reqId, 'req-fast-1')
+
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  assert.match(metrics, /http_request_duration_seconds_count\{method="GET",route="\/tokens\/:account\/access",status_code="200"\} 2\n/)
+  const audit = await app.inject({ url: '/audit?account=acct-1', headers: bearer() })
+  const issued = (JSON.parse(audit.body).entries as { event: string; request_id?: string }[]).filter((e) => e.event === 'token.issued')
+  assert.equal(issued.length, 2, audit.body)
+  assert.ok(
+    issued.some((e) => e.request_id === 'req-fast-1'),
+    audit.body,
+  )
+})
+
+test('min_ttl and percent-encoded ids are read as the router reads them; every other request goes to Fastify and gets its answer', async (t) => {
+  const { base, counted } = await appWith(t)
+  const headers = bearer({ scopes: ['tokens:read'] })
+  await get(base, '/tokens/acct-1/access', headers)
+  await get(base, '/tokens/team%3Ab%40x/access', headers)
+  const warm = counted.fastify
+
+  const fast = [
+    '/tokens/acct-1/access?min_ttl=0',
+    '/tokens/acct-1/access?min_ttl=600',
+    '/tokens/team%3Ab%40x/access',
+    '/tokens/team:b@x/access?min_ttl=60',
+  ]
+  for (const path of fast) {
+    const res = await get(base, path, headers)
+    assert.equal(res.status, 200, path)
+    assert.equal(counted.fastify, warm, `${path} is answered ahead of Fastify`)
+  }
+
+  const viaFastify: [string, number, string?][] = [
+    ['/tokens/acct-1/access?min_ttl=3601', 400],
+    ['/tokens/acct-1/access?min_ttl=abc', 400],
+    ['/tokens/acct-1/access?min_ttl=1&x=1', 400],
+    ['/tokens/acct-1/access/', 404],
+    ['/tokens/acct-2/access', 404], // not linked: a near-cache miss
+    ['/tokens/acct-1/access', 200, 'HEAD'],
+  ]
+  for (const [path, status, method] of viaFastify) {
+    const before = counted.fastify
+    const res = await get(base, path, headers, method)
+    assert.equal(res.status, status, `${method ?? 'GET'} ${path}: ${res.body}`)
+    assert.equal(counted.fastify, before + 1, `${method ?? 'GET'} ${path} runs through Fastify`)
+  }
+  // A malformed escape is the router's 400 (answered before any hook runs).
+  assert.equal((await get(base, '/tokens/%E0%A4%A/access', headers)).status, 400)
+})
+
+test('callers the fast path cannot admit go to Fastify, which refuses them the same way every time', async (t) => {
+  const { base, counted } = await appWith(t)
+  await get(base, '/tokens/acct-1/access', bearer({ scopes: ['tokens:read'] })) // the token is in the near cache
+  const cases: [string, Record<string, string>, number][] = [
+    ['no Authorization header', {}, 401],
+    ['a caller without tokens:read', bearer({ scopes: ['accounts:read'] }), 403],
+    ['a caller whose accounts claim leaves the account out', bearer({ scopes: ['tokens:read'], accounts: ['team*'] }), 403],
+    ['a tampered token', { authorization: `${bearer().authorization}x` }, 401],
+  ]
+  for (const [what, headers, status] of cases) {
+    for (let i = 0; i < 2; i++) {
+      const before = counted.fastify
+      const res = await get(base, '/tokens/acct-1/access', headers)
+      assert.equal(res.status, status, `${what} (${i}): ${res.body}`)
+      assert.equal(counted.fastify, before + 1, `${what} (${i}) runs through Fastify`)
+    }
+  }
+  // The accounts claim admits what it names, on the fast path too.
+  const limited = bearer({ scopes: ['tokens:read'], accounts: ['acct-*'] })
+  await get(base, '/tokens/acct-1/access', limited)
+  const before = counted.fastify
+  assert.equal((await get(base, '/tokens/acct-1/access', limited)).status, 200)
+  assert.equal(counted.fastify, before)
+})
+
+test('a revoked account is not served from the fast path: the next request goes to Fastify and gets 404', async (t) => {
+  const { app, base, counted } = await appWith(t)
+  const headers = bearer({ scopes: ['tokens:read'] })
+  await get(base, '/tokens/acct-1/access', headers)
+  await get(base, '/tokens/acct-1/access', headers)
+  assert.equal(counted.fastify, 1)
+  const revoked = await app.inject({ method: 'DELETE', url: '/tokens/acct-1', headers: bearer() })
+  assert.equal(revoked.statusCode, 200, revoked.body)
+  const after = await get(base, '/tokens/acct-1/access', headers)
+  assert.equal(after.status, 404, after.body)
+  assert.equal(counted.fastify, 2)
+})
+
+test('with the near cache off every request runs through Fastify', async (t) => {
+  const { base, counted } = await appWith(t, { ACCESS_CACHE_MS: '0' })
+  const headers = bearer({ scopes: ['tokens:read'] })
+  for (let i = 0; i < 3; i++) assert.equal((await get(base, '/tokens/acct-1/access', headers)).status, 200)
+  assert.equal(counted.fastify, 3)
+})
+
+test('with a rate limit on tokens:read every request runs through Fastify, which counts it', async (t) => {
+  const { base, counted } = await appWith(t, { RATE_LIMIT_PER_MINUTE: 'tokens:read=3' })
+  const headers = bearer({ scopes: ['tokens:read'] })
+  const statuses: number[] = []
+  for (let i = 0; i < 5; i++) statuses.push((await get(base, '/tokens/acct-1/access', headers)).status)
+  assert.deepEqual(statuses, [200, 200, 200, 429, 429])
+  assert.equal(counted.fastify, 5)
+})
+
+test('while the process sheds load or closes, the fast path steps aside: the request reaches Fastify untouched', async (t) => {
+  const state = { underPressure: false, closing: false, lookups: 0 }
+  const caller = { sub: 'svc', scopes: new Set(['tokens:read']), accounts: null, mayUse: () => true }
+  const token = {
+    account: 'acct-1',
+    provider: 'stub',
+    accessToken: TOKEN,
+    tokenType: 'Bearer',
+    expiresAt: NOW + 60_000,
+    scope: null,
+    issuedAt: NOW,
+  }
+  // Stands in for Fastify's listener: whatever reaches it is answered 418.
+  const server = createServer((_req, res) => res.writeHead(418).end())
+  installFastAccess(server, {
+    knownCaller: () => caller,
+    cachedAccess: () => {
+      state.lookups++
+      return token
+    },
+    underPressure: () => state.underPressure,
+    closing: () => state.closing,
+    requestId: () => 'id-1',
+    accessLog: pino({ level: 'silent' }),
+    observe: () => {},
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise((resolve) => server.close(resolve)))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const headers = { authorization: 'Bearer x' }
+
+  const answered = await get(base, '/tokens/acct-1/access', headers)
+  assert.equal(answered.status, 200)
+  assert.deepEqual(JSON.parse(answered.body), {
+    account: 'acct-1',
+    provider: 'stub',
+    access_token: TOKEN,
+    token_type: 'Bearer',
+    expires_at: new Date(NOW + 60_000).toISOString(),
+    expires_in: 60,
+    scope: null,
+  })
+  for (const toggle of ['underPressure', 'closing'] as const) {
+    state[toggle] = true
+    const before = state.lookups
+    assert.equal((await get(base, '/tokens/acct-1/access', headers)).status, 418, toggle)
+    assert.equal(state.lookups, before, `${toggle}: no token was looked up (nor counted, nor audited)`)
+    state[toggle] = false
+  }
+})
