@@ -190,9 +190,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     await pages.register(getCallback)
     await pages.register(consoleRoute)
   })
-  // The hot route's common answer ahead of Fastify's lifecycle: only with the near cache on
-  // (it answers only hits) and without a rate limit on the route (the limiter counts every request).
-  if (config.accessCache.ttlMs > 0 && scopeLimit(config.rateLimits, ACCESS_SCOPE) === 0) {
+  // The hot route's common answers ahead of Fastify's lifecycle, unless a rate limit applies
+  // to it (the limiter must count every request).
+  if (scopeLimit(config.rateLimits, ACCESS_SCOPE) === 0) {
     let closing = false
     app.addHook('preClose', (done) => {
       closing = true
@@ -203,6 +203,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     installFastAccess(app.server, {
       knownCaller: app.knownCaller,
       cachedAccess: (account, minTtl, ctx) => broker.cachedAccess(account, minTtl, ctx),
+      readForServing: (account) => broker.readForServing(account),
+      servedAsRead: (account, read, minTtl, ctx) => broker.servedAsRead(account, read, minTtl, ctx),
       underPressure: () => shedding && app.isUnderPressure(),
       closing: () => closing,
       requestId,

@@ -2,7 +2,8 @@ import { timingSafeEqual } from 'node:crypto'
 import { StoreUnavailableError } from '../errors.js'
 import type { EventContext } from '../events/events.js'
 import type { BrokerDeps } from './deps.js'
-import { readLive, readServing, tokenOf } from './grant-state.js'
+import { live, readLive, tokenOf } from './grant-state.js'
+import type { ServingGrant } from '../store/store.js'
 import { backingOff, servesWithoutRefresh, usable } from './refresh/policy.js'
 import { backoffError, type Refresher } from './refresh/refresher.js'
 import { ACCESS_FIELD, openSealed } from './secrets.js'
@@ -18,11 +19,37 @@ export function cachedAccess(deps: BrokerDeps, account: string, minTtlSeconds: n
   return cached && issuedToken(account, cached.grant, cached.token, now)
 }
 
+/** One store read of the serving fields, with the near cache's stamp taken before it; never rejects. */
+export type ServingRead = { stamp: number; grant: ServingGrant | null } | { stamp: number; error: unknown }
+
+export function readForServing(deps: BrokerDeps, account: string): Promise<ServingRead> {
+  const stamp = deps.accessCache?.stamp() ?? 0
+  return deps.store.getServingGrant(account).then(
+    (grant) => ({ stamp, grant }),
+    (error: unknown) => ({ stamp, error }),
+  )
+}
+
 /**
- * The hot path once `cachedAccess` has missed (the route asks it first, in the same turn, so
- * the cache is not looked up twice): one store read of the serving fields, and the stored
- * token when the refresh policy says it serves (more than max(min_ttl, skew) left, or just
- * obtained from the provider). During the shared backoff the valid token is served, an
+ * The read's token when the refresh policy serves it as stored (more than max(min_ttl, skew)
+ * left, or just obtained from the provider), kept in the near cache; otherwise undefined
+ * (a failed read, no grant, reauth, a refresh or backoff to decide: `getAccess` does that).
+ * Throws only when the stored token cannot be opened.
+ */
+export function servedAsRead(deps: BrokerDeps, account: string, read: ServingRead, minTtlSeconds: number): IssuedToken | undefined {
+  if ('error' in read || read.grant === null || read.grant.status === 'reauth_required') return undefined
+  const grant = read.grant
+  const now = deps.clock()
+  if (!servesWithoutRefresh(grant, now, minTtlSeconds * 1000, deps.settings.refreshSkewSeconds * 1000)) return undefined
+  const view = tokenOf(deps, account, grant)
+  deps.accessCache?.remember(account, grant, view.accessToken, read.stamp, now)
+  return view
+}
+
+/**
+ * The hot path once `cachedAccess` has missed (the cache is not looked up again): one store
+ * read of the serving fields (or the one the caller already made: `prior`), and the stored
+ * token when it serves as it is. During the shared backoff the valid token is served, an
  * expired one is a 503; otherwise the refresher takes over. While the store is unreachable, a
  * token this instance read and that is still fresh is served instead of a 503.
  */
@@ -32,22 +59,19 @@ export async function getAccess(
   account: string,
   minTtlSeconds: number,
   ctx: EventContext,
+  prior?: ServingRead,
 ): Promise<IssuedToken> {
   const minTtlMs = minTtlSeconds * 1000
-  const cache = deps.accessCache
-  const stamp = cache?.stamp() ?? 0
-  const grant = await readServing(deps, account).catch((error: unknown) => {
-    const last = error instanceof StoreUnavailableError ? cache?.fallback(account, minTtlMs, deps.clock()) : undefined
-    if (last === undefined) throw error
-    return last
-  })
-  if ('token' in grant) return issuedToken(account, grant.grant, grant.token, deps.clock())
-  const now = deps.clock()
-  if (servesWithoutRefresh(grant, now, minTtlMs, deps.settings.refreshSkewSeconds * 1000)) {
-    const view = tokenOf(deps, account, grant)
-    cache?.remember(account, grant, view.accessToken, stamp, now)
-    return view
+  const read = prior ?? (await readForServing(deps, account))
+  if ('error' in read) {
+    const last = read.error instanceof StoreUnavailableError ? deps.accessCache?.fallback(account, minTtlMs, deps.clock()) : undefined
+    if (last === undefined) throw read.error
+    return issuedToken(account, last.grant, last.token, deps.clock())
   }
+  const grant = live(account, read.grant)
+  const served = servedAsRead(deps, account, read, minTtlSeconds)
+  if (served !== undefined) return served
+  const now = deps.clock()
   if (backingOff(grant, now)) {
     if (usable(grant, now)) return tokenOf(deps, account, grant)
     deps.metrics.refreshesDeferred.inc({ provider: grant.provider, reason: 'backoff' })

@@ -9,12 +9,8 @@ export async function readLive(deps: BrokerDeps, account: string): Promise<Grant
   return live(account, await deps.store.getGrant(account))
 }
 
-/** What the hot path serves from, read without the refresh token and history; 404 and 409 as readLive. */
-export async function readServing(deps: BrokerDeps, account: string): Promise<ServingGrant> {
-  return live(account, await deps.store.getServingGrant(account))
-}
-
-function live<G extends ServingGrant>(account: string, grant: G | null): G {
+/** The grant, or the error a missing or reauth-required one is. */
+export function live<G extends ServingGrant>(account: string, grant: G | null): G {
   if (!grant) throw new AccountNotFoundError(account)
   if (grant.status === 'reauth_required') throw new ReauthenticationRequiredError(account)
   return grant

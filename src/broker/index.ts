@@ -1,7 +1,7 @@
 import { AccountNotFoundError } from '../errors.js'
 import type { EventContext } from '../events/events.js'
 import type { BrokerDeps } from './deps.js'
-import { cachedAccess, forceRefresh, getAccess } from './get-access.js'
+import { cachedAccess, forceRefresh, getAccess, readForServing, servedAsRead, type ServingRead } from './get-access.js'
 import { importAccount, type ImportRequest } from './import-account.js'
 import { completeLink, type CallbackQuery } from './link/complete-link.js'
 import { startLink, type StartLinkRequest } from './link/start-link.js'
@@ -56,8 +56,15 @@ export function createBroker(given: BrokerDeps, schedulerOptions: SchedulerOptio
       const token = cachedAccess(deps, account, minTtlSeconds)
       return token && issued(token, ctx)
     },
-    async getAccess(account: string, minTtlSeconds: number, ctx: EventContext) {
-      return issued(await getAccess(deps, refresher, account, minTtlSeconds, ctx), ctx)
+    /** One store read for `servedAsRead`, handed to `getAccess` when that has no answer. */
+    readForServing: (account: string) => readForServing(deps, account),
+    /** The read's token when it serves as stored, or undefined: then `getAccess` with the same read. */
+    servedAsRead(account: string, read: ServingRead, minTtlSeconds: number, ctx: EventContext) {
+      const token = servedAsRead(deps, account, read, minTtlSeconds)
+      return token && issued(token, ctx)
+    },
+    async getAccess(account: string, minTtlSeconds: number, ctx: EventContext, prior?: ServingRead) {
+      return issued(await getAccess(deps, refresher, account, minTtlSeconds, ctx, prior), ctx)
     },
     async forceRefresh(account: string, rejectedToken: string | undefined, ctx: EventContext) {
       return issued(await forceRefresh(deps, refresher, account, rejectedToken, ctx), ctx)

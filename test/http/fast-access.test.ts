@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
+import { StoreUnavailableError } from '../../src/errors.js'
 import { installFastAccess } from '../../src/http/fast-access.js'
 import { bearer, listen, testApp } from '../helpers/app.js'
 import { importGrant } from '../helpers/grants.js'
@@ -19,22 +20,33 @@ const NOW = Date.parse('2030-01-01T00:00:00Z')
 const TOKEN = 'at-fast-path-0123456789'
 
 async function appWith(t: TestContext, env: Record<string, string> = {}) {
-  const counted = { fastify: 0 }
+  // fastify: token requests Fastify answered; reads: the store's serving reads; failNext: the next read fails.
+  const counted = { fastify: 0, reads: 0, failNext: false }
+  const clock = { now: NOW }
   const { app, logs } = await testApp({
     t,
     providers: loopbackProviders(),
     env: { AUDIT_ACCESS: 'true', ...env },
-    deps: { clock: () => NOW },
-    setup: (a: FastifyInstance) =>
+    deps: { clock: () => clock.now },
+    setup: (a: FastifyInstance) => {
       a.addHook('onResponse', (request, _reply, done) => {
         if (request.url.startsWith('/tokens/') && request.url.includes('/access')) counted.fastify++
         done()
-      }),
+      })
+      const grants = a.storage.grants
+      const read = grants.getServingGrant.bind(grants)
+      grants.getServingGrant = (account: string) => {
+        counted.reads++
+        if (!counted.failNext) return read(account)
+        counted.failNext = false
+        return Promise.reject(new StoreUnavailableError())
+      }
+    },
   })
   await importGrant(app, 'acct-1', { provider: 'acme', access_token: TOKEN, refresh_token: 'rt-1', expires_in: 3600, scope: 'read' })
   await importGrant(app, 'team:b@x', { provider: 'acme', access_token: `${TOKEN}-b`, refresh_token: 'rt-2', expires_in: 3600 })
   const base = await listen(app)
-  return { app, logs, base, counted }
+  return { app, logs, base, counted, clock }
 }
 
 async function get(base: string, path: string, headers: Record<string, string>, method = 'GET') {
@@ -106,7 +118,6 @@ test('min_ttl and percent-encoded ids are read as the router reads them; every o
     ['/tokens/acct-1/access?min_ttl=abc', 400],
     ['/tokens/acct-1/access?min_ttl=1&x=1', 400],
     ['/tokens/acct-1/access/', 404],
-    ['/tokens/acct-2/access', 404], // not linked: a near-cache miss
     ['/tokens/acct-1/access', 200, 'HEAD'],
   ]
   for (const [path, status, method] of viaFastify) {
@@ -157,11 +168,48 @@ test('a revoked account is not served from the fast path: the next request goes 
   assert.equal(counted.fastify, 2)
 })
 
-test('with the near cache off every request runs through Fastify', async (t) => {
+test('with the near cache off, a known caller is answered ahead of Fastify from one store read per request', async (t) => {
   const { base, counted } = await appWith(t, { ACCESS_CACHE_MS: '0' })
   const headers = bearer({ scopes: ['tokens:read'] })
-  for (let i = 0; i < 3; i++) assert.equal((await get(base, '/tokens/acct-1/access', headers)).status, 200)
-  assert.equal(counted.fastify, 3)
+  const first = await get(base, '/tokens/acct-1/access', headers)
+  for (let i = 0; i < 3; i++) assert.deepEqual(comparable(await get(base, '/tokens/acct-1/access', headers)), comparable(first))
+  assert.equal(first.status, 200)
+  assert.equal(counted.fastify, 1, 'only the first request (an unknown caller) runs through Fastify')
+  assert.equal(counted.reads, 4)
+})
+
+test('a read that does not serve goes to Fastify with its request: the route answers from it, without reading again', async (t) => {
+  const { base, counted } = await appWith(t, { ACCESS_CACHE_MS: '0' })
+  const headers = bearer({ scopes: ['tokens:read'] })
+  await get(base, '/tokens/acct-1/access', headers) // the caller is known from here on
+  const cases: [string, string, number, string][] = [
+    ['no grant', '/tokens/acct-2/access', 404, 'ACCOUNT_NOT_FOUND'],
+    ['a failed read (no token held to fall back on)', '/tokens/acct-1/access', 503, 'STORE_UNAVAILABLE'],
+  ]
+  for (const [what, path, status, code] of cases) {
+    counted.failNext = status === 503
+    const before = { fastify: counted.fastify, reads: counted.reads }
+    const res = await get(base, path, headers)
+    assert.equal(res.status, status, `${what}: ${res.body}`)
+    assert.equal(JSON.parse(res.body).code, code, what)
+    assert.equal(counted.fastify, before.fastify + 1, `${what}: answered by the route`)
+    assert.equal(counted.reads, before.reads + 1, `${what}: one store read`)
+  }
+})
+
+test('with the near cache on, a failed read hands the route its fallback: the token this instance read, served without a second read', async (t) => {
+  const { base, counted, clock } = await appWith(t, { ACCESS_CACHE_MS: '1000' })
+  const headers = bearer({ scopes: ['tokens:read'] })
+  await get(base, '/tokens/acct-1/access', headers)
+  // The entry no longer answers as a hit, but it is the outage fallback.
+  clock.now += 1000
+  counted.failNext = true
+  const before = { fastify: counted.fastify, reads: counted.reads }
+  const res = await get(base, '/tokens/acct-1/access', headers)
+  assert.equal(res.status, 200, res.body)
+  assert.equal(JSON.parse(res.body).access_token, TOKEN)
+  assert.equal(counted.fastify, before.fastify + 1)
+  assert.equal(counted.reads, before.reads + 1)
 })
 
 test('with a rate limit on tokens:read every request runs through Fastify, which counts it', async (t) => {
@@ -193,6 +241,8 @@ test('while the process sheds load or closes, the fast path steps aside: the req
       state.lookups++
       return token
     },
+    readForServing: () => Promise.resolve({ stamp: 0, error: new Error('not used') }),
+    servedAsRead: () => undefined,
     underPressure: () => state.underPressure,
     closing: () => state.closing,
     requestId: () => 'id-1',

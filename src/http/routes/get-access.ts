@@ -6,14 +6,15 @@ import { ValidationError } from '../../errors.js'
 import { accessBody } from '../views.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 import { AccessQuery } from '../schemas/tokens.js'
-import { ACCESS_ROUTE, ACCESS_SCOPE, MAX_MIN_TTL } from '../fast-access.js'
+import { ACCESS_ROUTE, ACCESS_SCOPE, MAX_MIN_TTL, takePriorRead } from '../fast-access.js'
 
 const answer = (reply: FastifyReply, token: IssuedToken) => reply.header('cache-control', 'no-store').send(accessBody(token))
 
 /**
- * GET /tokens/:account/access — a usable access token; the hot path. Its most common answer
- * (a known caller, a near-cache hit) is given ahead of Fastify by fast-access.ts; this route
- * answers everything else, and every request made through `inject`.
+ * GET /tokens/:account/access — a usable access token; the hot path. Its most common answers
+ * (a known caller, a token that serves as stored) are given ahead of Fastify by
+ * fast-access.ts; this route answers everything else, with the store read fast-access made
+ * when it made one, and every request made through `inject`.
  */
 const route: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -37,7 +38,7 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
       const ctx = eventContext(request)
       const hit = app.broker.cachedAccess(account, minTtl, ctx)
       if (hit !== undefined) return answer(reply, hit)
-      return app.broker.getAccess(account, minTtl, ctx).then((token) => answer(reply, token))
+      return app.broker.getAccess(account, minTtl, ctx, takePriorRead(request.raw)).then((token) => answer(reply, token))
     },
   )
 }
