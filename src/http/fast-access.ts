@@ -66,11 +66,17 @@ export function takePriorRead(req: IncomingMessage): ServingRead | undefined {
 export function fastAccess(d: FastAccessDeps, req: IncomingMessage, res: ServerResponse, next: RequestListener): void {
   const start = performance.now()
   const account = admitted(d, req)
-  if (account === undefined) return next(req, res)
+  if (account === undefined) {
+    next(req, res)
+    return
+  }
   const [name, minTtl, caller] = account
   const ctx = { sub: caller.sub, requestId: d.requestId(req) }
   const hit = d.cachedAccess(name, minTtl, ctx)
-  if (hit !== undefined) return answer(d, res, hit, ctx.requestId, start)
+  if (hit !== undefined) {
+    answer(d, res, hit, ctx.requestId, start)
+    return
+  }
   void d.readForServing(name).then((read) => {
     let token: IssuedToken | undefined
     try {
@@ -78,7 +84,10 @@ export function fastAccess(d: FastAccessDeps, req: IncomingMessage, res: ServerR
     } catch {
       token = undefined // an unreadable stored token: the route reports it
     }
-    if (token !== undefined) return answer(d, res, token, ctx.requestId, start)
+    if (token !== undefined) {
+      answer(d, res, token, ctx.requestId, start)
+      return
+    }
     priorReads.set(req, read)
     next(req, res)
   })
