@@ -59,6 +59,7 @@ test('a mass expiry is worked through at the allowed concurrency, pass after pas
   t.after(() => own.close())
   own.handle('/token', rotatingTokens('mass-', { delayMs: 20, expiresIn: 3600 }))
   let now = Date.parse('2030-01-01T00:00:00Z')
+  let grantsRead = 0
   const { app } = await testApp({
     providers: { stub: stubProvider(own) },
     redis,
@@ -66,6 +67,14 @@ test('a mass expiry is worked through at the allowed concurrency, pass after pas
     // An hour between idle passes: only passes that follow a backlog can get through 30 grants.
     deps: { clock: () => now, scheduler: { intervalMs: 3_600_000, batch: 10, perProviderConcurrency: 3, retryDelayMs: 1000 } },
     t,
+    setup: (a) => {
+      const grants = a.storage.grants
+      const getGrants = grants.getGrants.bind(grants)
+      grants.getGrants = (accounts: string[]) => {
+        grantsRead += accounts.length
+        return getGrants(accounts)
+      }
+    },
   })
   for (let i = 0; i < 30; i++) {
     assert.equal((await importGrant(app, `m${i}`, { access_token: `old-${i}`, refresh_token: `rt-${i}`, expires_in: 600 })).statusCode, 201)
@@ -78,4 +87,6 @@ test('a mass expiry is worked through at the allowed concurrency, pass after pas
   assert.equal(own.count('/token'), 30, 'each grant refreshed once')
   assert.deepEqual(own.requests.map((r) => r.body.refresh_token).sort(), Array.from({ length: 30 }, (_, i) => `rt-${i}`).sort())
   assert.equal(own.maxInFlight, 3, "never more than the scheduler's share of the provider at once")
+  // A pass after a freed slot reads about one grant, not a batch of 10 to start one of them.
+  assert.ok(grantsRead <= 45, `grants read by the scheduler: ${grantsRead} for 30 refreshes`)
 })

@@ -86,7 +86,11 @@ export class RefreshScheduler {
     const now = clock()
     const due = await store.listRefreshDue(now, this.options.batch)
     metrics.schedulerLag.set(due.length > 0 ? Math.max(0, (now - due[0]!.dueAt) / 1000) : 0)
-    const accounts = shuffled(due.map((d) => d.account).filter((account) => !this.inFlight.has(account)))
+    // Only as many grants are read as there are free slots: with every slot taken, a pass
+    // follows each freed slot, and reading a whole batch of grants for one start each time
+    // would cost more than the refreshes.
+    const waiting = shuffled(due.map((d) => d.account).filter((account) => !this.inFlight.has(account)))
+    const accounts = waiting.slice(0, Math.max(1, this.freeSlots()))
     const grants = await store.getGrants(accounts)
     const started: Promise<unknown>[] = []
     let saturated = false
@@ -127,7 +131,14 @@ export class RefreshScheduler {
       this.running.add(work)
       started.push(work)
     }
-    return { started, saturated, backlog: saturated || due.length >= this.options.batch }
+    return { started, saturated, backlog: saturated || accounts.length < waiting.length || due.length >= this.options.batch }
+  }
+
+  /** Proactive refresh slots free in this instance, over every configured provider. */
+  private freeSlots(): number {
+    let inUse = 0
+    for (const n of this.active.values()) inUse += n
+    return this.perProvider * this.deps.providers.size - inUse
   }
 
   private schedule(delayMs: number): void {
