@@ -90,3 +90,25 @@ test('a mass expiry is worked through at the allowed concurrency, pass after pas
   // A pass after a freed slot reads about one grant, not a batch of 10 to start one of them.
   assert.ok(grantsRead <= 45, `grants read by the scheduler: ${grantsRead} for 30 refreshes`)
 })
+
+test('without a backlog the next pass comes when the next grant falls due, not an interval later', async (t) => {
+  const own = await startStubProvider()
+  t.after(() => own.close())
+  own.handle('/token', rotatingTokens('soon-', { delayMs: 0, expiresIn: 3600 }))
+  const { app } = await testApp({
+    providers: { stub: stubProvider(own) },
+    redis,
+    // Skew 8 s, so the import (12 s left) falls due 2–4 s from now; an hour between idle
+    // passes, so only a pass timed to that due time refreshes it within the test.
+    env: { REFRESH_SKEW_SECONDS: '8' },
+    deps: { scheduler: { intervalMs: 3_600_000, batch: 10, retryDelayMs: 1000 } },
+    t,
+  })
+  assert.equal((await importGrant(app, 'soon', { access_token: 'old', refresh_token: 'rt-soon', expires_in: 12 })).statusCode, 201)
+  app.broker.scheduler.start()
+  t.after(() => app.broker.scheduler.stop())
+  await waitUntil('the grant refreshed at its due time', () => own.count('/token') === 1, 60_000)
+  const res = await app.inject({ method: 'GET', url: '/tokens/soon/access', headers: bearer() })
+  assert.equal(res.json().access_token, 'soon-at-1')
+  assert.equal(own.count('/token'), 1)
+})

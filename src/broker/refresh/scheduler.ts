@@ -1,6 +1,7 @@
 import { AccountNotFoundError, ReauthenticationRequiredError, StoreUnavailableError } from '../../errors.js'
 import { throttled } from '../../log-throttle.js'
 import type { BrokerDeps } from '../deps.js'
+import type { GrantRecord } from '../../store/store.js'
 import type { Refresher } from './refresher.js'
 import { dueAtFor } from './policy.js'
 
@@ -28,6 +29,13 @@ export const DEFAULT_SCHEDULER: SchedulerOptions = { intervalMs: 1000, batch: 20
  */
 const BACKLOG_PASS_DELAY_MS = 100
 const FREED_SLOT_PASS_DELAY_MS = 5
+/**
+ * Without a backlog the next pass comes when the next grant falls due (looked up to
+ * intervalMs ahead), not up to an interval later: a grant whose jitter is shorter than the
+ * interval would otherwise enter its skew, where a caller's read waits on the provider,
+ * before the scheduler got to it. Passes are at least this far apart.
+ */
+const MIN_PASS_SPACING_MS = 50
 
 interface Pass {
   started: Promise<unknown>[]
@@ -35,6 +43,8 @@ interface Pass {
   backlog: boolean
   /** Every slot of some provider was taken. */
   saturated: boolean
+  /** When the next grant not yet due falls due, if within intervalMs. */
+  nextDueAt: number | null
 }
 
 /**
@@ -84,54 +94,70 @@ export class RefreshScheduler {
   private async pass(): Promise<Pass> {
     const { store, clock, metrics } = this.deps
     const now = clock()
-    const due = await store.listRefreshDue(now, this.options.batch)
+    const listed = await store.listRefreshDue(now + this.options.intervalMs, this.options.batch)
+    const due = listed.filter((d) => d.dueAt <= now)
+    const nextDueAt = due.length < listed.length ? listed[due.length]!.dueAt : null
     metrics.schedulerLag.set(due.length > 0 ? Math.max(0, (now - due[0]!.dueAt) / 1000) : 0)
-    // Only as many grants are read as there are free slots: with every slot taken, a pass
-    // follows each freed slot, and reading a whole batch of grants for one start each time
-    // would cost more than the refreshes.
+    // Grants are read a few at a time, as many as there are free slots, until the slots are
+    // full: with every slot taken a pass follows each freed slot, and reading a whole batch of
+    // grants to start one refresh would cost more than the refreshes. Entries that turn out
+    // stale (refreshed elsewhere) free their place for the next few.
     const waiting = shuffled(due.map((d) => d.account).filter((account) => !this.inFlight.has(account)))
-    const accounts = waiting.slice(0, Math.max(1, this.freeSlots()))
-    const grants = await store.getGrants(accounts)
     const started: Promise<unknown>[] = []
     let saturated = false
-    for (const [i, account] of accounts.entries()) {
-      const grant = grants[i]
-      if (!grant) {
-        await store.setRefreshDue(account, null)
-        continue
+    let at = 0
+    while (at < waiting.length && this.freeSlots() > 0) {
+      const accounts = waiting.slice(at, at + this.freeSlots())
+      at += accounts.length
+      const grants = await store.getGrants(accounts)
+      for (const [i, account] of accounts.entries()) {
+        const outcome = await this.consider(account, grants[i] ?? null, now)
+        if (outcome === 'saturated') saturated = true
+        else if (outcome !== null) started.push(outcome.work)
       }
-      // The shared backoff holds the scheduler back too: it refreshes at retry_at, not before.
-      const dueAt = grant.retryAt !== null && grant.retryAt > now ? grant.retryAt : dueAtFor(this.deps, grant)
-      if (dueAt === null || dueAt > now) {
-        await store.setRefreshDue(account, dueAt) // a stale entry: someone refreshed already, or it backs off
-        continue
-      }
-      const inUse = this.active.get(grant.provider) ?? 0
-      if (inUse >= this.perProvider) {
-        saturated = true
-        continue
-      }
-      this.active.set(grant.provider, inUse + 1)
-      this.inFlight.add(account)
-      const want = { force: true, rejected: false, seenVersion: grant.version, minTtlMs: 0, ctx: { sub: 'scheduler' } }
-      const work = this.refresher
-        .refreshIfIdle(account, want)
-        .catch(async (error: unknown) => {
-          if (error instanceof ReauthenticationRequiredError || error instanceof AccountNotFoundError)
-            return store.setRefreshDue(account, null)
-          // A provider failure has re-queued the grant at its shared retry_at already; this covers the rest.
-          if (error instanceof StoreUnavailableError) return store.setRefreshDue(account, clock() + this.options.retryDelayMs)
-        })
-        .catch(() => {})
-        .finally(() => {
-          this.active.set(grant.provider, (this.active.get(grant.provider) ?? 1) - 1)
-          this.inFlight.delete(account)
-          this.running.delete(work)
-        })
-      this.running.add(work)
-      started.push(work)
     }
-    return { started, saturated, backlog: saturated || accounts.length < waiting.length || due.length >= this.options.batch }
+    if (at < waiting.length && this.freeSlots() <= 0) saturated = true
+    return { started, saturated, nextDueAt, backlog: saturated || at < waiting.length || due.length >= this.options.batch }
+  }
+
+  /** Starts the proactive refresh of one due account (`work`), or says why not: null (not due, gone) or 'saturated'. */
+  private async consider(
+    account: string,
+    grant: GrantRecord | null,
+    now: number,
+  ): Promise<{ work: Promise<unknown> } | null | 'saturated'> {
+    const { store, clock } = this.deps
+    if (!grant) {
+      await store.setRefreshDue(account, null)
+      return null
+    }
+    // The shared backoff holds the scheduler back too: it refreshes at retry_at, not before.
+    const dueAt = grant.retryAt !== null && grant.retryAt > now ? grant.retryAt : dueAtFor(this.deps, grant)
+    if (dueAt === null || dueAt > now) {
+      await store.setRefreshDue(account, dueAt) // a stale entry: someone refreshed already, or it backs off
+      return null
+    }
+    const inUse = this.active.get(grant.provider) ?? 0
+    if (inUse >= this.perProvider) return 'saturated'
+    this.active.set(grant.provider, inUse + 1)
+    this.inFlight.add(account)
+    const want = { force: true, rejected: false, seenVersion: grant.version, minTtlMs: 0, ctx: { sub: 'scheduler' } }
+    const work = this.refresher
+      .refreshIfIdle(account, want)
+      .catch(async (error: unknown) => {
+        if (error instanceof ReauthenticationRequiredError || error instanceof AccountNotFoundError)
+          return store.setRefreshDue(account, null)
+        // A provider failure has re-queued the grant at its shared retry_at already; this covers the rest.
+        if (error instanceof StoreUnavailableError) return store.setRefreshDue(account, clock() + this.options.retryDelayMs)
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.active.set(grant.provider, (this.active.get(grant.provider) ?? 1) - 1)
+        this.inFlight.delete(account)
+        this.running.delete(work)
+      })
+    this.running.add(work)
+    return { work }
   }
 
   /** Proactive refresh slots free in this instance, over every configured provider. */
@@ -153,12 +179,14 @@ export class RefreshScheduler {
   private async pump(): Promise<void> {
     let next = this.options.intervalMs + Math.floor(this.options.intervalMs * 0.2 * Math.random())
     try {
-      const { backlog, saturated } = await this.pass()
+      const { backlog, saturated, nextDueAt } = await this.pass()
       if (saturated && this.running.size > 0) {
         await Promise.race(this.running)
         next = FREED_SLOT_PASS_DELAY_MS
       } else if (backlog) {
         next = BACKLOG_PASS_DELAY_MS
+      } else if (nextDueAt !== null) {
+        next = Math.min(next, Math.max(MIN_PASS_SPACING_MS, nextDueAt - this.deps.clock()))
       }
     } catch (error) {
       this.warnThrottled((suppressed) =>
