@@ -1,6 +1,6 @@
 /**
- * Benchmark 3, mass expiry with compressed lifetimes: BENCH_MASS_ACCOUNTS (10,000) imported
- * tokens expire within one WINDOW_S window, REFRESH_SKEW_SECONDS=60, the scheduler on in 2
+ * Benchmark 3, mass expiry with short lifetimes: BENCH_MASS_ACCOUNTS (10,000) imported
+ * tokens expire within one BENCH_MASS_WINDOW_S window (300 s), REFRESH_SKEW_SECONDS=60, the scheduler on in 2
  * instances (PROVIDER_CONCURRENCY 32, its default), the provider answering after 100 ms, while
  * callers keep reading random accounts.
  * Reported: reads slower than the provider's latency (they waited on a refresh; goal 0), the
@@ -15,14 +15,19 @@ import { seedGrants } from './support/seed.js'
 const ACCOUNTS = Number(process.env.BENCH_MASS_ACCOUNTS ?? 10_000)
 const PROVIDER_MS = 100
 const SKEW_S = 60
-const WINDOW_S = 30
+/** The issue's scenario: 10,000 expiries within 5 minutes. BENCH_MASS_WINDOW_S=30 is ten times that rate. */
+const WINDOW_S = Number(process.env.BENCH_MASS_WINDOW_S ?? 300)
+/** Seeding 10,000 grants and starting two instances takes 10–20 s here. */
+const START_S = 30
 const CAP = 32 // PROVIDER_CONCURRENCY's default; the scheduler takes half of it
 const INSTANCES = 2
 
 export async function massExpiry(redisUrl: string) {
   const provider = await startProvider({ delayMs: PROVIDER_MS, expiresIn: 3600 })
-  // Expiring SKEW + 15 s to SKEW + 15 s + WINDOW from now: due (minus jitter) during the reads.
-  const first = Date.now() + (SKEW_S + 15) * 1000
+  // Expiring from SKEW + 15 s + START_S on, over WINDOW: the first grant comes due (minus its
+  // jitter, up to 15 s) START_S after now, once seeding is done and the instances run, so the
+  // scheduler meets the expiries as they come, not a backlog left by the bench's own setup.
+  const first = Date.now() + (SKEW_S + 15 + START_S) * 1000
   // Queued for the scheduler as an import through the API would queue them.
   await seedGrants(redisUrl, ACCOUNTS, (i) => ({
     accessToken: `at-${i}`,
@@ -51,7 +56,7 @@ export async function massExpiry(redisUrl: string) {
     }
   }, 1000)
   try {
-    const seconds = WINDOW_S + 40
+    const seconds = WINDOW_S + START_S + 40
     const urls = brokers.map((b) => `${b.ready.url as string}/tokens/acct-{n}/access`)
     const r = await readers.ask<TimedSummary>({
       steady: true,
