@@ -16,6 +16,7 @@ const ACCOUNTS = 1000
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const pacedRate = Number(process.env.BENCH_PACED_RATE ?? 2000)
+const roundsWanted = Number(process.env.BENCH_ROUNDS ?? 3)
 
 export interface Measured extends LoadResult {
   name: string
@@ -53,9 +54,7 @@ async function measure(
       cpuMicrosPerRequest: Math.round((after.cpuMicros - before.cpuMicros) / r.requests),
       paced: { rate: pacedRate, p50: p.p50, p99: p.p99, max: p.max },
     }
-    process.stdout.write(
-      `  ${name.padEnd(34)} ${String(result.rps).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  ${result.cpuMicrosPerRequest} µs CPU/request; at ${pacedRate} req/s p50 ${p.p50} ms p99 ${p.p99} ms\n`,
-    )
+    print(result)
     return result
   } finally {
     await Promise.all([load.stop(), readers.stop(), server.stop()])
@@ -70,39 +69,78 @@ export async function hotPath(redisUrl: string) {
   }))
   await seedBare(redisUrl, ACCOUNTS)
   const dead = 'http://127.0.0.1:9/token' // the hot path never calls the provider
-  const runs: Measured[] = []
-  runs.push(await measure('constant JSON (bare Fastify)', await start('servers/constant.ts'), '/const/acct-{n}', {}))
-  runs.push(
-    await measure('bare Fastify + ioredis GET', await start('servers/bare-redis.ts', { BENCH_REDIS_URL: redisUrl }), '/bare/acct-{n}', {}),
-  )
-  runs.push(
-    await measure(
+  const targets: [string, () => Promise<Child & { ready: Record<string, unknown> }>, string, Record<string, string>][] = [
+    ['constant JSON (bare Fastify)', () => start('servers/constant.ts'), '/const/acct-{n}', {}],
+    ['bare Fastify + ioredis GET', () => start('servers/bare-redis.ts', { BENCH_REDIS_URL: redisUrl }), '/bare/acct-{n}', {}],
+    [
       'broker, ACCESS_CACHE_MS=0',
-      await start('servers/broker.ts', brokerEnv(redisUrl, dead, { ACCESS_CACHE_MS: '0' })),
+      () => start('servers/broker.ts', brokerEnv(redisUrl, dead, { ACCESS_CACHE_MS: '0' })),
       '/tokens/acct-{n}/access',
       callerHeaders,
-    ),
-  )
-  runs.push(
-    await measure(
+    ],
+    [
       'broker, defaults (near cache on)',
-      await start('servers/broker.ts', brokerEnv(redisUrl, dead)),
+      () => start('servers/broker.ts', brokerEnv(redisUrl, dead)),
       '/tokens/acct-{n}/access',
       callerHeaders,
-    ),
-  )
+    ],
+  ]
+  // Rounds of all four, one after another: a host whose load drifts moves every target of a
+  // round alike, and the median of each figure over the rounds leaves one odd round out.
+  const rounds: Measured[][] = []
+  for (let round = 1; round <= roundsWanted; round++) {
+    process.stdout.write(`  round ${round} of ${roundsWanted}\n`)
+    const measured: Measured[] = []
+    for (const [name, server, path, headers] of targets) measured.push(await measure(name, await server(), path, headers))
+    rounds.push(measured)
+  }
+  const runs = targets.map((_, i) => medianOf(rounds.map((r) => r[i]!)))
   const [constant, bare, uncached, cached] = runs as [Measured, Measured, Measured, Measured]
   const ratios = {
-    cachedOverBareRedis: round(cached.rps / bare.rps),
-    uncachedOverBareRedis: round(uncached.rps / bare.rps),
-    cachedOverConstant: round(cached.rps / constant.rps),
-    cachedP99OverBareRedisP99: round(cached.p99 / bare.p99),
-    uncachedP99OverBareRedisP99: round(uncached.p99 / bare.p99),
-    cachedPacedP99OverBareRedisP99: round(cached.paced.p99 / bare.paced.p99),
-    uncachedPacedP99OverBareRedisP99: round(uncached.paced.p99 / bare.paced.p99),
+    cachedOverBareRedis: ratio(cached.rps / bare.rps),
+    uncachedOverBareRedis: ratio(uncached.rps / bare.rps),
+    cachedOverConstant: ratio(cached.rps / constant.rps),
+    cachedP99OverBareRedisP99: ratio(cached.p99 / bare.p99),
+    uncachedP99OverBareRedisP99: ratio(uncached.p99 / bare.p99),
+    cachedPacedP99OverBareRedisP99: ratio(cached.paced.p99 / bare.paced.p99),
+    uncachedPacedP99OverBareRedisP99: ratio(uncached.paced.p99 / bare.paced.p99),
   }
-  process.stdout.write(`  ratios: ${JSON.stringify(ratios)}\n`)
-  return { accounts: ACCOUNTS, seconds, connections, pacedRate, runs, ratios }
+  // Each round's own throughput ratios: the spread the medians come from.
+  const perRound = rounds.map(([c, b, u, k]) => ({
+    cachedOverBareRedis: ratio(k!.rps / b!.rps),
+    uncachedOverBareRedis: ratio(u!.rps / b!.rps),
+  }))
+  process.stdout.write(`  medians over ${roundsWanted} rounds:\n`)
+  for (const m of runs) print(m)
+  process.stdout.write(`  ratios: ${JSON.stringify(ratios)}\n  per round: ${JSON.stringify(perRound)}\n`)
+  return { accounts: ACCOUNTS, seconds, connections, pacedRate, rounds: roundsWanted, runs, ratios, perRound }
 }
 
-const round = (x: number) => Math.round(x * 100) / 100
+const ratio = (x: number) => Math.round(x * 100) / 100
+
+/** Each figure's median over the rounds (not one round's figures). */
+function medianOf(ms: Measured[]): Measured {
+  const med = (pick: (m: Measured) => number) => {
+    const sorted = ms.map(pick).sort((a, b) => a - b)
+    const mid = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  }
+  const first = ms[0]!
+  return {
+    name: first.name,
+    requests: med((m) => m.requests),
+    rps: Math.round(med((m) => m.rps)),
+    p50: med((m) => m.p50),
+    p99: med((m) => m.p99),
+    non2xx: 0,
+    errors: 0,
+    cpuMicrosPerRequest: Math.round(med((m) => m.cpuMicrosPerRequest)),
+    paced: { rate: first.paced.rate, p50: med((m) => m.paced.p50), p99: med((m) => m.paced.p99), max: med((m) => m.paced.max) },
+  }
+}
+
+function print(m: Measured): void {
+  process.stdout.write(
+    `  ${m.name.padEnd(34)} ${String(m.rps).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  ${m.cpuMicrosPerRequest} µs CPU/request; at ${m.paced.rate} req/s p50 ${m.paced.p50} ms p99 ${m.paced.p99} ms\n`,
+  )
+}
