@@ -106,7 +106,7 @@ export async function hotPath(redisUrl: string) {
     uncachedPacedP99OverBareRedisP99: ratio(uncached.paced.p99 / bare.paced.p99),
   }
   // Each round's own throughput ratios: the spread the medians come from.
-  const perRound = rounds.map(([c, b, u, k]) => ({
+  const perRound = rounds.map(([, b, u, k]) => ({
     cachedOverBareRedis: ratio(k!.rps / b!.rps),
     uncachedOverBareRedis: ratio(u!.rps / b!.rps),
   }))
