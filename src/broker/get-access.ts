@@ -38,11 +38,14 @@ export function readForServing(deps: BrokerDeps, account: string): Promise<Servi
  */
 export function servedAsRead(deps: BrokerDeps, account: string, read: ServingRead, minTtlSeconds: number): IssuedToken | undefined {
   if ('error' in read || read.grant === null || read.grant.status === 'reauth_required') return undefined
-  const grant = read.grant
+  return servedAsStored(deps, account, read.grant, read.stamp, minTtlSeconds * 1000)
+}
+
+function servedAsStored(deps: BrokerDeps, account: string, grant: ServingGrant, stamp: number, minTtlMs: number): IssuedToken | undefined {
   const now = deps.clock()
-  if (!servesWithoutRefresh(grant, now, minTtlSeconds * 1000, deps.settings.refreshSkewSeconds * 1000)) return undefined
+  if (!servesWithoutRefresh(grant, now, minTtlMs, deps.settings.refreshSkewSeconds * 1000)) return undefined
   const view = tokenOf(deps, account, grant)
-  deps.accessCache?.remember(account, grant, view.accessToken, read.stamp, now)
+  deps.accessCache?.remember(account, grant, view.accessToken, stamp, now)
   return view
 }
 
@@ -69,7 +72,7 @@ export async function getAccess(
     return issuedToken(account, last.grant, last.token, deps.clock())
   }
   const grant = live(account, read.grant)
-  const served = servedAsRead(deps, account, read, minTtlSeconds)
+  const served = servedAsStored(deps, account, grant, read.stamp, minTtlMs)
   if (served !== undefined) return served
   const now = deps.clock()
   if (backingOff(grant, now)) {

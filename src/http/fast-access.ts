@@ -77,20 +77,23 @@ export function fastAccess(d: FastAccessDeps, req: IncomingMessage, res: ServerR
     answer(d, res, hit, ctx.requestId, start)
     return
   }
-  void d.readForServing(name).then((read) => {
-    let token: IssuedToken | undefined
-    try {
-      token = d.servedAsRead(name, read, minTtl, ctx)
-    } catch {
-      token = undefined // an unreadable stored token: the route reports it
-    }
-    if (token !== undefined) {
-      answer(d, res, token, ctx.requestId, start)
-      return
-    }
-    priorReads.set(req, read)
-    next(req, res)
-  })
+  d.readForServing(name)
+    .then((read) => {
+      let token: IssuedToken | undefined
+      try {
+        token = d.servedAsRead(name, read, minTtl, ctx)
+      } catch {
+        token = undefined // an unreadable stored token: the route reports it
+      }
+      if (token !== undefined) {
+        answer(d, res, token, ctx.requestId, start)
+        return
+      }
+      priorReads.set(req, read)
+      next(req, res)
+    })
+    // Nothing above is expected to throw; if it does, the request ends here, not the process.
+    .catch(() => res.destroy())
 }
 
 /** The account, min_ttl and caller of a request this path may answer; undefined for anything else. */
