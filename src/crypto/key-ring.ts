@@ -96,7 +96,9 @@ export class KeyRing {
       const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
       decipher.setAAD(aad(account, field, id))
       decipher.setAuthTag(tag)
-      return Buffer.concat([decipher.update(Buffer.from(bodyText, 'base64url')), decipher.final()]).toString('utf8')
+      const plain = decipher.update(Buffer.from(bodyText, 'base64url'))
+      const rest = decipher.final() // GCM gives every byte from update(); final() authenticates
+      return (rest.length === 0 ? plain : Buffer.concat([plain, rest])).toString('utf8')
     } catch {
       throw new SealError('authentication')
     }

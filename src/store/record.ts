@@ -27,25 +27,38 @@ export function grantFromHash(hash: Record<string, string>): GrantRecord | null 
   }
 }
 
-/** The hash fields of a `ServingGrant`, in the order `servingFromFields` reads them. */
+/**
+ * The hash fields of a `ServingGrant`, in the order the `readServing` script returns them.
+ * `scope` comes last: it is the one field that holds the provider's free text, so a newline
+ * in it cannot shift the others.
+ */
 export const SERVING_FIELDS = [
   'provider',
   'status',
   'version',
-  'scope',
   'token_type',
   'expires_at',
   'iat',
   'src',
   'retry_at',
   'at',
+  'scope',
 ] as const
 
 const orNull = (v: string | null) => (v === null || v === '' ? null : Number(v))
+/** One field of the `readServing` reply: '' is an absent field, '=' + value a present one. */
+const fieldOf = (part: string) => (part === '' ? null : part.slice(1))
 
-/** HMGET of `SERVING_FIELDS`, or null when the hash is absent. */
-export function servingFromFields(v: (string | null)[]): ServingGrant | null {
-  const [provider, status, version, scope, tokenType, expiresAt, issuedAt, src, retryAt, accessToken] = v
+/**
+ * The `readServing` script's reply (`SERVING_FIELDS`, each absent or '=' + value, joined by
+ * newlines), or null when the hash is absent.
+ */
+export function servingFromReply(reply: string | null): ServingGrant | null {
+  if (reply === null) return null
+  const parts = reply.split('\n')
+  const last = SERVING_FIELDS.length - 1
+  if (parts.length > SERVING_FIELDS.length) parts[last] = parts.splice(last).join('\n')
+  const [provider, status, version, tokenType, expiresAt, issuedAt, src, retryAt, accessToken, scope] = parts.map(fieldOf)
   if (provider === null || provider === undefined) return null
   return {
     provider,

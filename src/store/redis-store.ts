@@ -3,7 +3,7 @@ import { Cluster } from 'ioredis'
 import { DurableCommits } from './durable-commits.js'
 import { keySpace, type KeySpace } from './keys.js'
 import { scripts } from './lua/index.js'
-import { grantFromHash, SERVING_FIELDS, servingFromFields } from './record.js'
+import { grantFromHash, servingFromReply } from './record.js'
 import { storeCall } from './store-call.js'
 import type { RedisClient } from './redis-client.js'
 import type {
@@ -119,7 +119,7 @@ export class RedisStore implements Store {
   }
 
   getServingGrant(account: string): Promise<ServingGrant | null> {
-    return storeCall(this.client.hmget(this.keys.grant(account), ...SERVING_FIELDS).then(servingFromFields))
+    return storeCall(this.run.readServing(this.keys.grant(account)).then((reply) => servingFromReply(reply as string | null)))
   }
 
   async getGrants(accounts: string[]): Promise<(GrantRecord | null)[]> {

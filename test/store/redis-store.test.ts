@@ -168,31 +168,63 @@ describe('RedisStore: at rest', () => {
 })
 
 describe('RedisStore: the hot path read', () => {
-  test('getServingGrant reads the serving fields with one HMGET: the sealed refresh token stays in Redis', async () => {
+  test('getServingGrant reads the serving fields in one call: the sealed refresh token stays in Redis', async () => {
     const prefix = 'serving:'
     const store = await connectStore(server, prefix)
     const raw = await rawClient(server)
     const monitor = await raw.monitor()
-    const seen: string[][] = []
-    // What clients sent, not what scripts ran inside Redis.
+    const sent: string[][] = []
+    const ranInRedis: string[][] = []
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua' && args.some((a) => a.startsWith(prefix))) seen.push(args)
+      if (args.some((a) => a.startsWith(prefix))) (source === 'lua' ? ranInRedis : sent).push(args)
     })
     try {
       await store.writeGrant('crm-prod', grantWrite(), T0)
-      await waitFor('the write seen by MONITOR', () => (seen.length > 0 ? true : undefined))
+      await waitFor('the write seen by MONITOR', () => (sent.length > 0 ? true : undefined))
+      sent.length = 0
+      ranInRedis.length = 0
       const read = await store.getServingGrant('crm-prod')
       assert.equal(read?.accessToken, 'sealed-at-1')
       assert.ok(!('refreshToken' in (read ?? {})), 'no refresh token in the serving grant')
-      const reads = () => seen.filter(([command]) => /^h(get|mget|getall|vals)$/i.test(command ?? ''))
-      await waitFor('the read seen by MONITOR', () => (reads().length > 0 ? true : undefined))
-      assert.equal(reads().length, 1)
-      const [command, key, ...fields] = reads()[0]!
+      await waitFor('the read seen by MONITOR', () => (ranInRedis.length > 0 ? true : undefined))
+      // One command from the client (the script, by hash or in full), one HMGET inside Redis.
+      assert.equal(sent.length, 1, JSON.stringify(sent))
+      assert.match(sent[0]![0]!, /^eval(sha)?$/i)
+      assert.equal(ranInRedis.length, 1, JSON.stringify(ranInRedis))
+      const [command, key, ...fields] = ranInRedis[0]!
       assert.equal(command?.toLowerCase(), 'hmget')
       assert.equal(key, `${prefix}{crm-prod}:grant`)
       assert.ok(fields.includes('at') && !fields.includes('rt') && !fields.includes('meta'), fields.join(' '))
     } finally {
       monitor.disconnect()
+      raw.disconnect()
+      await store.close()
+    }
+  })
+
+  test('getServingGrant keeps every field as stored: a scope with newlines, an empty field, an absent one, no hash', async () => {
+    const prefix = 'serving-fields:'
+    const store = await connectStore(server, prefix)
+    const raw = await rawClient(server)
+    try {
+      await store.writeGrant('crm-prod', grantWrite(), T0)
+      const key = `${prefix}{crm-prod}:grant`
+      await raw.hset(key, 'scope', 'a\nb\n\nc', 'token_type', '')
+      await raw.hdel(key, 'expires_at', 'retry_at')
+      const read = await store.getServingGrant('crm-prod')
+      assert.equal(read?.scope, 'a\nb\n\nc')
+      assert.equal(read?.tokenType, '')
+      assert.equal(read?.expiresAt, null)
+      assert.equal(read?.retryAt, null)
+      assert.equal(read?.accessToken, 'sealed-at-1')
+      assert.equal(read?.provider, grantWrite().provider)
+      await raw.hdel(key, 'token_type', 'scope', 'status')
+      const bare = await store.getServingGrant('crm-prod')
+      assert.equal(bare?.tokenType, 'Bearer')
+      assert.equal(bare?.scope, null)
+      assert.equal(bare?.status, 'active')
+      assert.equal(await store.getServingGrant('nobody'), null)
+    } finally {
       raw.disconnect()
       await store.close()
     }
