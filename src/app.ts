@@ -32,7 +32,7 @@ import putAccount from './http/routes/put-account.js'
 import { AccountBody } from './http/schemas/accounts.js'
 import { ErrorBody } from './http/schemas/common.js'
 import { AccessBody } from './http/schemas/tokens.js'
-import { loggerOptions, plainLoggerOptions, type LogDestination } from './logger.js'
+import { loggerOptions, plainLoggerOptions, stdoutDestination, type LogDestination } from './logger.js'
 import { createMetrics } from './metrics.js'
 import { EndpointResolver } from './providers/endpoints.js'
 import type { AuditLog } from './events/audit-log.js'
@@ -80,9 +80,7 @@ export const BODY_LIMIT = 64 * 1024
 
 /** Wires config and dependencies into an app; never listens (server.ts does). */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  // pino.destination: sonic-boom writes straight to fd 1, without a Node stream; asynchronous,
-  // so lines that arrive while a write is in flight go out together (pino flushes it on exit).
-  const destination = deps.logStream ?? pino.destination({ dest: 1, sync: false })
+  const destination = deps.logStream ?? stdoutDestination()
   const loggerInstance = pino(loggerOptions(config.logLevel), destination)
   const accessLog = pino(plainLoggerOptions(config.logLevel), destination)
   const app = Fastify({

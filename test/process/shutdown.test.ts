@@ -70,6 +70,16 @@ test('SIGTERM: stop accepting, finish the in-flight request, close Redis, exit 0
   assert.equal(((await res.json()) as { access_token: string }).access_token, 'finished-after-sigterm')
   assert.equal(await exited, 0, broker.output().slice(-2000))
   assert.match(broker.output(), /"signal":"SIGTERM"/)
+  // Lines written just before exit reach standard output: the in-flight request's access line.
+  const lines = broker
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+  assert.ok(
+    lines.some((l) => l.msg === 'request' && l.route === '/tokens/:account/access' && l.statusCode === 200),
+    broker.output().slice(-2000),
+  )
   const clientsAfter = Number(/connected_clients:(\d+)/.exec(await raw.info('clients'))![1])
   assert.ok(clientsAfter < clientsBefore, 'the broker closed its Redis connections')
 })
