@@ -75,6 +75,20 @@ export class AccessCache {
     return this.epoch
   }
 
+  /**
+   * The entry held for `account` when a store read (started at `stamp`) returned the very grant
+   * it holds, field for field, sealed token included: renewed in place, so a held account is
+   * checked against the store every ACCESS_CACHE_MS without opening its token again or keeping a
+   * second copy. Undefined when anything differs or changed since `stamp`.
+   */
+  renewed(account: string, grant: ServingGrant, stamp: number, now: number): CachedGrant | undefined {
+    if (!this.enabled || !this.live || stamp !== this.epoch) return undefined
+    const entry = this.entries.get(account, now)
+    if (entry === undefined || !sameGrant(entry.grant, grant)) return undefined
+    entry.readAt = now
+    return entry
+  }
+
   /** Keeps a grant that serves without refresh, unless anything changed since `stamp`. */
   remember(account: string, grant: ServingGrant, token: string, stamp: number, now: number): void {
     if (!this.enabled || !this.live || stamp !== this.epoch) return
@@ -95,6 +109,24 @@ export class AccessCache {
     const entry = this.entries.get(account, now)
     return entry !== undefined && servesWithoutRefresh(entry.grant, now, minTtlMs, this.o.skewMs) ? entry : undefined
   }
+}
+
+const SERVING_KEYS = Object.keys({
+  provider: 1,
+  status: 1,
+  version: 1,
+  scope: 1,
+  tokenType: 1,
+  expiresAt: 1,
+  issuedAt: 1,
+  fromProvider: 1,
+  retryAt: 1,
+  accessToken: 1,
+} satisfies Record<keyof ServingGrant, 1>) as (keyof ServingGrant)[]
+
+function sameGrant(a: ServingGrant, b: ServingGrant): boolean {
+  for (const key of SERVING_KEYS) if (a[key] !== b[key]) return false
+  return true
 }
 
 /** The end of the window in which the refresh policy serves this token without a refresh. */

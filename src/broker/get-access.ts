@@ -44,6 +44,8 @@ export function servedAsRead(deps: BrokerDeps, account: string, read: ServingRea
 function servedAsStored(deps: BrokerDeps, account: string, grant: ServingGrant, stamp: number, minTtlMs: number): IssuedToken | undefined {
   const now = deps.clock()
   if (!servesWithoutRefresh(grant, now, minTtlMs, deps.settings.refreshSkewSeconds * 1000)) return undefined
+  const held = deps.accessCache?.renewed(account, grant, stamp, now)
+  if (held !== undefined) return issuedToken(account, held.grant, held.token, now)
   const view = tokenOf(deps, account, grant)
   deps.accessCache?.remember(account, grant, view.accessToken, stamp, now)
   return view

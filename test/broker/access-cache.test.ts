@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import { bearer } from '../helpers/app.js'
+import { KeyRing, parseKeyRingSpec } from '../../src/crypto/key-ring.js'
+import { bearer, TEST_KEYS } from '../helpers/app.js'
 import { brokerFor } from '../helpers/brokers.js'
 import { getAccess, importGrant } from '../helpers/grants.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
@@ -125,4 +126,32 @@ test('while Redis is down, a cached token that is still fresh is served; an unca
   assert.equal((cold.json() as { code: string }).code, 'STORE_UNAVAILABLE')
   await outage.start()
   await waitUntil('b to subscribe again', () => b.storage.grants.changesLive())
+})
+
+test('an entry older than ACCESS_CACHE_MS is checked against the store: the same grant serves again, a token changed unannounced does not', async (t) => {
+  let now = Date.UTC(2026, 10, 27, 12)
+  const env = { ...HOLD, REDIS_KEY_PREFIX: `nc${++prefixes}:` }
+  const a = (await brokerFor(stub, { redis, env, deps: { clock: () => now } })).app
+  t.after(() => a.close())
+  const raw = new Redis(redis.url)
+  t.after(() => raw.quit())
+  const reads = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0)
+  await importGrant(a, 'renewed', { access_token: 'held-at', refresh_token: 'rt', expires_in: 3600 })
+  assert.equal(await tokenOf(a, 'renewed'), 'held-at') // read and held
+  const before = await reads()
+  assert.equal(await tokenOf(a, 'renewed'), 'held-at')
+  assert.equal(await reads(), before, 'a young entry answers without a store read')
+
+  now += 61_000 // past ACCESS_CACHE_MS: the store is read again and holds the same grant
+  assert.equal(await tokenOf(a, 'renewed'), 'held-at')
+  assert.ok((await reads()) > before, 'the old entry was checked against the store')
+
+  // A different sealed token at the same version, written without a change message (as only a
+  // hand edit could): held for the rest of ACCESS_CACHE_MS, then read, compared and served.
+  const sealed = new KeyRing(parseKeyRingSpec(TEST_KEYS)).seal('renewed', 'at', 'swapped-at')
+  await raw.hset(`${env.REDIS_KEY_PREFIX}{renewed}:grant`, 'at', sealed)
+  assert.equal(await tokenOf(a, 'renewed'), 'held-at')
+  now += 61_000
+  assert.equal(await tokenOf(a, 'renewed'), 'swapped-at')
+  assert.equal(await tokenOf(a, 'renewed'), 'swapped-at')
 })
