@@ -1,20 +1,35 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
+/** One token request: the refresh token presented, and when it came and was answered (epoch ms). */
+export interface ProviderCall {
+  refreshToken: string
+  from: number
+  to: number
+}
+
 /**
  * A token endpoint that answers every refresh after `delayMs` with a fresh token of
- * `expiresIn` seconds, counting calls and the most calls it held at once.
+ * `expiresIn` seconds, counting calls and the most calls it held at once, and logging each.
  */
 export async function startProvider(o: { delayMs: number; expiresIn: number }) {
   let calls = 0
   let inFlight = 0
   let peak = 0
+  const log: ProviderCall[] = []
   const server = createServer((req, res) => {
-    req.resume()
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk: string) => {
+      body += chunk
+    })
     req.on('end', () => {
       const n = ++calls
       peak = Math.max(peak, ++inFlight)
+      const call = { refreshToken: new URLSearchParams(body).get('refresh_token') ?? '', from: Date.now(), to: 0 }
+      log.push(call)
       setTimeout(() => {
+        call.to = Date.now()
         inFlight--
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end(
@@ -28,9 +43,11 @@ export async function startProvider(o: { delayMs: number; expiresIn: number }) {
     tokenUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`,
     calls: () => calls,
     peak: () => peak,
+    log: () => log,
     reset: () => {
       calls = 0
       peak = 0
+      log.length = 0
     },
     close: () =>
       new Promise<void>((resolve) => {

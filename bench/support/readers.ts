@@ -10,6 +10,9 @@ import { serve } from './processes.js'
 interface Timed {
   ms: number
   status: number
+  /** When it was sent (epoch ms). */
+  at: number
+  url: string
 }
 
 /** node:http with keep-alive: far less client CPU per request than fetch(), which would dominate a 1,000-caller storm. */
@@ -17,10 +20,11 @@ const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY 
 
 function timed(url: string, headers: Record<string, string>): Promise<Timed> {
   const started = performance.now()
+  const at = Date.now()
   return new Promise((resolve, reject) => {
     get(url, { agent, headers }, (res) => {
       res.resume()
-      res.on('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0 }))
+      res.on('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0, at, url }))
     }).on('error', reject)
   })
 }
@@ -32,57 +36,84 @@ export interface TimedSummary {
   p99: number
   max: number
   over: number
+  /** The requests slower than `overMs`: when each was sent (epoch ms), its URL and time. */
+  slow: { at: number; url: string; ms: number }[]
 }
 
-function summarize(all: Timed[], overMs: number): TimedSummary {
-  const ms = all.map((t) => t.ms).sort((a, b) => a - b)
-  const at = (q: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]! * 10) / 10
-  return {
-    count: all.length,
-    non200: all.filter((t) => t.status !== 200).length,
-    p50: at(0.5),
-    p99: at(0.99),
-    max: at(1),
-    over: ms.filter((m) => m > overMs).length,
+/**
+ * The timings of a run, kept as numbers in a growing Float64Array, with only the slow requests
+ * kept whole. A run of millions of reads must not hold an object per read: the heap that makes
+ * grows into the hundreds of megabytes, and this process's own collections then show up as
+ * slow reads.
+ */
+class Recorder {
+  private ms = new Float64Array(1 << 16)
+  private count = 0
+  private non200 = 0
+  private readonly slow: TimedSummary['slow'] = []
+
+  constructor(private readonly overMs: number) {}
+
+  add(t: Timed): void {
+    if (this.count === this.ms.length) {
+      const grown = new Float64Array(this.ms.length * 2)
+      grown.set(this.ms)
+      this.ms = grown
+    }
+    this.ms[this.count++] = t.ms
+    if (t.status !== 200) this.non200++
+    if (t.ms > this.overMs) this.slow.push({ at: t.at, url: t.url, ms: Math.round(t.ms) })
+  }
+
+  summary(): TimedSummary {
+    const ms = this.ms.subarray(0, this.count).sort()
+    const at = (q: number) => Math.round((ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0) * 10) / 10
+    return {
+      count: this.count,
+      non200: this.non200,
+      p50: at(0.5),
+      p99: at(0.99),
+      max: at(1),
+      over: this.slow.length,
+      slow: this.slow,
+    }
   }
 }
 
 /** `rate` requests a second, cycling over `accounts` ids (`{n}` in the URL), each timed from when it was sent. */
-async function paced(url: string, accounts: number, headers: Record<string, string>, rate: number, seconds: number): Promise<Timed[]> {
-  const all: Timed[] = []
+async function paced(url: string, accounts: number, headers: Record<string, string>, rate: number, seconds: number, into: Recorder) {
   const answers: Promise<void>[] = []
   const started = performance.now()
   for (let sent = 0; performance.now() - started < seconds * 1000; ) {
     const due = Math.floor(((performance.now() - started) / 1000) * rate)
-    for (; sent < due; sent++) answers.push(timed(url.replace('{n}', String(sent % accounts)), headers).then((t) => void all.push(t)))
+    for (; sent < due; sent++) answers.push(timed(url.replace('{n}', String(sent % accounts)), headers).then((t) => into.add(t)))
     await new Promise((resolve) => setTimeout(resolve, 1))
   }
   await Promise.all(answers)
-  return all
 }
 
 serve({}, async (m) => {
   const headers = m.headers as Record<string, string>
   const urls = m.urls as string[]
+  const recorder = new Recorder((m.overMs as number | undefined) ?? Number.POSITIVE_INFINITY)
   if (m.paced) {
-    const all = await paced(urls[0]!, m.accounts as number, headers, m.rate as number, m.seconds as number)
-    return { ...summarize(all, m.overMs as number) }
+    await paced(urls[0]!, m.accounts as number, headers, m.rate as number, m.seconds as number, recorder)
+    return { ...recorder.summary() }
   }
   if (m.storm) {
     const callers = m.callers as number
-    const all = await Promise.all(Array.from({ length: callers }, (_, i) => timed(urls[i % urls.length]!, headers)))
-    return { ...summarize(all, m.overMs as number) }
+    await Promise.all(Array.from({ length: callers }, (_, i) => timed(urls[i % urls.length]!, headers).then((t) => recorder.add(t))))
+    return { ...recorder.summary() }
   }
   const deadline = Date.now() + (m.seconds as number) * 1000
-  const all: Timed[] = []
   const accounts = m.accounts as number
   await Promise.all(
     Array.from({ length: m.concurrency as number }, async (_, k) => {
       for (let i = k; Date.now() < deadline; i++) {
         const account = Math.floor(Math.random() * accounts)
-        all.push(await timed(urls[i % urls.length]!.replace('{n}', String(account)), headers))
+        recorder.add(await timed(urls[i % urls.length]!.replace('{n}', String(account)), headers))
       }
     }),
   )
-  return { ...summarize(all, m.overMs as number) }
+  return { ...recorder.summary() }
 })
