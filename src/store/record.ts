@@ -28,42 +28,40 @@ export function grantFromHash(hash: Record<string, string>): GrantRecord | null 
 }
 
 /**
- * The hash fields of a `ServingGrant`, in the order the `readServing` script returns them.
- * `scope` comes last: it is the one field that holds the provider's free text, so a newline
- * in it cannot shift the others.
+ * The serving view (hash field `sv`): every field of a `ServingGrant` but the sealed access
+ * token, packed into one value by each script that changes one of them (`packView` in
+ * lua/serving-view.ts), so the hot path reads three short fields, not ten. `scope` comes
+ * last: it is the one field that holds the provider's free text, so a newline in it cannot
+ * shift the others.
  */
-export const SERVING_FIELDS = [
-  'provider',
-  'status',
-  'version',
-  'token_type',
-  'expires_at',
-  'iat',
-  'src',
-  'retry_at',
-  'at',
-  'scope',
-] as const
+export const VIEW_FIELD = 'sv'
+export const VIEW_FIELDS = ['provider', 'status', 'version', 'token_type', 'expires_at', 'iat', 'src', 'retry_at', 'scope'] as const
+/** What the hot path reads of a grant hash, in this order: the view, the sealed access token, the version. */
+export const SERVING_READ = [VIEW_FIELD, 'at', 'version'] as const
 
 const orNull = (v: string | null) => (v === null || v === '' ? null : Number(v))
-/** One field of the `readServing` reply: '' is an absent field, '=' + value a present one. */
+/** One field of the view: '' is an absent field, '=' + value a present one. */
 const fieldOf = (part: string) => (part === '' ? null : part.slice(1))
 
 /**
- * The `readServing` script's reply (`SERVING_FIELDS`, each absent or '=' + value, joined by
- * newlines), or null when the hash is absent.
+ * The serving grant from `SERVING_READ`'s values: null when there is no grant (no version),
+ * undefined when the view is missing or was packed at another version than the hash holds (a
+ * grant written before the view existed, or by an instance that does not keep it): then the
+ * `repackView` script reads the fields themselves.
  */
-export function servingFromReply(reply: string | null): ServingGrant | null {
-  if (reply === null) return null
-  const parts = reply.split('\n')
-  const last = SERVING_FIELDS.length - 1
-  if (parts.length > SERVING_FIELDS.length) parts[last] = parts.splice(last).join('\n')
-  const [provider, status, version, tokenType, expiresAt, issuedAt, src, retryAt, accessToken, scope] = parts.map(fieldOf)
+export function servingFromRead([view, accessToken, version]: (string | null)[]): ServingGrant | null | undefined {
+  if (version === null || version === undefined) return null
+  if (view === null || view === undefined) return undefined
+  const parts = view.split('\n')
+  const last = VIEW_FIELDS.length - 1
+  if (parts.length > VIEW_FIELDS.length) parts[last] = parts.splice(last).join('\n')
+  const [provider, status, packedVersion, tokenType, expiresAt, issuedAt, src, retryAt, scope] = parts.map(fieldOf)
+  if (packedVersion !== version) return undefined
   if (provider === null || provider === undefined) return null
   return {
     provider,
     status: (status ?? 'active') as GrantStatus,
-    version: Number(version ?? 0),
+    version: Number(version),
     scope: scope ?? null,
     tokenType: tokenType ?? 'Bearer',
     expiresAt: orNull(expiresAt ?? null),

@@ -3,7 +3,7 @@ import { Cluster } from 'ioredis'
 import { DurableCommits } from './durable-commits.js'
 import { keySpace, type KeySpace } from './keys.js'
 import { scripts } from './lua/index.js'
-import { grantFromHash, servingFromReply } from './record.js'
+import { grantFromHash, SERVING_READ, servingFromRead } from './record.js'
 import { storeCall } from './store-call.js'
 import type { RedisClient } from './redis-client.js'
 import type {
@@ -119,7 +119,14 @@ export class RedisStore implements Store {
   }
 
   getServingGrant(account: string): Promise<ServingGrant | null> {
-    return storeCall(this.run.readServing(this.keys.grant(account)).then((reply) => servingFromReply(reply as string | null)))
+    const key = this.keys.grant(account)
+    return storeCall(
+      this.client.hmget(key, ...SERVING_READ).then((read) => {
+        const grant = servingFromRead(read)
+        if (grant !== undefined) return grant
+        return this.run.repackView(key).then((again) => (again ? (servingFromRead(again as (string | null)[]) ?? null) : null))
+      }),
+    )
   }
 
   async getGrants(accounts: string[]): Promise<(GrantRecord | null)[]> {

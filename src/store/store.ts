@@ -36,7 +36,8 @@ export interface GrantRecord {
 
 /**
  * The fields that decide whether and what the hot path serves: no refresh token, no
- * metadata, no history. Redis reads them with one HMGET.
+ * metadata, no history. Redis reads them with one HMGET (the serving view, the sealed token,
+ * the version: record.ts).
  */
 export type ServingGrant = Pick<
   GrantRecord,

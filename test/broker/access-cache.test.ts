@@ -135,7 +135,7 @@ test('an entry older than ACCESS_CACHE_MS is checked against the store: the same
   t.after(() => a.close())
   const raw = new Redis(redis.url)
   t.after(() => raw.quit())
-  const reads = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0)
+  const reads = async () => Number(/cmdstat_hmget:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0)
   await importGrant(a, 'renewed', { access_token: 'held-at', refresh_token: 'rt', expires_in: 3600 })
   assert.equal(await tokenOf(a, 'renewed'), 'held-at') // read and held
   const before = await reads()

@@ -6,6 +6,7 @@ import { KeyRing } from '../../src/crypto/key-ring.js'
 import { createRedisClient } from '../../src/store/redis-client.js'
 import { StoreUnavailableError } from '../../src/errors.js'
 import { RedisStore } from '../../src/store/redis-store.js'
+import { VIEW_FIELDS } from '../../src/store/record.js'
 import type { Store } from '../../src/store/store.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { grantWrite, refreshCommit, storeContract } from './store-contract.js'
@@ -168,7 +169,7 @@ describe('RedisStore: at rest', () => {
 })
 
 describe('RedisStore: the hot path read', () => {
-  test('getServingGrant reads the serving fields in one call: the sealed refresh token stays in Redis', async () => {
+  test('getServingGrant reads three fields in one HMGET and runs no script: the sealed refresh token stays in Redis', async () => {
     const prefix = 'serving:'
     const store = await connectStore(server, prefix)
     const raw = await rawClient(server)
@@ -187,18 +188,13 @@ describe('RedisStore: the hot path read', () => {
       ranInRedis.length = 0
       const read = await store.getServingGrant('crm-prod')
       assert.equal(read?.accessToken, 'sealed-at-1')
+      assert.equal(read?.version, 1)
       assert.ok(!('refreshToken' in (read ?? {})), 'no refresh token in the serving grant')
-      await waitFor('the read seen by MONITOR', () => (ranInRedis.length > 0 ? true : undefined))
-      // One command from the client on the grant (the script, by hash or in full; the write's
-      // own commands may still be arriving from MONITOR), one HMGET inside Redis.
-      const onGrant = sent.filter((args) => args.includes(`${prefix}{crm-prod}:grant`))
-      assert.equal(onGrant.length, 1, JSON.stringify(sent))
-      assert.match(onGrant[0]![0]!, /^eval(sha)?$/i)
-      assert.equal(ranInRedis.length, 1, JSON.stringify(ranInRedis))
-      const [command, key, ...fields] = ranInRedis[0]!
-      assert.equal(command?.toLowerCase(), 'hmget')
-      assert.equal(key, `${prefix}{crm-prod}:grant`)
-      assert.ok(fields.includes('at') && !fields.includes('rt') && !fields.includes('meta'), fields.join(' '))
+      await store.getGrant('crm-prod') // a marker: once its HGETALL is seen, the read's commands have been
+      await waitFor('the read seen by MONITOR', () => (sent.some(([c]) => c?.toLowerCase() === 'hgetall') ? true : undefined))
+      const onGrant = sent.filter((args) => args.includes(`${prefix}{crm-prod}:grant`)).slice(0, -1)
+      assert.deepEqual(onGrant, [['hmget', `${prefix}{crm-prod}:grant`, 'sv', 'at', 'version']])
+      assert.deepEqual(ranInRedis, [], 'no script ran')
     } finally {
       monitor.disconnect()
       raw.disconnect()
@@ -206,28 +202,74 @@ describe('RedisStore: the hot path read', () => {
     }
   })
 
-  test('getServingGrant keeps every field as stored: a scope with newlines, an empty field, an absent one, no hash', async () => {
+  test('every write keeps the view equal to the fields it packs', async () => {
+    const prefix = 'serving-view:'
+    const store = await connectStore(server, prefix)
+    const raw = await rawClient(server)
+    const key = `${prefix}{crm-prod}:grant`
+    const packed = async () => {
+      const fields = await raw.hmget(key, ...VIEW_FIELDS)
+      return fields.map((v) => (v === null ? '' : `=${v}`)).join('\n')
+    }
+    try {
+      await store.writeGrant('crm-prod', grantWrite(), T0)
+      assert.equal(await raw.hget(key, 'sv'), await packed())
+      await store.recordFailure('crm-prod', 1, { lastError: '{"code":"PROVIDER_UNAVAILABLE"}', retryAt: T0 + 5000, failures: 1 })
+      assert.match((await raw.hget(key, 'sv')) ?? '', new RegExp(`\n=${T0 + 5000}\n`))
+      assert.equal(await raw.hget(key, 'sv'), await packed())
+      assert.equal(await store.commitRefresh('crm-prod', 1, refreshCommit(), T0 + 10), true)
+      assert.equal(await raw.hget(key, 'sv'), await packed())
+      await store.markReauthRequired('crm-prod', null, '{"code":"INVALID_GRANT"}', T0 + 20)
+      assert.equal(await raw.hget(key, 'sv'), await packed())
+      assert.equal((await store.getServingGrant('crm-prod'))?.status, 'reauth_required')
+      await store.writeGrant('crm-prod', grantWrite({ scope: 'a\nb' }), T0 + 30)
+      assert.equal(await raw.hget(key, 'sv'), await packed())
+      assert.equal((await store.getServingGrant('crm-prod'))?.scope, 'a\nb')
+    } finally {
+      raw.disconnect()
+      await store.close()
+    }
+  })
+
+  test('a grant whose view is missing or older than its version is read from its fields, which are packed again', async () => {
     const prefix = 'serving-fields:'
     const store = await connectStore(server, prefix)
     const raw = await rawClient(server)
+    // Scripts run, by hash or in full (ioredis sends the whole script once Redis lacks it).
+    const scripts = async () => {
+      const stats = await raw.info('commandstats')
+      return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)
+    }
     try {
       await store.writeGrant('crm-prod', grantWrite(), T0)
       const key = `${prefix}{crm-prod}:grant`
-      await raw.hset(key, 'scope', 'a\nb\n\nc', 'token_type', '')
+      // Written as an instance that keeps no view would: the fields change, the version moves.
+      await raw.hset(key, 'scope', 'a\nb\n\nc', 'token_type', '', 'status', 'reauth_required')
       await raw.hdel(key, 'expires_at', 'retry_at')
+      await raw.hincrby(key, 'version', 1)
+      const before = await scripts()
       const read = await store.getServingGrant('crm-prod')
+      assert.equal(read?.version, 2)
+      assert.equal(read?.status, 'reauth_required')
       assert.equal(read?.scope, 'a\nb\n\nc')
       assert.equal(read?.tokenType, '')
       assert.equal(read?.expiresAt, null)
       assert.equal(read?.retryAt, null)
       assert.equal(read?.accessToken, 'sealed-at-1')
       assert.equal(read?.provider, grantWrite().provider)
-      await raw.hdel(key, 'token_type', 'scope', 'status')
+      assert.equal(await scripts(), before + 1, 'the stale view was packed again by the script')
+      assert.deepEqual(await store.getServingGrant('crm-prod'), read)
+      assert.equal(await scripts(), before + 1, 'the next read finds the view current')
+      // A grant from before views existed: no view at all.
+      await raw.hdel(key, 'sv', 'token_type', 'scope', 'status')
       const bare = await store.getServingGrant('crm-prod')
       assert.equal(bare?.tokenType, 'Bearer')
       assert.equal(bare?.scope, null)
       assert.equal(bare?.status, 'active')
+      assert.equal(await scripts(), before + 2)
+      assert.ok(await raw.hget(key, 'sv'))
       assert.equal(await store.getServingGrant('nobody'), null)
+      assert.equal(await scripts(), before + 2, 'no grant: no script')
     } finally {
       raw.disconnect()
       await store.close()
