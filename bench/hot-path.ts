@@ -2,10 +2,12 @@
  * Benchmark 1, the hot path: GET /tokens/:account/access over 1,000 fresh accounts, on the
  * broker with its near cache, the broker with ACCESS_CACHE_MS=0, a bare Fastify route doing
  * one ioredis GET + JSON.parse, and a bare constant-JSON route. One server process at a time,
- * autocannon in another; CPU per request measured inside the server. Then each server gets the
- * same paced load (BENCH_PACED_RATE requests a second, an open loop timed per request) for the
- * latency comparison at the same load.
+ * autocannon in another; CPU per request measured inside the server, and Redis's own CPU per
+ * request (what every instance shares). Then each server gets the same paced load
+ * (BENCH_PACED_RATE requests a second, an open loop timed per request) for the latency
+ * comparison at the same load.
  */
+import { Redis } from 'ioredis'
 import type { LoadResult } from './support/load.js'
 import type { TimedSummary } from './support/readers.js'
 import { brokerEnv, callerHeaders } from './support/env.js'
@@ -21,11 +23,21 @@ const roundsWanted = Number(process.env.BENCH_ROUNDS ?? 3)
 export interface Measured extends LoadResult {
   name: string
   cpuMicrosPerRequest: number
+  /** Redis's own CPU per request (INFO cpu): the part every instance shares. */
+  redisCpuMicrosPerRequest: number
   /** Latency (ms) under the same paced load on every server. */
   paced: { rate: number; p50: number; p99: number; max: number }
 }
 
+/** CPU microseconds Redis has used so far (user + system). */
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu')
+  const used = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN)
+  return Math.round((used('used_cpu_user') + used('used_cpu_sys')) * 1e6)
+}
+
 async function measure(
+  redis: Redis,
   name: string,
   server: Child & { ready: Record<string, unknown> },
   path: string,
@@ -36,8 +48,10 @@ async function measure(
     const run = { url: server.ready.url as string, path, accounts: ACCOUNTS, headers, connections }
     await load.ask({ run: { ...run, seconds: 2 } }) // warm-up: JIT, connections, caches
     const before = await server.ask<{ cpuMicros: number }>({})
+    const redisBefore = await redisCpu(redis)
     const r = await load.ask<LoadResult>({ run: { ...run, seconds } })
     const after = await server.ask<{ cpuMicros: number }>({})
+    const redisAfter = await redisCpu(redis)
     if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`)
     const pace = { paced: true, urls: [`${run.url}${path}`], accounts: ACCOUNTS, headers, rate: pacedRate, overMs: 1000 }
     await readers.ask({ ...pace, seconds: 1 }) // the readers' connections
@@ -52,6 +66,7 @@ async function measure(
       non2xx: r.non2xx,
       errors: r.errors,
       cpuMicrosPerRequest: Math.round((after.cpuMicros - before.cpuMicros) / r.requests),
+      redisCpuMicrosPerRequest: Math.round((redisAfter - redisBefore) / r.requests),
       paced: { rate: pacedRate, p50: p.p50, p99: p.p99, max: p.max },
     }
     print(result)
@@ -88,11 +103,16 @@ export async function hotPath(redisUrl: string) {
   // Rounds of all four, one after another: a host whose load drifts moves every target of a
   // round alike, and the median of each figure over the rounds leaves one odd round out.
   const rounds: Measured[][] = []
-  for (let round = 1; round <= roundsWanted; round++) {
-    process.stdout.write(`  round ${round} of ${roundsWanted}\n`)
-    const measured: Measured[] = []
-    for (const [name, server, path, headers] of targets) measured.push(await measure(name, await server(), path, headers))
-    rounds.push(measured)
+  const redis = new Redis(redisUrl)
+  try {
+    for (let round = 1; round <= roundsWanted; round++) {
+      process.stdout.write(`  round ${round} of ${roundsWanted}\n`)
+      const measured: Measured[] = []
+      for (const [name, server, path, headers] of targets) measured.push(await measure(redis, name, await server(), path, headers))
+      rounds.push(measured)
+    }
+  } finally {
+    redis.disconnect()
   }
   const runs = targets.map((_, i) => medianOf(rounds.map((r) => r[i]!)))
   const [constant, bare, uncached, cached] = runs as [Measured, Measured, Measured, Measured]
@@ -135,12 +155,13 @@ function medianOf(ms: Measured[]): Measured {
     non2xx: 0,
     errors: 0,
     cpuMicrosPerRequest: Math.round(med((m) => m.cpuMicrosPerRequest)),
+    redisCpuMicrosPerRequest: Math.round(med((m) => m.redisCpuMicrosPerRequest)),
     paced: { rate: first.paced.rate, p50: med((m) => m.paced.p50), p99: med((m) => m.paced.p99), max: med((m) => m.paced.max) },
   }
 }
 
 function print(m: Measured): void {
   process.stdout.write(
-    `  ${m.name.padEnd(34)} ${String(m.rps).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  ${m.cpuMicrosPerRequest} µs CPU/request; at ${m.paced.rate} req/s p50 ${m.paced.p50} ms p99 ${m.paced.p99} ms\n`,
+    `  ${m.name.padEnd(34)} ${String(m.rps).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  ${m.cpuMicrosPerRequest} µs CPU/request (Redis ${m.redisCpuMicrosPerRequest} µs); at ${m.paced.rate} req/s p50 ${m.paced.p50} ms p99 ${m.paced.p99} ms\n`,
   )
 }
