@@ -206,7 +206,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       underPressure: () => shedding && app.isUnderPressure(),
       closing: () => closing,
       requestId,
-      accessLog,
+      // The line's constant fields are serialized once, as bindings, not on every line.
+      accessLine: accessLog.child({ method: 'GET', route: ACCESS_ROUTE, statusCode: 200 }),
       observe: (seconds) => series.observe(seconds),
     })
   }

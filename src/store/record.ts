@@ -41,7 +41,7 @@ export const SERVING_READ = [VIEW_FIELD, 'at', 'version'] as const
 
 const orNull = (v: string | null) => (v === null || v === '' ? null : Number(v))
 /** One field of the view: '' is an absent field, '=' + value a present one. */
-const fieldOf = (part: string) => (part === '' ? null : part.slice(1))
+const fieldOf = (part: string | undefined) => (part === undefined || part === '' ? null : part.slice(1))
 
 /**
  * The serving grant from `SERVING_READ`'s values: null when there is no grant (no version),
@@ -55,19 +55,19 @@ export function servingFromRead([view, accessToken, version]: (string | null)[])
   const parts = view.split('\n')
   const last = VIEW_FIELDS.length - 1
   if (parts.length > VIEW_FIELDS.length) parts[last] = parts.splice(last).join('\n')
-  const [provider, status, packedVersion, tokenType, expiresAt, issuedAt, src, retryAt, scope] = parts.map(fieldOf)
-  if (packedVersion !== version) return undefined
-  if (provider === null || provider === undefined) return null
+  if (parts.length !== VIEW_FIELDS.length || fieldOf(parts[2]) !== version) return undefined
+  const provider = fieldOf(parts[0])
+  if (provider === null) return null
   return {
     provider,
-    status: (status ?? 'active') as GrantStatus,
+    status: (fieldOf(parts[1]) ?? 'active') as GrantStatus,
     version: Number(version),
-    scope: scope ?? null,
-    tokenType: tokenType ?? 'Bearer',
-    expiresAt: orNull(expiresAt ?? null),
-    issuedAt: orNull(issuedAt ?? null),
-    fromProvider: src === 'p',
-    retryAt: orNull(retryAt ?? null),
+    scope: fieldOf(parts[8]),
+    tokenType: fieldOf(parts[3]) ?? 'Bearer',
+    expiresAt: orNull(fieldOf(parts[4])),
+    issuedAt: orNull(fieldOf(parts[5])),
+    fromProvider: fieldOf(parts[6]) === 'p',
+    retryAt: orNull(fieldOf(parts[7])),
     accessToken: accessToken ?? null,
   }
 }

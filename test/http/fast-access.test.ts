@@ -246,7 +246,7 @@ test('while the process sheds load or closes, the fast path steps aside: the req
     underPressure: () => state.underPressure,
     closing: () => state.closing,
     requestId: () => 'id-1',
-    accessLog: pino({ level: 'silent' }),
+    accessLine: pino({ level: 'silent' }),
     observe: () => {},
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
