@@ -28,16 +28,16 @@ export function grantFromHash(hash: Record<string, string>): GrantRecord | null 
 }
 
 /**
- * The serving view (hash field `sv`): every field of a `ServingGrant` but the sealed access
- * token, packed into one value by each script that changes one of them (`packView` in
- * lua/serving-view.ts), so the hot path reads three short fields, not ten. `scope` comes
- * last: it is the one field that holds the provider's free text, so a newline in it cannot
- * shift the others.
+ * The serving view (hash field `sv`): the short fields of a `ServingGrant`, packed into one
+ * value by each script that changes one of them (`pack_view` in lua/serving-view.ts), so the
+ * hot path reads four fields, not ten. The scope (long, and free text) and the sealed access
+ * token are read as their own fields. `token_type` comes last: it is the provider's text, so a
+ * newline in it cannot shift the others.
  */
 export const VIEW_FIELD = 'sv'
-export const VIEW_FIELDS = ['provider', 'status', 'version', 'token_type', 'expires_at', 'iat', 'src', 'retry_at', 'scope'] as const
-/** What the hot path reads of a grant hash, in this order: the view, the sealed access token, the version. */
-export const SERVING_READ = [VIEW_FIELD, 'at', 'version'] as const
+export const VIEW_FIELDS = ['provider', 'status', 'version', 'expires_at', 'iat', 'src', 'retry_at', 'token_type'] as const
+/** What the hot path reads of a grant hash, in this order: the view, the sealed access token, the version, the scope. */
+export const SERVING_READ = [VIEW_FIELD, 'at', 'version', 'scope'] as const
 
 const orNull = (v: string | null) => (v === null || v === '' ? null : Number(v))
 /** One field of the view: '' is an absent field, '=' + value a present one. */
@@ -49,7 +49,7 @@ const fieldOf = (part: string | undefined) => (part === undefined || part === ''
  * grant written before the view existed, or by an instance that does not keep it): then the
  * `repackView` script reads the fields themselves.
  */
-export function servingFromRead([view, accessToken, version]: (string | null)[]): ServingGrant | null | undefined {
+export function servingFromRead([view, accessToken, version, scope]: (string | null)[]): ServingGrant | null | undefined {
   if (version === null || version === undefined) return null
   if (view === null || view === undefined) return undefined
   const parts = view.split('\n')
@@ -62,12 +62,12 @@ export function servingFromRead([view, accessToken, version]: (string | null)[])
     provider,
     status: (fieldOf(parts[1]) ?? 'active') as GrantStatus,
     version: Number(version),
-    scope: fieldOf(parts[8]),
-    tokenType: fieldOf(parts[3]) ?? 'Bearer',
-    expiresAt: orNull(fieldOf(parts[4])),
-    issuedAt: orNull(fieldOf(parts[5])),
-    fromProvider: fieldOf(parts[6]) === 'p',
-    retryAt: orNull(fieldOf(parts[7])),
+    scope: scope ?? null,
+    tokenType: fieldOf(parts[7]) ?? 'Bearer',
+    expiresAt: orNull(fieldOf(parts[3])),
+    issuedAt: orNull(fieldOf(parts[4])),
+    fromProvider: fieldOf(parts[5]) === 'p',
+    retryAt: orNull(fieldOf(parts[6])),
     accessToken: accessToken ?? null,
   }
 }

@@ -37,7 +37,7 @@ export interface GrantRecord {
 /**
  * The fields that decide whether and what the hot path serves: no refresh token, no
  * metadata, no history. Redis reads them with one HMGET (the serving view, the sealed token,
- * the version: record.ts).
+ * the version, the scope: record.ts).
  */
 export type ServingGrant = Pick<
   GrantRecord,

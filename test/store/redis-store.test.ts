@@ -169,7 +169,7 @@ describe('RedisStore: at rest', () => {
 })
 
 describe('RedisStore: the hot path read', () => {
-  test('getServingGrant reads three fields in one HMGET and runs no script: the sealed refresh token stays in Redis', async () => {
+  test('getServingGrant reads four fields in one HMGET and runs no script: the sealed refresh token stays in Redis', async () => {
     const prefix = 'serving:'
     const store = await connectStore(server, prefix)
     const raw = await rawClient(server)
@@ -193,7 +193,7 @@ describe('RedisStore: the hot path read', () => {
       await store.getGrant('crm-prod') // a marker: once its HGETALL is seen, the read's commands have been
       await waitFor('the read seen by MONITOR', () => (sent.some(([c]) => c?.toLowerCase() === 'hgetall') ? true : undefined))
       const onGrant = sent.filter((args) => args.includes(`${prefix}{crm-prod}:grant`)).slice(0, -1)
-      assert.deepEqual(onGrant, [['hmget', `${prefix}{crm-prod}:grant`, 'sv', 'at', 'version']])
+      assert.deepEqual(onGrant, [['hmget', `${prefix}{crm-prod}:grant`, 'sv', 'at', 'version', 'scope']])
       assert.deepEqual(ranInRedis, [], 'no script ran')
     } finally {
       monitor.disconnect()
@@ -222,9 +222,13 @@ describe('RedisStore: the hot path read', () => {
       await store.markReauthRequired('crm-prod', null, '{"code":"INVALID_GRANT"}', T0 + 20)
       assert.equal(await raw.hget(key, 'sv'), await packed())
       assert.equal((await store.getServingGrant('crm-prod'))?.status, 'reauth_required')
-      await store.writeGrant('crm-prod', grantWrite({ scope: 'a\nb' }), T0 + 30)
+      // The provider's free text: a scope (read as its own field) and a token type (last in the view).
+      await store.writeGrant('crm-prod', grantWrite({ scope: 'a\nb', tokenType: 'x\ny' }), T0 + 30)
       assert.equal(await raw.hget(key, 'sv'), await packed())
-      assert.equal((await store.getServingGrant('crm-prod'))?.scope, 'a\nb')
+      const relinked = await store.getServingGrant('crm-prod')
+      assert.equal(relinked?.scope, 'a\nb')
+      assert.equal(relinked?.tokenType, 'x\ny')
+      assert.equal(relinked?.version, 4)
     } finally {
       raw.disconnect()
       await store.close()

@@ -19,7 +19,7 @@ end
 /**
  * The hot path's fallback when the view is missing or stale (a grant written before views
  * existed, or by an older instance): packs it from the fields and returns what the hot path's
- * HMGET would have (`SERVING_READ`: view, sealed access token, version), so later reads of the
+ * HMGET would have (`SERVING_READ`: view, sealed access token, version, scope), so later reads of the
  * grant need no script.
  * KEYS[1] grant hash. Returns false when there is no grant.
  */
@@ -29,6 +29,6 @@ export const repackView = {
 local key = KEYS[1]
 local version = redis.call('HGET', key, 'version')
 if not version or not redis.call('HGET', key, 'provider') then return false end
-return { pack_view(key), redis.call('HGET', key, 'at'), version }
+return { pack_view(key), redis.call('HGET', key, 'at'), version, redis.call('HGET', key, 'scope') }
 `,
 } as const
