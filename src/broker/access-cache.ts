@@ -32,6 +32,8 @@ export interface CachedGrant {
  */
 export class AccessCache {
   private readonly entries: Lru<CachedGrant>
+  /** Accounts whose entry is being read again ahead of its end (`renewalDue`). */
+  private readonly renewing = new Set<string>()
   private epoch = 0
   private live: boolean
   private readonly unsubscribe: (() => void)[]
@@ -63,6 +65,23 @@ export class AccessCache {
     if (!this.live || !this.enabled) return undefined
     const entry = this.lookup(account, minTtlMs, now)
     return entry !== undefined && now - entry.readAt < this.o.ttlMs ? entry : undefined
+  }
+
+  /**
+   * True once for an entry past half its ACCESS_CACHE_MS (the caller then reads the store again
+   * in the background and renews or replaces the entry), so an account asked for at least that
+   * often is answered from here without a caller ever waiting on the store. The entry still
+   * answers only until ACCESS_CACHE_MS after the read that made or renewed it.
+   */
+  renewalDue(account: string, entry: CachedGrant, now: number): boolean {
+    if (now - entry.readAt < this.o.ttlMs / 2 || this.renewing.has(account)) return false
+    this.renewing.add(account)
+    return true
+  }
+
+  /** The background read `renewalDue` asked for has ended, whatever its outcome. */
+  renewalDone(account: string): void {
+    this.renewing.delete(account)
   }
 
   /** During a store outage: the last token this instance read, if it is still fresh. */
@@ -103,6 +122,7 @@ export class AccessCache {
   close(): void {
     for (const stop of this.unsubscribe) stop()
     this.entries.clear()
+    this.renewing.clear()
   }
 
   private lookup(account: string, minTtlMs: number, now: number): CachedGrant | undefined {

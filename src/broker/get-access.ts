@@ -12,11 +12,33 @@ import { issuedToken, type IssuedToken } from './results.js'
 /**
  * A cache hit of the hot path, answered synchronously (no promise, no microtask): the token
  * when the near cache holds one young and fresh enough for `minTtlSeconds`, else undefined.
+ * A hit on an entry past half its age limit also starts one background read that renews it.
  */
 export function cachedAccess(deps: BrokerDeps, account: string, minTtlSeconds: number): IssuedToken | undefined {
   const now = deps.clock()
-  const cached = deps.accessCache?.hit(account, minTtlSeconds * 1000, now)
-  return cached && issuedToken(account, cached.grant, cached.token, now)
+  const cache = deps.accessCache
+  const cached = cache?.hit(account, minTtlSeconds * 1000, now)
+  if (cache === undefined || cached === undefined) return undefined
+  if (cache.renewalDue(account, cached, now)) renewAhead(deps, account)
+  return issuedToken(account, cached.grant, cached.token, now)
+}
+
+/**
+ * Reads the account again off the request path: the entry is renewed when the store holds the
+ * same grant, replaced when it holds another that serves as stored, and left to age out
+ * otherwise (a refresh due, a failed read, an unreadable token: the next request after its end
+ * takes the usual path and reports it). Counts and audits nothing: it answers no one.
+ */
+function renewAhead(deps: BrokerDeps, account: string): void {
+  void readForServing(deps, account).then((read) => {
+    try {
+      servedAsRead(deps, account, read, 0)
+    } catch {
+      // an unreadable stored token: the request that next reads it reports it
+    } finally {
+      deps.accessCache?.renewalDone(account)
+    }
+  })
 }
 
 /** One store read of the serving fields, with the near cache's stamp taken before it; never rejects. */

@@ -155,3 +155,51 @@ test('an entry older than ACCESS_CACHE_MS is checked against the store: the same
   assert.equal(await tokenOf(a, 'renewed'), 'swapped-at')
   assert.equal(await tokenOf(a, 'renewed'), 'swapped-at')
 })
+
+test('an entry past half ACCESS_CACHE_MS is read again in the background: an account asked for often enough never waits on the store', async (t) => {
+  let now = Date.UTC(2026, 10, 28, 12)
+  const env = { ...HOLD, REDIS_KEY_PREFIX: `nc${++prefixes}:` }
+  const a = (await brokerFor(stub, { redis, env, deps: { clock: () => now } })).app
+  t.after(() => a.close())
+  const raw = new Redis(redis.url)
+  t.after(() => raw.quit())
+  const reads = async () => Number(/cmdstat_hmget:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0)
+  // Two round trips on the broker's own connection, one after the other: the second reply comes
+  // in a later socket read than any reply sent before the first, so the background read's
+  // handling has run by then. Two HMGETs of an absent account.
+  const barrier = async () => {
+    await a.storage.grants.getServingGrant('nobody')
+    await a.storage.grants.getServingGrant('nobody')
+  }
+  await importGrant(a, 'ahead', { access_token: 'ahead-at', refresh_token: 'rt', expires_in: 3600 })
+  assert.equal(await tokenOf(a, 'ahead'), 'ahead-at') // read and held
+
+  now += 20_000 // young: answered from the entry, nothing read
+  let before = await reads()
+  assert.equal(await tokenOf(a, 'ahead'), 'ahead-at')
+  await barrier()
+  assert.equal(await reads(), before + 2)
+
+  now += 25_000 // 45 s: past half the minute, answered from the entry, which is read again behind it
+  before = await reads()
+  const [first, second] = await Promise.all([tokenOf(a, 'ahead'), tokenOf(a, 'ahead')])
+  assert.deepEqual([first, second], ['ahead-at', 'ahead-at'])
+  await barrier()
+  assert.equal(await reads(), before + 3, 'one background read')
+
+  now += 25_000 // 70 s after the first read, 25 s after the renewal: still answered from the entry
+  before = await reads()
+  assert.equal(await tokenOf(a, 'ahead'), 'ahead-at')
+  assert.equal(await reads(), before, 'the renewed entry answers without a store read')
+
+  // A different sealed token at the same version, unannounced: the next background read finds
+  // it and replaces the entry; the request that caused that read still got the entry's token.
+  const sealed = new KeyRing(parseKeyRingSpec(TEST_KEYS)).seal('ahead', 'at', 'swapped-at')
+  await raw.hset(`${env.REDIS_KEY_PREFIX}{ahead}:grant`, 'at', sealed)
+  now += 10_000 // 35 s after the renewal
+  assert.equal(await tokenOf(a, 'ahead'), 'ahead-at')
+  await barrier()
+  before = await reads()
+  assert.equal(await tokenOf(a, 'ahead'), 'swapped-at')
+  assert.equal(await reads(), before, 'the replaced entry answers without a store read')
+})
