@@ -28,13 +28,17 @@ export function grantFromHash(hash: Record<string, string>): GrantRecord | null 
 }
 
 /**
- * The serving view (hash field `sv`): the short fields of a `ServingGrant`, packed into one
+ * The serving view (hash field `sv1`): the short fields of a `ServingGrant`, packed into one
  * value by each script that changes one of them (`pack_view` in lua/serving-view.ts), so the
  * hot path reads four fields, not ten. The scope (long, and free text) and the sealed access
  * token are read as their own fields. `token_type` comes last: it is the provider's text, so a
  * newline in it cannot shift the others.
+ *
+ * The field's name carries the layout's number: a change to VIEW_FIELDS takes a new name
+ * (`sv2`, with the write scripts dropping `sv1`), so instances of two versions sharing a Redis
+ * never read each other's layout, and never undo each other's packing.
  */
-export const VIEW_FIELD = 'sv'
+export const VIEW_FIELD = 'sv1'
 export const VIEW_FIELDS = ['provider', 'status', 'version', 'expires_at', 'iat', 'src', 'retry_at', 'token_type'] as const
 /** What the hot path reads of a grant hash, in this order: the view, the sealed access token, the version, the scope. */
 export const SERVING_READ = [VIEW_FIELD, 'at', 'version', 'scope'] as const

@@ -193,7 +193,7 @@ describe('RedisStore: the hot path read', () => {
       await store.getGrant('crm-prod') // a marker: once its HGETALL is seen, the read's commands have been
       await waitFor('the read seen by MONITOR', () => (sent.some(([c]) => c?.toLowerCase() === 'hgetall') ? true : undefined))
       const onGrant = sent.filter((args) => args.includes(`${prefix}{crm-prod}:grant`)).slice(0, -1)
-      assert.deepEqual(onGrant, [['hmget', `${prefix}{crm-prod}:grant`, 'sv', 'at', 'version', 'scope']])
+      assert.deepEqual(onGrant, [['hmget', `${prefix}{crm-prod}:grant`, 'sv1', 'at', 'version', 'scope']])
       assert.deepEqual(ranInRedis, [], 'no script ran')
     } finally {
       monitor.disconnect()
@@ -213,18 +213,18 @@ describe('RedisStore: the hot path read', () => {
     }
     try {
       await store.writeGrant('crm-prod', grantWrite(), T0)
-      assert.equal(await raw.hget(key, 'sv'), await packed())
+      assert.equal(await raw.hget(key, 'sv1'), await packed())
       await store.recordFailure('crm-prod', 1, { lastError: '{"code":"PROVIDER_UNAVAILABLE"}', retryAt: T0 + 5000, failures: 1 })
-      assert.match((await raw.hget(key, 'sv')) ?? '', new RegExp(`\n=${T0 + 5000}\n`))
-      assert.equal(await raw.hget(key, 'sv'), await packed())
+      assert.match((await raw.hget(key, 'sv1')) ?? '', new RegExp(`\n=${T0 + 5000}\n`))
+      assert.equal(await raw.hget(key, 'sv1'), await packed())
       assert.equal(await store.commitRefresh('crm-prod', 1, refreshCommit(), T0 + 10), true)
-      assert.equal(await raw.hget(key, 'sv'), await packed())
+      assert.equal(await raw.hget(key, 'sv1'), await packed())
       await store.markReauthRequired('crm-prod', null, '{"code":"INVALID_GRANT"}', T0 + 20)
-      assert.equal(await raw.hget(key, 'sv'), await packed())
+      assert.equal(await raw.hget(key, 'sv1'), await packed())
       assert.equal((await store.getServingGrant('crm-prod'))?.status, 'reauth_required')
       // The provider's free text: a scope (read as its own field) and a token type (last in the view).
       await store.writeGrant('crm-prod', grantWrite({ scope: 'a\nb', tokenType: 'x\ny' }), T0 + 30)
-      assert.equal(await raw.hget(key, 'sv'), await packed())
+      assert.equal(await raw.hget(key, 'sv1'), await packed())
       const relinked = await store.getServingGrant('crm-prod')
       assert.equal(relinked?.scope, 'a\nb')
       assert.equal(relinked?.tokenType, 'x\ny')
@@ -265,13 +265,13 @@ describe('RedisStore: the hot path read', () => {
       assert.deepEqual(await store.getServingGrant('crm-prod'), read)
       assert.equal(await scripts(), before + 1, 'the next read finds the view current')
       // A grant from before views existed: no view at all.
-      await raw.hdel(key, 'sv', 'token_type', 'scope', 'status')
+      await raw.hdel(key, 'sv1', 'token_type', 'scope', 'status')
       const bare = await store.getServingGrant('crm-prod')
       assert.equal(bare?.tokenType, 'Bearer')
       assert.equal(bare?.scope, null)
       assert.equal(bare?.status, 'active')
       assert.equal(await scripts(), before + 2)
-      assert.ok(await raw.hget(key, 'sv'))
+      assert.ok(await raw.hget(key, 'sv1'))
       assert.equal(await store.getServingGrant('nobody'), null)
       assert.equal(await scripts(), before + 2, 'no grant: no script')
     } finally {

@@ -2,7 +2,7 @@ import { VIEW_FIELD, VIEW_FIELDS } from '../record.js'
 
 /**
  * Lua: `pack_view(key)` packs the grant's serving fields (`VIEW_FIELDS`, each absent as '' and
- * present as '=' .. value, joined by newlines) into the view field `sv`, which the hot path
+ * present as '=' .. value, joined by newlines) into the view field `sv1`, which the hot path
  * reads instead of the fields themselves. Every script that changes one of those fields calls
  * it last, inside the same atomic step.
  */
