@@ -19,8 +19,9 @@ end
 /**
  * The hot path's fallback when the view is missing or stale (a grant written before views
  * existed, or by an older instance): packs it from the fields and returns what the hot path's
- * HMGET would have (`SERVING_READ`: view, sealed access token, version, scope), so later reads of the
- * grant need no script.
+ * HMGET would have (`SERVING_READ`: view, sealed access token, version, scope), so later reads
+ * of the grant need no script. The hot path's own read is a plain HMGET, which Redis serves even
+ * when it refuses writes (maxmemory reached); only this fallback writes.
  * KEYS[1] grant hash. Returns false when there is no grant.
  */
 export const repackView = {
