@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { after, before, test, type TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { KeyRing, parseKeyRingSpec } from '../../src/crypto/key-ring.js'
@@ -128,21 +128,27 @@ test('while Redis is down, a cached token that is still fresh is served; an unca
   await waitUntil('b to subscribe again', () => b.storage.grants.changesLive())
 })
 
-test('an entry older than ACCESS_CACHE_MS is checked against the store: the same grant serves again, a token changed unannounced does not', async (t) => {
-  let now = Date.UTC(2026, 10, 27, 12)
+/** One instance on a clock the test moves, a raw client, and the count of serving reads (HMGETs) Redis has run. */
+async function clocked(t: TestContext) {
+  const clock = { now: Date.UTC(2026, 10, 28, 12) }
   const env = { ...HOLD, REDIS_KEY_PREFIX: `nc${++prefixes}:` }
-  const a = (await brokerFor(stub, { redis, env, deps: { clock: () => now } })).app
-  t.after(() => a.close())
+  const app = (await brokerFor(stub, { redis, env, deps: { clock: () => clock.now } })).app
+  t.after(() => app.close())
   const raw = new Redis(redis.url)
   t.after(() => raw.quit())
   const reads = async () => Number(/cmdstat_hmget:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0)
+  return { a: app, env, raw, reads, clock }
+}
+
+test('an entry older than ACCESS_CACHE_MS is checked against the store: the same grant serves again, a token changed unannounced does not', async (t) => {
+  const { a, env, raw, reads, clock } = await clocked(t)
   await importGrant(a, 'renewed', { access_token: 'held-at', refresh_token: 'rt', expires_in: 3600 })
   assert.equal(await tokenOf(a, 'renewed'), 'held-at') // read and held
   const before = await reads()
   assert.equal(await tokenOf(a, 'renewed'), 'held-at')
   assert.equal(await reads(), before, 'a young entry answers without a store read')
 
-  now += 61_000 // past ACCESS_CACHE_MS: the store is read again and holds the same grant
+  clock.now += 61_000 // past ACCESS_CACHE_MS: the store is read again and holds the same grant
   assert.equal(await tokenOf(a, 'renewed'), 'held-at')
   assert.ok((await reads()) > before, 'the old entry was checked against the store')
 
@@ -151,19 +157,13 @@ test('an entry older than ACCESS_CACHE_MS is checked against the store: the same
   const sealed = new KeyRing(parseKeyRingSpec(TEST_KEYS)).seal('renewed', 'at', 'swapped-at')
   await raw.hset(`${env.REDIS_KEY_PREFIX}{renewed}:grant`, 'at', sealed)
   assert.equal(await tokenOf(a, 'renewed'), 'held-at')
-  now += 61_000
+  clock.now += 61_000
   assert.equal(await tokenOf(a, 'renewed'), 'swapped-at')
   assert.equal(await tokenOf(a, 'renewed'), 'swapped-at')
 })
 
 test('an entry past half ACCESS_CACHE_MS is read again in the background: an account asked for often enough never waits on the store', async (t) => {
-  let now = Date.UTC(2026, 10, 28, 12)
-  const env = { ...HOLD, REDIS_KEY_PREFIX: `nc${++prefixes}:` }
-  const a = (await brokerFor(stub, { redis, env, deps: { clock: () => now } })).app
-  t.after(() => a.close())
-  const raw = new Redis(redis.url)
-  t.after(() => raw.quit())
-  const reads = async () => Number(/cmdstat_hmget:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0)
+  const { a, env, raw, reads, clock } = await clocked(t)
   // Two round trips on the broker's own connection, one after the other: the second reply comes
   // in a later socket read than any reply sent before the first, so the background read's
   // handling has run by then. Two HMGETs of an absent account.
@@ -174,20 +174,20 @@ test('an entry past half ACCESS_CACHE_MS is read again in the background: an acc
   await importGrant(a, 'ahead', { access_token: 'ahead-at', refresh_token: 'rt', expires_in: 3600 })
   assert.equal(await tokenOf(a, 'ahead'), 'ahead-at') // read and held
 
-  now += 20_000 // young: answered from the entry, nothing read
+  clock.now += 20_000 // young: answered from the entry, nothing read
   let before = await reads()
   assert.equal(await tokenOf(a, 'ahead'), 'ahead-at')
   await barrier()
   assert.equal(await reads(), before + 2)
 
-  now += 25_000 // 45 s: past half the minute, answered from the entry, which is read again behind it
+  clock.now += 25_000 // 45 s: past half the minute, answered from the entry, which is read again behind it
   before = await reads()
   const [first, second] = await Promise.all([tokenOf(a, 'ahead'), tokenOf(a, 'ahead')])
   assert.deepEqual([first, second], ['ahead-at', 'ahead-at'])
   await barrier()
   assert.equal(await reads(), before + 3, 'one background read')
 
-  now += 25_000 // 70 s after the first read, 25 s after the renewal: still answered from the entry
+  clock.now += 25_000 // 70 s after the first read, 25 s after the renewal: still answered from the entry
   before = await reads()
   assert.equal(await tokenOf(a, 'ahead'), 'ahead-at')
   assert.equal(await reads(), before, 'the renewed entry answers without a store read')
@@ -196,7 +196,7 @@ test('an entry past half ACCESS_CACHE_MS is read again in the background: an acc
   // it and replaces the entry; the request that caused that read still got the entry's token.
   const sealed = new KeyRing(parseKeyRingSpec(TEST_KEYS)).seal('ahead', 'at', 'swapped-at')
   await raw.hset(`${env.REDIS_KEY_PREFIX}{ahead}:grant`, 'at', sealed)
-  now += 10_000 // 35 s after the renewal
+  clock.now += 10_000 // 35 s after the renewal
   assert.equal(await tokenOf(a, 'ahead'), 'ahead-at')
   await barrier()
   before = await reads()
