@@ -1,12 +1,15 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-/** One token request: the refresh token presented, and when it came and was answered (epoch ms). */
+/** One token request: the refresh token presented, and when it came and was answered (epoch ms, to the microsecond). */
 export interface ProviderCall {
   refreshToken: string
   from: number
   to: number
 }
+
+/** Epoch milliseconds with the monotonic clock's precision, as the readers time their requests. */
+const epochNow = () => performance.timeOrigin + performance.now()
 
 /**
  * A token endpoint that answers every refresh after `delayMs` with a fresh token of
@@ -26,10 +29,10 @@ export async function startProvider(o: { delayMs: number; expiresIn: number }) {
     req.on('end', () => {
       const n = ++calls
       peak = Math.max(peak, ++inFlight)
-      const call = { refreshToken: new URLSearchParams(body).get('refresh_token') ?? '', from: Date.now(), to: 0 }
+      const call = { refreshToken: new URLSearchParams(body).get('refresh_token') ?? '', from: epochNow(), to: 0 }
       log.push(call)
       setTimeout(() => {
-        call.to = Date.now()
+        call.to = epochNow()
         inFlight--
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end(

@@ -10,7 +10,7 @@ import { serve } from './processes.js'
 interface Timed {
   ms: number
   status: number
-  /** When it was sent (epoch ms). */
+  /** When it was sent (epoch ms, to the microsecond: comparable with other processes' clocks). */
   at: number
   url: string
 }
@@ -20,7 +20,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY 
 
 function timed(url: string, headers: Record<string, string>): Promise<Timed> {
   const started = performance.now()
-  const at = Date.now()
+  const at = performance.timeOrigin + started
   return new Promise((resolve, reject) => {
     get(url, { agent, headers }, (res) => {
       res.resume()
@@ -62,7 +62,7 @@ class Recorder {
     }
     this.ms[this.count++] = t.ms
     if (t.status !== 200) this.non200++
-    if (t.ms > this.overMs) this.slow.push({ at: t.at, url: t.url, ms: Math.round(t.ms) })
+    if (t.ms > this.overMs) this.slow.push({ at: t.at, url: t.url, ms: Math.round(t.ms * 10) / 10 })
   }
 
   summary(): TimedSummary {
