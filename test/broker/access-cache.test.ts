@@ -202,4 +202,6 @@ test('an entry past half ACCESS_CACHE_MS is read again in the background: an acc
   before = await reads()
   assert.equal(await tokenOf(a, 'ahead'), 'swapped-at')
   assert.equal(await reads(), before, 'the replaced entry answers without a store read')
+  // Background reads answer no one: the issued-token counter counts the 7 answers only.
+  assert.match(await a.metrics.registry.metrics(), /access_tokens_issued_total\{provider="[^"]+"\} 7\n/)
 })
