@@ -1,4 +1,4 @@
-import { VIEW_FIELD, VIEW_FIELDS } from '../record.js'
+import { SERVING_READ, VIEW_FIELD, VIEW_FIELDS } from '../record.js'
 
 /**
  * Lua: `pack_view(key)` packs the grant's serving fields (`VIEW_FIELDS`, each absent as '' and
@@ -12,7 +12,6 @@ local function pack_view(key)
   for i = 1, #v do v[i] = v[i] and ('=' .. v[i]) or '' end
   local view = table.concat(v, '\\n')
   redis.call('HSET', key, '${VIEW_FIELD}', view)
-  return view
 end
 `
 
@@ -28,8 +27,8 @@ export const repackView = {
   numberOfKeys: 1,
   lua: `${PACK_VIEW}
 local key = KEYS[1]
-local version = redis.call('HGET', key, 'version')
-if not version or not redis.call('HGET', key, 'provider') then return false end
-return { pack_view(key), redis.call('HGET', key, 'at'), version, redis.call('HGET', key, 'scope') }
+if not redis.call('HGET', key, 'version') or not redis.call('HGET', key, 'provider') then return false end
+pack_view(key)
+return redis.call('HMGET', key, ${SERVING_READ.map((f) => `'${f}'`).join(', ')})
 `,
 } as const
