@@ -183,12 +183,12 @@ describe('RedisStore on Redis Cluster: slots', () => {
   test('used at once after connect: back-to-back calls for accounts on every node are applied in call order', async () => {
     // Right after connect ioredis has opened a connection to one node only; the first calls
     // for the others open theirs. Calls issued meanwhile must neither fail nor overtake
-    // one another (the contract: calls issued without awaiting apply in call order).
+    // one another (the contract: calls issued without awaiting apply in call order). A call
+    // that waited for a connection longer than the command timeout (1 s) would fail.
     const accounts = [...byNode.values()].flat()
     for (let round = 0; round < 3; round++) {
       const store = await connectStore()
       try {
-        const started = Date.now()
         const results = await Promise.all(
           accounts.map((account) =>
             Promise.all([
@@ -203,7 +203,6 @@ describe('RedisStore on Redis Cluster: slots', () => {
           assert.deepEqual(results[i], ['created', ...Array.from({ length: 20 }, () => true)], `${account}: applied in call order`)
           assert.equal((await store.getGrant(account))?.version, 21)
         }
-        assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms`)
       } finally {
         await store.close()
       }
