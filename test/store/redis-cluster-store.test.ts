@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import type { Cluster } from 'ioredis'
+import { Redis, type Cluster } from 'ioredis'
 import { keySlot } from '../../src/store/key-slot.js'
 import { keySpace } from '../../src/store/keys.js'
 import { RedisAuditLog } from '../../src/store/redis-audit-log.js'
@@ -10,7 +10,7 @@ import { createRedisClient } from '../../src/store/redis-client.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { auditContract } from '../events/audit-contract.js'
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js'
-import { withConnection } from '../helpers/redis-server.js'
+import { readEvents, withConnection } from '../helpers/redis-server.js'
 import { recordChanges } from '../helpers/wait.js'
 import { grantWrite, refreshCommit, storeContract } from './store-contract.js'
 
@@ -206,6 +206,37 @@ describe('RedisStore on Redis Cluster: slots', () => {
       } finally {
         await store.close()
       }
+    }
+  })
+})
+
+describe('RedisStore on Redis Cluster: the reads of one turn', () => {
+  test('reach each master in one write: eight reads per node made together are one read event on each', async () => {
+    const ids = await cluster.idsOnEveryNode('turn', 8)
+    const accounts = [...ids.values()].flat()
+    const store = await connectStore()
+    const raws = cluster.nodes.map(({ host, port }) => new Redis(port, host, { maxRetriesPerRequest: 0 }))
+    const events = () => Promise.all(raws.map((raw) => readEvents(raw)))
+    try {
+      for (const account of accounts) await store.writeGrant(account, grantWrite(), T0)
+      for (const turn of [1, 2]) {
+        const before = await events()
+        const reads = await Promise.all(accounts.map((a) => store.getServingGrant(a)))
+        const after = await events()
+        assert.deepEqual(
+          reads.map((r) => r?.version),
+          accounts.map(() => 1),
+        )
+        // On each node: one event for its eight HMGETs, one for the second INFO.
+        assert.deepEqual(
+          after.map((n, i) => n - before[i]!),
+          raws.map(() => 2),
+          `turn ${turn}`,
+        )
+      }
+    } finally {
+      for (const raw of raws) raw.disconnect()
+      await store.close()
     }
   })
 })

@@ -8,7 +8,7 @@ import { StoreUnavailableError } from '../../src/errors.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { VIEW_FIELDS } from '../../src/store/record.js'
 import type { Store } from '../../src/store/store.js'
-import { startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { readEvents, startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { grantWrite, refreshCommit, storeContract } from './store-contract.js'
 import { recordChanges, waitFor, within } from '../helpers/wait.js'
 
@@ -277,6 +277,33 @@ describe('RedisStore: the hot path read', () => {
     } finally {
       raw.disconnect()
       await store.close()
+    }
+  })
+})
+
+describe('RedisStore: the reads of one turn', () => {
+  test('reach Redis in one write: twenty reads made together are one read event for Redis, turn after turn', async () => {
+    const redis = await startRedis()
+    const store = await connectStore(redis)
+    const raw = await rawClient(redis)
+    try {
+      const accounts = Array.from({ length: 20 }, (_, i) => `acct-${i}`)
+      for (const account of accounts) await store.writeGrant(account, grantWrite(), T0)
+      for (const turn of [1, 2, 3]) {
+        const before = await readEvents(raw)
+        const reads = await Promise.all([...accounts.map((a) => store.getServingGrant(a)), store.getServingGrant('nobody')])
+        const after = await readEvents(raw)
+        assert.deepEqual(
+          reads.map((r) => r?.version ?? null),
+          [...accounts.map(() => 1), null],
+        )
+        // One event for the twenty-one HMGETs, one for the second INFO (21 + 1 without coalescing).
+        assert.equal(after - before, 2, `turn ${turn}`)
+      }
+    } finally {
+      raw.disconnect()
+      await store.close()
+      await redis.dispose()
     }
   })
 })
