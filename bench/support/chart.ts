@@ -1,6 +1,6 @@
 /** A horizontal bar chart as SVG text: no browser, no library. */
 export function hotPathChart(result: {
-  runs: { name: string; rps: number; p99: number; cpuMicrosPerRequest: number; redisCpuMicrosPerRequest?: number }[]
+  runs: { name: string; rps: number; p99: number; cpuMicrosPerRequest: number; redisCpuMicrosPerRequest: number }[]
   connections: number
 }): string {
   const width = 900
@@ -15,7 +15,7 @@ export function hotPathChart(result: {
     return [
       `<text x="${left - 10}" y="${y + 17}" text-anchor="end">${escapeXml(r.name)}</text>`,
       `<rect x="${left}" y="${y + 4}" width="${w}" height="${rowHeight - 12}" fill="${i === 3 ? '#2b6cb0' : '#a0aec0'}"/>`,
-      `<text x="${left + w + 6}" y="${y + 17}">${r.rps} req/s · p99 ${r.p99} ms · ${r.cpuMicrosPerRequest} µs${r.redisCpuMicrosPerRequest === undefined ? '' : ` + Redis ${r.redisCpuMicrosPerRequest} µs`}</text>`,
+      `<text x="${left + w + 6}" y="${y + 17}">${r.rps} req/s · p99 ${r.p99} ms · ${r.cpuMicrosPerRequest} µs + Redis ${r.redisCpuMicrosPerRequest} µs</text>`,
     ].join('')
   })
   const height = top + result.runs.length * rowHeight + 10

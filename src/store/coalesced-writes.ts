@@ -15,8 +15,7 @@ import type { RedisClient } from './redis-client.js'
  */
 export function writeCoalescer(client: RedisClient): () => void {
   let held: Socket[] | undefined
-  const release = () => {
-    const sockets = held ?? []
+  const release = (sockets: Socket[]) => {
     held = undefined
     for (const socket of sockets) socket.uncork()
   }
@@ -24,7 +23,7 @@ export function writeCoalescer(client: RedisClient): () => void {
     if (held !== undefined) return
     held = connections(client)
     for (const socket of held) socket.cork()
-    setImmediate(release)
+    setImmediate(release, held)
   }
 }
 
