@@ -20,8 +20,9 @@ const NOW = Date.parse('2030-01-01T00:00:00Z')
 const TOKEN = 'at-fast-path-0123456789'
 
 async function appWith(t: TestContext, env: Record<string, string> = {}) {
-  // fastify: token requests Fastify answered; reads: the store's serving reads; failNext: the next read fails.
-  const counted = { fastify: 0, reads: 0, failNext: false }
+  // fastify: token requests Fastify answered; reads: the store's serving reads; failNext: the next
+  // read fails, after failAfterMs.
+  const counted = { fastify: 0, reads: 0, failNext: false, failAfterMs: 0 }
   const clock = { now: NOW }
   const { app, logs } = await testApp({
     t,
@@ -39,7 +40,7 @@ async function appWith(t: TestContext, env: Record<string, string> = {}) {
         counted.reads++
         if (!counted.failNext) return read(account)
         counted.failNext = false
-        return Promise.reject(new StoreUnavailableError())
+        return new Promise((_resolve, reject) => setTimeout(() => reject(new StoreUnavailableError()), counted.failAfterMs))
       }
     },
   })
@@ -195,6 +196,29 @@ test('a read that does not serve goes to Fastify with its request: the route ans
     assert.equal(counted.fastify, before.fastify + 1, `${what}: answered by the route`)
     assert.equal(counted.reads, before.reads + 1, `${what}: one store read`)
   }
+})
+
+test("a request handed on counts the fast path's time in its access line and histogram: a read that failed after 100 ms shows them", async (t) => {
+  const { app, logs, base, counted } = await appWith(t, { ACCESS_CACHE_MS: '0' })
+  const headers = bearer({ scopes: ['tokens:read'] })
+  await get(base, '/tokens/acct-1/access', headers) // the caller is known from here on
+  counted.failNext = true
+  counted.failAfterMs = 100
+  const res = await get(base, '/tokens/acct-1/access', headers)
+  assert.equal(res.status, 503, res.body)
+  assert.equal(counted.fastify, 2, 'answered by the route')
+  const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.route === ROUTE && l.statusCode === 503)
+  assert.ok(line, logs.lines.join('\n'))
+  assert.ok((line.ms as number) >= 100, `the line counts the failed read: ${line.ms} ms`)
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  const bucket = (le: string) =>
+    Number(
+      new RegExp(
+        `http_request_duration_seconds_bucket\\{le="${le}",method="GET",route="\\/tokens\\/:account\\/access",status_code="503"\\} (\\d+)`,
+      ).exec(metrics)?.[1],
+    )
+  assert.equal(bucket('10'), 1, metrics)
+  assert.equal(bucket('0.05'), 0, "the histogram has it past the read's 100 ms, not at the route's own few")
 })
 
 test('with the near cache on, a failed read hands the route its fallback: the token this instance read, served without a second read', async (t) => {
