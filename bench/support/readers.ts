@@ -5,6 +5,7 @@
  * random accounts for `seconds`.
  */
 import { Agent, get } from 'node:http'
+import { Worker } from 'node:worker_threads'
 import { serve } from './processes.js'
 
 interface Timed {
@@ -80,15 +81,52 @@ class Recorder {
   }
 }
 
-/** `rate` requests a second, cycling over `accounts` ids (`{n}` in the URL), each timed from when it was sent. */
+/**
+ * The pacer, on a thread of its own: it sleeps until the next request is due (Atomics.wait
+ * takes fractions of a millisecond) and tells the main thread how many are due now. The main
+ * thread neither spins nor waits on a 1 ms timer, which would send two or three requests at
+ * once at 2,000 a second: then what is measured is how long a server takes to answer a bunch.
+ */
+const PACER = `
+const { parentPort, workerData: { rate, ms } } = require('node:worker_threads')
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+const start = performance.now()
+for (let sent = 0; ; ) {
+  const now = performance.now() - start
+  if (now >= ms) break
+  const due = Math.floor((now / 1000) * rate)
+  if (due > sent) {
+    parentPort.postMessage(due - sent)
+    sent = due
+  }
+  const wait = ((sent + 1) / rate) * 1000 - (performance.now() - start)
+  if (wait > 0) Atomics.wait(sleeper, 0, 0, wait)
+}
+parentPort.postMessage(0)
+`
+
+/**
+ * `rate` requests a second, cycling over `accounts` ids (`{n}` in the URL), each sent when it
+ * is due (within tens of microseconds) and timed from then, whatever the answers take (an
+ * open loop: the same load on every server).
+ */
 async function paced(url: string, accounts: number, headers: Record<string, string>, rate: number, seconds: number, into: Recorder) {
   const answers: Promise<void>[] = []
-  const started = performance.now()
-  for (let sent = 0; performance.now() - started < seconds * 1000; ) {
-    const due = Math.floor(((performance.now() - started) / 1000) * rate)
-    for (; sent < due; sent++) answers.push(timed(url.replace('{n}', String(sent % accounts)), headers).then((t) => into.add(t)))
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
+  let sent = 0
+  const pacer = new Worker(PACER, { eval: true, workerData: { rate, ms: seconds * 1000 } })
+  await new Promise<void>((resolve, reject) => {
+    pacer.on('error', reject)
+    pacer.on('message', (due: number) => {
+      if (due === 0) {
+        resolve()
+        return
+      }
+      for (const end = sent + due; sent < end; sent++) {
+        answers.push(timed(url.replace('{n}', String(sent % accounts)), headers).then((t) => into.add(t)))
+      }
+    })
+  })
+  await pacer.terminate()
   await Promise.all(answers)
 }
 
