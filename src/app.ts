@@ -203,6 +203,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       cachedAccess: (account, minTtl, ctx) => broker.cachedAccess(account, minTtl, ctx),
       readForServing: (account) => broker.readForServing(account),
       servedAsRead: (account, read, minTtl, ctx) => broker.servedAsRead(account, read, minTtl, ctx),
+      getAccess: (account, minTtl, ctx, read) => broker.getAccess(account, minTtl, ctx, read),
       underPressure: () => shedding && app.isUnderPressure(),
       closing: () => closing,
       requestId,

@@ -27,6 +27,8 @@ export interface FastAccessDeps {
   readForServing(account: string): Promise<ServingRead>
   /** The read's token when it serves as stored (counted and audited as the route's), or undefined. */
   servedAsRead(account: string, read: ServingRead, minTtlSeconds: number, ctx: EventContext): IssuedToken | undefined
+  /** The route's answer from that read (counted and audited as the route's): a refresh, or the wait for one. */
+  getAccess(account: string, minTtlSeconds: number, ctx: EventContext, read: ServingRead): Promise<IssuedToken>
   /** Load shedding would refuse, or might: then Fastify's hook decides. */
   underPressure(): boolean
   /** The app is closing: Fastify answers 503. */
@@ -38,16 +40,18 @@ export interface FastAccessDeps {
   observe(seconds: number): void
 }
 
-/** Store reads the fast path made and handed on with their request: the route uses them instead of reading again. */
-const priorReads = new WeakMap<IncomingMessage, ServingRead>()
+/** What the fast path found before handing a request on: its store read, or the refresh's failure. */
+export type HandedOn = { read: ServingRead } | { failed: unknown }
+
+const handedOn = new WeakMap<IncomingMessage, HandedOn>()
 /** How long the fast path held each request it handed on (ms), for the access line and the histogram. */
 const heldFor = new WeakMap<IncomingMessage, number>()
 
-/** The store read `fastAccess` made for this request, if any (taken once). */
-export function takePriorRead(req: IncomingMessage): ServingRead | undefined {
-  const read = priorReads.get(req)
-  priorReads.delete(req)
-  return read
+/** What `fastAccess` found for this request, if it handed it on (taken once). */
+export function takeHandedOn(req: IncomingMessage): HandedOn | undefined {
+  const found = handedOn.get(req)
+  handedOn.delete(req)
+  return found
 }
 
 /** How long the fast path held this request before Fastify's lifecycle began (ms; 0 if it did not). */
@@ -61,16 +65,21 @@ export function heldAhead(req: IncomingMessage): number {
  * same Authorization header and still held, whose scope and `accounts` claim admit the
  * account, on a route without a rate limit, while the process neither sheds load nor closes.
  * A near-cache hit is answered in the same turn; otherwise one store read, and its token when
- * the refresh policy serves it as stored. Every check is the one the Fastify route makes; the
- * answer, its headers, the access line, the histogram, the metric and the audit event are the
- * same (test/http/fast-access.test.ts compares them).
+ * the refresh policy serves it as stored, or, when the read shows a grant to refresh, the
+ * token the refresher gives (its own refresh, or another's it waited for). Every check is the
+ * one the Fastify route makes; the answer, its headers, the access line, the histogram, the
+ * metric and the audit event are the same (test/http/fast-access.test.ts compares them). The
+ * waiters of a refresh storm, answered all at once, are answered by the hot path's own code,
+ * not by Fastify's lifecycle, which on a busy instance only such a storm would run (cold code,
+ * that V8 then compiles on the cores the answers need).
  *
  * Anything else goes to Fastify (`next`) and is answered there in full: a request this path
- * cannot admit, untouched; one whose read did not serve (no grant, a refresh or backoff to
- * decide, a failed read), with that read handed on (`takePriorRead`), so the route neither
- * reads again nor waits for a second store timeout. The time this path held a request before
- * handing it on counts in its access line and histogram (`heldAhead`): a read that failed
- * after the store's timeout shows that timeout. This path refuses nothing itself.
+ * cannot admit, untouched; one whose read shows no grant to refresh (none, reauth, a failed
+ * read), with that read, so the route neither reads again nor waits for a second store
+ * timeout; one whose refresh failed, with that failure, which the route answers as its own.
+ * The time this path held a request counts in its access line and histogram (`heldAhead`): a
+ * read that failed at the store's timeout shows that timeout, a failed refresh its wait. This
+ * path refuses nothing itself.
  */
 export function fastAccess(d: FastAccessDeps, req: IncomingMessage, res: ServerResponse, next: RequestListener): void {
   const start = performance.now()
@@ -86,21 +95,31 @@ export function fastAccess(d: FastAccessDeps, req: IncomingMessage, res: ServerR
     answer(d, res, hit, ctx.requestId, start)
     return
   }
+  const handOn = (found: HandedOn) => {
+    handedOn.set(req, found)
+    heldFor.set(req, performance.now() - start)
+    next(req, res)
+  }
   d.readForServing(name)
     .then((read) => {
       let token: IssuedToken | undefined
       try {
         token = d.servedAsRead(name, read, minTtl, ctx)
       } catch {
-        token = undefined // an unreadable stored token: the route reports it
+        token = undefined // an unreadable stored token: getAccess reports it
       }
       if (token !== undefined) {
         answer(d, res, token, ctx.requestId, start)
         return
       }
-      priorReads.set(req, read)
-      heldFor.set(req, performance.now() - start)
-      next(req, res)
+      if ('error' in read || read.grant === null || read.grant.status === 'reauth_required') {
+        handOn({ read })
+        return
+      }
+      return d.getAccess(name, minTtl, ctx, read).then(
+        (refreshed) => answer(d, res, refreshed, ctx.requestId, start),
+        (failed: unknown) => handOn({ failed }),
+      )
     })
     // Nothing above is expected to throw; if it does, the request ends here, not the process.
     .catch(() => res.destroy())

@@ -9,6 +9,7 @@ import { installFastAccess } from '../../src/http/fast-access.js'
 import { bearer, listen, testApp } from '../helpers/app.js'
 import { importGrant } from '../helpers/grants.js'
 import { loopbackProviders } from '../helpers/providers-file.js'
+import { json, rotatingTokens, startStubProvider } from '../helpers/stub-provider.js'
 
 /**
  * The hot route's common answer is given ahead of Fastify (src/http/fast-access.ts); `inject`
@@ -19,14 +20,15 @@ const ROUTE = '/tokens/:account/access'
 const NOW = Date.parse('2030-01-01T00:00:00Z')
 const TOKEN = 'at-fast-path-0123456789'
 
-async function appWith(t: TestContext, env: Record<string, string> = {}) {
+/** `acmeTokenUrl`: acme's token endpoint (a stub); by default nothing listens there. */
+async function appWith(t: TestContext, env: Record<string, string> = {}, acmeTokenUrl?: string) {
   // fastify: token requests Fastify answered; reads: the store's serving reads; failNext: the next
   // read fails, after failAfterMs.
   const counted = { fastify: 0, reads: 0, failNext: false, failAfterMs: 0 }
   const clock = { now: NOW }
   const { app, logs } = await testApp({
     t,
-    providers: loopbackProviders(),
+    providers: loopbackProviders(acmeTokenUrl ? { acmeTokenUrl } : {}),
     env: { AUDIT_ACCESS: 'true', ...env },
     deps: { clock: () => clock.now },
     setup: (a: FastifyInstance) => {
@@ -236,6 +238,76 @@ test('with the near cache on, a failed read hands the route its fallback: the to
   assert.equal(counted.reads, before.reads + 1)
 })
 
+test("callers waiting on a refresh are answered ahead of Fastify: one provider call for all of them, the route's answer, access line and metric", async (t) => {
+  const stub = await startStubProvider()
+  t.after(() => stub.close())
+  const PROVIDER_MS = 100
+  stub.handle('/token', rotatingTokens('new-', { delayMs: PROVIDER_MS }))
+  const { app, logs, base, counted, clock } = await appWith(t, { ACCESS_CACHE_MS: '0' }, `${stub.url}/token`)
+  const headers = bearer({ scopes: ['tokens:read'] })
+  const first = await get(base, '/tokens/acct-1/access', headers) // through Fastify: the caller is known from here on
+  clock.now += 3600_000 // acct-1's token has expired
+
+  const waiters = await Promise.all(Array.from({ length: 20 }, () => get(base, '/tokens/acct-1/access', headers)))
+  assert.equal(stub.count('/token'), 1, 'one refresh for all of them')
+  assert.equal(counted.fastify, 1, 'none of them ran through Fastify')
+  const { 'content-length': _f, ...headersOfFirst } = comparable(first).headers
+  for (const w of waiters) {
+    assert.equal(w.status, 200, w.body)
+    assert.deepEqual(JSON.parse(w.body), {
+      account: 'acct-1',
+      provider: 'acme',
+      access_token: 'new-at-1',
+      token_type: 'Bearer',
+      expires_at: new Date(clock.now + 3600_000).toISOString(),
+      expires_in: 3600,
+      scope: 'read',
+    })
+    const { 'content-length': _w, ...headersOf } = comparable(w).headers
+    assert.deepEqual(headersOf, headersOfFirst)
+  }
+  const lines = accessLines(logs)
+  assert.equal(lines.length, 21)
+  for (const line of lines.slice(1)) {
+    assert.equal(line.statusCode, 200)
+    assert.ok((line.ms as number) >= PROVIDER_MS, `the line counts the wait for the provider: ${line.ms} ms`)
+  }
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  assert.match(metrics, /http_request_duration_seconds_count\{method="GET",route="\/tokens\/:account\/access",status_code="200"\} 21\n/)
+})
+
+test('a refresh that fails while the fast path waits is answered by the route with its error; the access line and histogram count the wait', async (t) => {
+  const stub = await startStubProvider()
+  t.after(() => stub.close())
+  const PROVIDER_MS = 100
+  stub.handle('/token', async (_req, res) => {
+    await new Promise((resolve) => setTimeout(resolve, PROVIDER_MS))
+    json(res, 400, { error: 'invalid_grant', error_description: 'revoked' })
+  })
+  const { app, logs, base, counted, clock } = await appWith(t, { ACCESS_CACHE_MS: '0' }, `${stub.url}/token`)
+  const headers = bearer({ scopes: ['tokens:read'] })
+  await get(base, '/tokens/acct-1/access', headers) // the caller is known from here on
+  clock.now += 3600_000
+
+  const failed = await get(base, '/tokens/acct-1/access', headers)
+  assert.equal(failed.status, 409, failed.body)
+  assert.equal(JSON.parse(failed.body).code, 'REAUTHENTICATION_REQUIRED')
+  assert.equal(counted.fastify, 2, 'the route answered it')
+  assert.equal(stub.count('/token'), 1, 'the route did not refresh again')
+  const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.route === ROUTE && l.statusCode === 409)
+  assert.ok(line, logs.lines.join('\n'))
+  assert.ok((line.ms as number) >= PROVIDER_MS, `the line counts the wait for the provider: ${line.ms} ms`)
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  const bucket = (le: string) =>
+    Number(
+      new RegExp(
+        `http_request_duration_seconds_bucket\\{le="${le}",method="GET",route="\\/tokens\\/:account\\/access",status_code="409"\\} (\\d+)`,
+      ).exec(metrics)?.[1],
+    )
+  assert.equal(bucket('10'), 1, metrics)
+  assert.equal(bucket('0.05'), 0, "the histogram has it past the provider's 100 ms, not at Fastify's own few")
+})
+
 test('with a rate limit on tokens:read every request runs through Fastify, which counts it', async (t) => {
   const { base, counted } = await appWith(t, { RATE_LIMIT_PER_MINUTE: 'tokens:read=3' })
   const headers = bearer({ scopes: ['tokens:read'] })
@@ -267,6 +339,7 @@ test('while the process sheds load or closes, the fast path steps aside: the req
     },
     readForServing: () => Promise.resolve({ stamp: 0, error: new Error('not used') }),
     servedAsRead: () => undefined,
+    getAccess: () => Promise.reject(new Error('not used')),
     underPressure: () => state.underPressure,
     closing: () => state.closing,
     requestId: () => 'id-1',

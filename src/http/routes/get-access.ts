@@ -6,15 +6,15 @@ import { ValidationError } from '../../errors.js'
 import { accessBody } from '../views.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 import { AccessQuery } from '../schemas/tokens.js'
-import { ACCESS_ROUTE, ACCESS_SCOPE, MAX_MIN_TTL, takePriorRead } from '../fast-access.js'
+import { ACCESS_ROUTE, ACCESS_SCOPE, MAX_MIN_TTL, takeHandedOn } from '../fast-access.js'
 
 const answer = (reply: FastifyReply, token: IssuedToken) => reply.header('cache-control', 'no-store').send(accessBody(token))
 
 /**
  * GET /tokens/:account/access — a usable access token; the hot path. Its most common answers
- * (a known caller, a token that serves as stored) are given ahead of Fastify by
- * fast-access.ts; this route answers everything else, with the store read fast-access made
- * when it made one, and every request made through `inject`.
+ * (a known caller, a token that serves as stored or once refreshed) are given ahead of Fastify
+ * by fast-access.ts; this route answers everything else, with the store read or the failure
+ * fast-access handed on when it did, and every request made through `inject`.
  */
 const route: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -36,11 +36,13 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
       if (minTtl > MAX_MIN_TTL) throw new ValidationError(`querystring/min_ttl must be at most ${MAX_MIN_TTL}`)
       const account = request.params.account
       const ctx = eventContext(request)
-      // A request fast-access handed on has had its near-cache lookup and its store read.
-      const prior = takePriorRead(request.raw)
+      // A request fast-access handed on has had its near-cache lookup and its store read, or
+      // its refresh, which failed: that failure is this route's answer.
+      const prior = takeHandedOn(request.raw)
+      if (prior !== undefined && 'failed' in prior) throw prior.failed
       const hit = prior === undefined ? app.broker.cachedAccess(account, minTtl, ctx) : undefined
       if (hit !== undefined) return answer(reply, hit)
-      return app.broker.getAccess(account, minTtl, ctx, prior).then((token) => answer(reply, token))
+      return app.broker.getAccess(account, minTtl, ctx, prior?.read).then((token) => answer(reply, token))
     },
   )
 }
