@@ -2,8 +2,10 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
+import { LEAD_MAX_MS, refreshDueAt } from '../../src/broker/refresh/policy.js'
 import { memoryStorage } from '../../src/store/index.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
+import type { GrantRecord } from '../../src/store/store.js'
 import { bearer } from '../helpers/app.js'
 import { brokerFor } from '../helpers/brokers.js'
 import { getAccess, importGrant } from '../helpers/grants.js'
@@ -269,4 +271,49 @@ describe('single flight respects what each caller asked', () => {
     assert.ok(Number(post.headers['retry-after']) >= 1)
     assert.doesNotMatch(post.body, /rejected-by-api/)
   })
+})
+
+test('a proactive refresh falls due ahead of the request path threshold by a lead, whatever its jitter', () => {
+  const expiresAt = Date.parse('2030-01-01T01:00:00Z')
+  const grant = (fromProvider: boolean, lifetimeMs: number): GrantRecord => ({
+    provider: 'acme',
+    status: 'active',
+    version: 1,
+    grantId: randomUUID(),
+    scope: null,
+    tokenType: 'Bearer',
+    createdAt: 0,
+    updatedAt: 0,
+    refreshedAt: null,
+    expiresAt,
+    issuedAt: expiresAt - lifetimeMs,
+    fromProvider,
+    retryAt: null,
+    failures: 0,
+    accessToken: 'sealed-at',
+    refreshToken: 'sealed-rt',
+    lastError: null,
+    meta: null,
+  })
+  // The request path stops serving the stored token `skew` before expiry (the effective skew:
+  // at most half a provider token's lifetime); the scheduler must start before that.
+  const cases: [string, boolean, number, number][] = [
+    ['imported, skew 60 s', false, 3_600_000, 60_000],
+    ['from the provider, 1 h, skew 60 s', true, 3_600_000, 60_000],
+    ['from the provider, 60 s, skew 60 s (30 s applies)', true, 60_000, 60_000],
+    ['from the provider, 1 h, skew 8 s', true, 3_600_000, 8_000],
+  ]
+  for (const [what, fromProvider, lifetime, skewMs] of cases) {
+    const skew = Math.min(skewMs, fromProvider ? lifetime / 2 : skewMs)
+    const lead = Math.min(LEAD_MAX_MS, skew / 8)
+    let earliest = Number.POSITIVE_INFINITY
+    for (let i = 0; i < 2000; i++) {
+      const g = grant(fromProvider, lifetime)
+      const due = refreshDueAt(g, skewMs, null)!
+      assert.ok(due <= expiresAt - skew - lead, `${what}: due ${expiresAt - due} ms before expiry, the threshold is ${skew} ms`)
+      assert.ok(due > g.issuedAt!, `${what}: not before the token was obtained`)
+      earliest = Math.min(earliest, due)
+    }
+    assert.ok(earliest < expiresAt - skew - lead - 1000, `${what}: the jitter spreads them`)
+  }
 })

@@ -98,7 +98,7 @@ test('without a backlog the next pass comes when the next grant falls due, not a
   const { app } = await testApp({
     providers: { stub: stubProvider(own) },
     redis,
-    // Skew 8 s, so the import (12 s left) falls due 2–4 s from now; an hour between idle
+    // Skew 8 s (lead 1 s), so the import (12 s left) falls due 1–3 s from now; an hour between idle
     // passes, so only a pass timed to that due time refreshes it within the test.
     env: { REFRESH_SKEW_SECONDS: '8' },
     deps: { scheduler: { intervalMs: 3_600_000, batch: 10, retryDelayMs: 1000 } },

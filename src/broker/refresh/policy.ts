@@ -56,10 +56,11 @@ export function backoffMs(failures: number, maxMs: number, retryAfterMs: number 
 
 /**
  * When the scheduler refreshes a grant ahead of any caller: before the request path's own
- * threshold (the effective skew, plus a jitter that stays inside it so grants that expire
- * together spread out), and, for providers that drop unused refresh tokens, before half of
- * that idle time has passed since the last refresh. Null: nothing to schedule. The jitter
- * is derived from the account and expiry, so every instance computes the same time.
+ * threshold (the effective skew) by a lead that leaves the provider time to answer, plus a
+ * jitter that stays inside the lifetime so grants that expire together spread out; and, for
+ * providers that drop unused refresh tokens, before half of that idle time has passed since
+ * the last refresh. Null: nothing to schedule. The jitter is derived from the account and
+ * expiry, so every instance computes the same time.
  */
 export function refreshDueAt(grant: GrantRecord, skewMs: number, idleTtlMs: number | null): number | null {
   if (!grant.refreshToken || grant.status !== 'active') return null
@@ -70,12 +71,17 @@ export function refreshDueAt(grant: GrantRecord, skewMs: number, idleTtlMs: numb
   const lifetime = grant.issuedAt === null || !grant.fromProvider ? skew * 2 : grant.expiresAt - grant.issuedAt
   // Up to a quarter of the remaining half-lifetime, so the refresh still lands before the skew.
   const spread = Math.min(JITTER_MAX_MS, Math.max(0, lifetime / 2 - skew) / 2 + skew / 4)
-  const due = grant.expiresAt - skew - jitter(grant, spread)
+  // Without it a grant whose jitter is near 0 falls due at the very threshold where a read stops
+  // serving the stored token: a read during the provider call would wait for it.
+  const lead = Math.min(LEAD_MAX_MS, skew / 8)
+  const due = grant.expiresAt - skew - lead - jitter(grant, spread)
   return keepAlive === null ? due : Math.min(due, keepAlive)
 }
 
 /** Spreads proactive refreshes of grants that expire together over up to this much time. */
 export const JITTER_MAX_MS = 30_000
+/** A proactive refresh starts at least this long (or an eighth of the skew) before a read would wait for it. */
+export const LEAD_MAX_MS = 5_000
 
 function jitter(grant: GrantRecord, spread: number): number {
   if (spread < 1) return 0
