@@ -13,7 +13,7 @@ import { KeyRing } from './crypto/key-ring.js'
 import authPlugin from './http/plugins/auth.js'
 import errorHandler, { frameworkErrors } from './http/plugins/error-handler.js'
 import metricsPlugin, { boundSeries } from './http/plugins/http-metrics.js'
-import { ACCESS_ROUTE, ACCESS_SCOPE, installFastAccess } from './http/fast-access.js'
+import { ACCESS_ROUTE, ACCESS_SCOPE, idAhead, installFastAccess } from './http/fast-access.js'
 import loadShedding from './http/plugins/load-shedding.js'
 import rateLimitPlugin, { scopeLimit } from './http/plugins/rate-limit.js'
 import deleteToken from './http/routes/delete-token.js'
@@ -89,7 +89,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     bodyLimit: BODY_LIMIT,
     requestIdHeader: false,
     childLoggerFactory: lazyChildLogger,
-    genReqId: requestId,
+    // A request the fast path handed on keeps the id it was given there.
+    genReqId: (req) => idAhead(req) ?? requestId(req),
     routerOptions: { maxParamLength: 256 },
     // Slow or idle clients cannot hold sockets: the whole request (headers and body) within
     // requestTimeout, headers within headersTimeout (checked every quarter of it), idle

@@ -44,8 +44,12 @@ export interface FastAccessDeps {
 export type HandedOn = { read: ServingRead } | { failed: unknown }
 
 const handedOn = new WeakMap<IncomingMessage, HandedOn>()
-/** How long the fast path held each request it handed on (ms), for the access line and the histogram. */
-const heldFor = new WeakMap<IncomingMessage, number>()
+/**
+ * For each request the fast path handed on: how long it held it (ms), for the access line and
+ * the histogram, and the request id it gave it, which Fastify keeps (an audit event written
+ * while the fast path waited names that id, and so must the answer).
+ */
+const ahead = new WeakMap<IncomingMessage, { ms: number; requestId: string }>()
 
 /** What `fastAccess` found for this request, if it handed it on (taken once). */
 export function takeHandedOn(req: IncomingMessage): HandedOn | undefined {
@@ -56,7 +60,12 @@ export function takeHandedOn(req: IncomingMessage): HandedOn | undefined {
 
 /** How long the fast path held this request before Fastify's lifecycle began (ms; 0 if it did not). */
 export function heldAhead(req: IncomingMessage): number {
-  return heldFor.get(req) ?? 0
+  return ahead.get(req)?.ms ?? 0
+}
+
+/** The request id the fast path gave this request, if it handed it on. */
+export function idAhead(req: IncomingMessage): string | undefined {
+  return ahead.get(req)?.requestId
 }
 
 /**
@@ -97,7 +106,7 @@ export function fastAccess(d: FastAccessDeps, req: IncomingMessage, res: ServerR
   }
   const handOn = (found: HandedOn) => {
     handedOn.set(req, found)
-    heldFor.set(req, performance.now() - start)
+    ahead.set(req, { ms: performance.now() - start, requestId: ctx.requestId })
     next(req, res)
   }
   d.readForServing(name)

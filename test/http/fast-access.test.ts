@@ -279,7 +279,7 @@ test("callers waiting on a refresh are answered ahead of Fastify: one provider c
   assert.match(metrics, /http_request_duration_seconds_count\{method="GET",route="\/tokens\/:account\/access",status_code="200"\} 21\n/)
 })
 
-test('a refresh that fails while the fast path waits is answered by the route with its error; the access line and histogram count the wait', async (t) => {
+test('a refresh that fails while the fast path waits is answered by the route with its error and request id; the access line and histogram count the wait', async (t) => {
   const stub = await startStubProvider()
   t.after(() => stub.close())
   const PROVIDER_MS = 100
@@ -297,6 +297,12 @@ test('a refresh that fails while the fast path waits is answered by the route wi
   assert.equal(JSON.parse(failed.body).code, 'REAUTHENTICATION_REQUIRED')
   assert.equal(counted.fastify, 2, 'the route answered it')
   assert.equal(stub.count('/token'), 1, 'the route did not refresh again')
+  const audit = await app.inject({ url: '/audit?account=acct-1', headers: bearer() })
+  const reauth = (JSON.parse(audit.body).entries as { event: string; request_id?: string }[]).find(
+    (e) => e.event === 'account.reauth_required',
+  )
+  assert.ok(reauth, audit.body)
+  assert.equal(reauth.request_id, failed.headers['x-request-id'], "the event written during the wait names the answer's request id")
   const timed = await timing(app, logs, 409)
   assert.ok(timed.ms >= PROVIDER_MS, `the line counts the wait for the provider: ${timed.ms} ms`)
   assert.equal(timed.inBucket('10'), 1, timed.metrics)
