@@ -59,8 +59,16 @@ export function readForServing(deps: BrokerDeps, account: string): Promise<Servi
  * Throws only when the stored token cannot be opened.
  */
 export function servedAsRead(deps: BrokerDeps, account: string, read: ServingRead, minTtlSeconds: number): IssuedToken | undefined {
-  if ('error' in read || read.grant === null || read.grant.status === 'reauth_required') return undefined
+  if (!holdsActiveGrant(read)) return undefined
   return servedAsStored(deps, account, read.grant, read.stamp, minTtlSeconds * 1000)
+}
+
+/**
+ * Whether the read found a grant that is served or refreshed: not a failed read, not a missing
+ * grant, not one waiting to be linked again (those are answered without the refresher).
+ */
+export function holdsActiveGrant(read: ServingRead): read is { stamp: number; grant: ServingGrant } {
+  return !('error' in read) && read.grant !== null && read.grant.status !== 'reauth_required'
 }
 
 function servedAsStored(deps: BrokerDeps, account: string, grant: ServingGrant, stamp: number, minTtlMs: number): IssuedToken | undefined {

@@ -50,8 +50,8 @@ export function generateKeyEntry(id = `k${Date.now().toString(36)}`): string {
  * account, its field and its key id, so a value copied to another account or field fails.
  * Format: `keyId.iv.ciphertext.tag`, each part base64url.
  *
- * The keys are held as KeyObjects, made once: OpenSSL gets the key material without a copy
- * from a Buffer on every call, and the raw bytes are not left in an ordinary Buffer.
+ * The keys are held as KeyObjects, made once, so that no opening prepares a key from a Buffer
+ * again (with the parsing by index below: 4.85 → 4.55 µs per opening, bench/README.md).
  */
 export class KeyRing {
   private readonly byId: Map<string, KeyObject>

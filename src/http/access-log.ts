@@ -1,6 +1,6 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { heldAhead } from './fast-access.js'
+import { elapsedMs } from './fast-access.js'
 import { safeError } from './safe-error.js'
 
 /**
@@ -27,7 +27,7 @@ export class AccessLog extends LogController {
     const method = request.method
     const route = request.routeOptions.url ?? 'unmatched'
     const statusCode = reply.statusCode
-    const ms = Math.round((reply.elapsedTime + heldAhead(request.raw)) * 10) / 10
+    const ms = Math.round(elapsedMs(request, reply) * 10) / 10
     if (error) {
       request.log.error({ method, route, statusCode, ms, err: safeError(error) }, 'request errored')
       return

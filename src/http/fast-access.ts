@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { ServingRead } from '../broker/get-access.js'
+import { holdsActiveGrant, type ServingRead } from '../broker/get-access.js'
 import type { IssuedToken } from '../broker/results.js'
 import type { EventContext } from '../events/events.js'
 import type { Caller } from './caller.js'
@@ -43,24 +43,21 @@ export interface FastAccessDeps {
 /** What the fast path found before handing a request on: its store read, or the refresh's failure. */
 export type HandedOn = { read: ServingRead } | { failed: unknown }
 
-const handedOn = new WeakMap<IncomingMessage, HandedOn>()
 /**
- * For each request the fast path handed on: how long it held it (ms), for the access line and
- * the histogram, and the request id it gave it, which Fastify keeps (an audit event written
- * while the fast path waited names that id, and so must the answer).
+ * For each request the fast path handed on: what it found, how long it held it (ms, for the
+ * access line and the histogram), and the request id it gave it, which Fastify keeps (an audit
+ * event written while the fast path waited names that id, and so must the answer).
  */
-const ahead = new WeakMap<IncomingMessage, { ms: number; requestId: string }>()
+const ahead = new WeakMap<IncomingMessage, { found: HandedOn; ms: number; requestId: string }>()
 
-/** What `fastAccess` found for this request, if it handed it on (taken once). */
-export function takeHandedOn(req: IncomingMessage): HandedOn | undefined {
-  const found = handedOn.get(req)
-  handedOn.delete(req)
-  return found
+/** What `fastAccess` found for this request, if it handed it on. */
+export function handedOn(req: IncomingMessage): HandedOn | undefined {
+  return ahead.get(req)?.found
 }
 
-/** How long the fast path held this request before Fastify's lifecycle began (ms; 0 if it did not). */
-export function heldAhead(req: IncomingMessage): number {
-  return ahead.get(req)?.ms ?? 0
+/** The request's duration in ms: Fastify's own, plus the time the fast path held it first. */
+export function elapsedMs(request: { raw: IncomingMessage }, reply: { elapsedTime: number }): number {
+  return reply.elapsedTime + (ahead.get(request.raw)?.ms ?? 0)
 }
 
 /** The request id the fast path gave this request, if it handed it on. */
@@ -86,7 +83,7 @@ export function idAhead(req: IncomingMessage): string | undefined {
  * cannot admit, untouched; one whose read shows no grant to refresh (none, reauth, a failed
  * read), with that read, so the route neither reads again nor waits for a second store
  * timeout; one whose refresh failed, with that failure, which the route answers as its own.
- * The time this path held a request counts in its access line and histogram (`heldAhead`): a
+ * The time this path held a request counts in its access line and histogram (`elapsedMs`): a
  * read that failed at the store's timeout shows that timeout, a failed refresh its wait. This
  * path refuses nothing itself.
  */
@@ -104,11 +101,6 @@ export function fastAccess(d: FastAccessDeps, req: IncomingMessage, res: ServerR
     answer(d, res, hit, ctx.requestId, start)
     return
   }
-  const handOn = (found: HandedOn) => {
-    handedOn.set(req, found)
-    ahead.set(req, { ms: performance.now() - start, requestId: ctx.requestId })
-    next(req, res)
-  }
   d.readForServing(name)
     .then((read) => {
       let token: IssuedToken | undefined
@@ -121,17 +113,27 @@ export function fastAccess(d: FastAccessDeps, req: IncomingMessage, res: ServerR
         answer(d, res, token, ctx.requestId, start)
         return
       }
-      if ('error' in read || read.grant === null || read.grant.status === 'reauth_required') {
-        handOn({ read })
+      if (!holdsActiveGrant(read)) {
+        handOn(req, res, next, { found: { read }, ms: performance.now() - start, requestId: ctx.requestId })
         return
       }
       return d.getAccess(name, minTtl, ctx, read).then(
         (refreshed) => answer(d, res, refreshed, ctx.requestId, start),
-        (failed: unknown) => handOn({ failed }),
+        (failed: unknown) => handOn(req, res, next, { found: { failed }, ms: performance.now() - start, requestId: ctx.requestId }),
       )
     })
     // Nothing above is expected to throw; if it does, the request ends here, not the process.
     .catch(() => res.destroy())
+}
+
+function handOn(
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: RequestListener,
+  held: { found: HandedOn; ms: number; requestId: string },
+) {
+  ahead.set(req, held)
+  next(req, res)
 }
 
 /** The account, min_ttl and caller of a request this path may answer; undefined for anything else. */

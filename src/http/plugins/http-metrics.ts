@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { StoreUnavailableError } from '../../errors.js'
 import type { AppMetrics } from '../../metrics.js'
-import { heldAhead } from '../fast-access.js'
+import { elapsedMs } from '../fast-access.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,8 +32,7 @@ export default fp<{ metrics: AppMetrics }>(
     // One synchronous hook; the label set of each (method, route, status) is bound once.
     const series = boundSeries(metrics)
     app.addHook('onResponse', (request, reply, done) => {
-      const ms = reply.elapsedTime + heldAhead(request.raw) // with the time fast-access held it first
-      series(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode).observe(ms / 1000)
+      series(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode).observe(elapsedMs(request, reply) / 1000)
       done()
     })
     app.addHook('onError', async (_request, _reply, error) => {

@@ -6,7 +6,7 @@ import { ValidationError } from '../../errors.js'
 import { accessBody } from '../views.js'
 import { AccountParams, ErrorRef, authErrors } from '../schemas/common.js'
 import { AccessQuery } from '../schemas/tokens.js'
-import { ACCESS_ROUTE, ACCESS_SCOPE, MAX_MIN_TTL, takeHandedOn } from '../fast-access.js'
+import { ACCESS_ROUTE, ACCESS_SCOPE, MAX_MIN_TTL, handedOn } from '../fast-access.js'
 
 const answer = (reply: FastifyReply, token: IssuedToken) => reply.header('cache-control', 'no-store').send(accessBody(token))
 
@@ -38,7 +38,7 @@ const route: FastifyPluginAsyncTypebox = async (app) => {
       const ctx = eventContext(request)
       // A request fast-access handed on has had its near-cache lookup and its store read, or
       // its refresh, which failed: that failure is this route's answer.
-      const prior = takeHandedOn(request.raw)
+      const prior = handedOn(request.raw)
       if (prior !== undefined && 'failed' in prior) throw prior.failed
       const hit = prior === undefined ? app.broker.cachedAccess(account, minTtl, ctx) : undefined
       if (hit !== undefined) return answer(reply, hit)
