@@ -221,7 +221,9 @@ test("a request handed on counts the fast path's time in its access line and his
   assert.equal(res.status, 503, res.body)
   assert.equal(counted.fastify, 2, 'answered by the route')
   const timed = await timing(app, logs, 503)
-  assert.ok(timed.ms >= 100, `the line counts the failed read: ${timed.ms} ms`)
+  // Half the read's 100 ms: a timer may fire a little early against performance.now(), and the
+  // route's own time is well under a millisecond.
+  assert.ok(timed.ms >= 50, `the line counts the failed read: ${timed.ms} ms`)
   assert.equal(timed.inBucket('10'), 1, timed.metrics)
   assert.equal(timed.inBucket('0.05'), 0, "the histogram has it past the read's 100 ms, not at the route's own few")
 })
@@ -271,10 +273,12 @@ test("callers waiting on a refresh are answered ahead of Fastify: one provider c
   }
   const lines = accessLines(logs)
   assert.equal(lines.length, 21)
-  for (const line of lines.slice(1)) {
-    assert.equal(line.statusCode, 200)
-    assert.ok((line.ms as number) >= PROVIDER_MS, `the line counts the wait for the provider: ${line.ms} ms`)
-  }
+  for (const line of lines.slice(1)) assert.equal(line.statusCode, 200)
+  // The caller that started the refresh waited the provider's whole 100 ms; a later one, less
+  // (it arrived after the call was made), so only the longest wait is known (half of 100 ms
+  // checked: a timer may fire a little early against performance.now()).
+  const longest = Math.max(...lines.slice(1).map((l) => l.ms as number))
+  assert.ok(longest >= PROVIDER_MS / 2, `the lines count the wait for the provider: the longest is ${longest} ms`)
   const metrics = (await app.inject({ url: '/metrics' })).body
   assert.match(metrics, /http_request_duration_seconds_count\{method="GET",route="\/tokens\/:account\/access",status_code="200"\} 21\n/)
 })
@@ -304,7 +308,7 @@ test('a refresh that fails while the fast path waits is answered by the route wi
   assert.ok(reauth, audit.body)
   assert.equal(reauth.request_id, failed.headers['x-request-id'], "the event written during the wait names the answer's request id")
   const timed = await timing(app, logs, 409)
-  assert.ok(timed.ms >= PROVIDER_MS, `the line counts the wait for the provider: ${timed.ms} ms`)
+  assert.ok(timed.ms >= PROVIDER_MS / 2, `the line counts the wait for the provider: ${timed.ms} ms`)
   assert.equal(timed.inBucket('10'), 1, timed.metrics)
   assert.equal(timed.inBucket('0.05'), 0, "the histogram has it past the provider's 100 ms, not at Fastify's own few")
 })
