@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
 import helmet from '@fastify/helmet'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino } from 'pino'
@@ -14,6 +12,7 @@ import authPlugin from './http/plugins/auth.js'
 import errorHandler, { frameworkErrors } from './http/plugins/error-handler.js'
 import metricsPlugin, { boundSeries } from './http/plugins/http-metrics.js'
 import { ACCESS_ROUTE, ACCESS_SCOPE, idAhead, installFastAccess } from './http/fast-access.js'
+import { requestId } from './http/request-id.js'
 import loadShedding from './http/plugins/load-shedding.js'
 import rateLimitPlugin, { scopeLimit } from './http/plugins/rate-limit.js'
 import deleteToken from './http/routes/delete-token.js'
@@ -70,12 +69,6 @@ export interface AppDeps {
   openapi?: (app: FastifyInstance) => Promise<void>
 }
 
-/** A client's x-request-id is kept only when it is short and plain; otherwise one is generated. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
-const requestId = (req: IncomingMessage) => {
-  const given = req.headers['x-request-id']
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
-}
 export const BODY_LIMIT = 64 * 1024
 
 /** Wires config and dependencies into an app; never listens (server.ts does). */
