@@ -11,6 +11,8 @@ export interface IssuedToken {
   scope: string | null
   /** When it was handed out (the broker's clock): `expires_in` counts from here. */
   issuedAt: number
+  /** The near-cache entry it came from (`CachedGrant.heldAs`), or undefined. */
+  heldAs?: object
 }
 
 /** An account's metadata: never a token. Times are epoch ms; a stored value that cannot be read is null. */
@@ -67,8 +69,17 @@ export function accountStateOf(account: string, g: GrantRecord): { state: Accoun
   return { state, unreadable }
 }
 
-export function issuedToken(account: string, g: ServingGrant, accessToken: string, now: number): IssuedToken {
-  return { account, provider: g.provider, accessToken, tokenType: g.tokenType, expiresAt: g.expiresAt, scope: g.scope, issuedAt: now }
+export function issuedToken(account: string, g: ServingGrant, accessToken: string, now: number, heldAs?: object): IssuedToken {
+  return {
+    account,
+    provider: g.provider,
+    accessToken,
+    tokenType: g.tokenType,
+    expiresAt: g.expiresAt,
+    scope: g.scope,
+    issuedAt: now,
+    heldAs,
+  }
 }
 
 /** The JSON stored in `last_error`. */

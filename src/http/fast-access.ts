@@ -6,7 +6,7 @@ import type { IssuedToken } from '../broker/results.js'
 import type { EventContext } from '../events/events.js'
 import type { Caller } from './caller.js'
 import { ACCOUNT_ID_PATTERN } from './schemas/common.js'
-import { accessBody } from './views.js'
+import { accessJson } from './views.js'
 
 export const ACCESS_ROUTE = '/tokens/:account/access'
 /** The scope the access route admits (its route config says the same). */
@@ -165,7 +165,7 @@ function admitted(d: FastAccessDeps, req: IncomingMessage): [string, number, Cal
 }
 
 function answer(d: FastAccessDeps, res: ServerResponse, token: IssuedToken, requestId: string, start: number): void {
-  const body = JSON.stringify(accessBody(token))
+  const body = accessJson(token)
   res.writeHead(200, {
     'x-request-id': requestId,
     'cache-control': 'no-store',

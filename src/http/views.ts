@@ -25,9 +25,32 @@ export function accessBody(t: IssuedToken) {
     access_token: t.accessToken,
     token_type: t.tokenType,
     expires_at: iso(t.expiresAt),
-    expires_in: t.expiresAt === null ? null : Math.max(0, Math.floor((t.expiresAt - t.issuedAt) / 1000)),
+    expires_in: expiresIn(t),
     scope: t.scope,
   }
+}
+
+function expiresIn(t: IssuedToken): number | null {
+  return t.expiresAt === null ? null : Math.max(0, Math.floor((t.expiresAt - t.issuedAt) / 1000))
+}
+
+/** The access body's JSON before and after `expires_in`, per near-cache entry. */
+const heldJson = new WeakMap<object, { head: string; tail: string }>()
+
+/**
+ * `JSON.stringify(accessBody(t))`. For a token from a near-cache entry, everything but
+ * `expires_in` is serialized once per entry: JSON.stringify of the whole body cost about 1 µs on
+ * each of the hot path's answers (bench/README.md), joining three strings costs a tenth of that.
+ */
+export function accessJson(t: IssuedToken): string {
+  if (t.heldAs === undefined) return JSON.stringify(accessBody(t))
+  let parts = heldJson.get(t.heldAs)
+  if (parts === undefined) {
+    const { expires_in: _changes, scope, ...before } = accessBody(t)
+    parts = { head: `${JSON.stringify(before).slice(0, -1)},"expires_in":`, tail: `,"scope":${JSON.stringify(scope)}}` }
+    heldJson.set(t.heldAs, parts)
+  }
+  return parts.head + String(expiresIn(t)) + parts.tail
 }
 
 /** Unreadable stored times show as null, or as the epoch where the contract requires a time. */
