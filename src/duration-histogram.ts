@@ -51,6 +51,7 @@ export class DurationHistogram {
     const bounds = this.buckets
     return {
       observe(seconds: number): void {
+        if (!Number.isFinite(seconds)) return // prom-client throws; a response must not fail on it
         let i = 0
         while (i < bounds.length && seconds > bounds[i]!) i++
         series.counts[i]!++

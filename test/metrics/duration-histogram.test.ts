@@ -40,6 +40,16 @@ test('the duration histogram exposes what prom-client’s Histogram exposes for 
   assert.match(await ours.metrics(), /^http_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/a",status_code="200"\} 4$/m)
 })
 
+test('a value that is not a finite number is left out, not counted as 0 nor summed as NaN', async () => {
+  const { ours, hist } = both()
+  const bound = hist.labels(OBSERVED[0]![0])
+  bound.observe(0.5)
+  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) bound.observe(bad)
+  const text = await ours.metrics()
+  assert.match(text, /_count\{method="GET",route="\/a",status_code="200"\} 1$/m)
+  assert.match(text, /_sum\{method="GET",route="\/a",status_code="200"\} 0.5$/m)
+})
+
 test('a reset hides every series until it is observed again, and a series bound before the reset still counts', async () => {
   const { ours, theirs, hist, reference } = both()
   const bound = hist.labels(OBSERVED[0]![0])
