@@ -22,6 +22,7 @@ test('the access JSON of a near-cache token is the body’s JSON, whatever its v
     token({ scope: null }),
     token({ expiresAt: NOW - 5000 }), // expires_in never below 0
     token({ scope: 'a "quoted" \\ scope\n', accessToken: 'tök\u2028en', provider: 'ü' }),
+    token({ accessToken: 'lone \ud800 surrogate, DEL \x7f, tab \t, slash /', tokenType: '' }),
   ]
   for (const t of cases) {
     const expected = JSON.stringify(accessBody(t))
