@@ -182,6 +182,29 @@ test('a revoked account is not served from the fast path: the next request goes 
   assert.equal(counted.fastify, 2)
 })
 
+test('an account imported again is answered from the fast path with its new token, expiry and scope, and each second with its own expires_in', async (t) => {
+  const { app, base, counted, clock } = await appWith(t)
+  const headers = bearer({ scopes: ['tokens:read'] })
+  const body = async () => JSON.parse((await get(base, '/tokens/acct-1/access', headers)).body) as Record<string, unknown>
+  await body()
+  const held = await body()
+  assert.equal(counted.fastify, 1, 'the second is a near-cache hit of the fast path')
+  assert.deepEqual([held.access_token, held.scope, held.expires_in], [TOKEN, 'read', 3600])
+  await importGrant(app, 'acct-1', {
+    provider: 'acme',
+    access_token: 'at-imported-again',
+    refresh_token: 'rt-9',
+    expires_in: 7200,
+    scope: 'read write',
+  })
+  const again = [await body(), await body()]
+  assert.equal(counted.fastify, 1, 'both answered ahead of Fastify: a store read, then a near-cache hit')
+  for (const b of again) assert.deepEqual([b.access_token, b.scope, b.expires_in], ['at-imported-again', 'read write', 7200])
+  clock.now += 1500
+  assert.equal((await body()).expires_in, 7198)
+  assert.equal(counted.fastify, 1)
+})
+
 test('with the near cache off, a known caller is answered ahead of Fastify from one store read per request', async (t) => {
   const { base, counted } = await appWith(t, { ACCESS_CACHE_MS: '0' })
   const headers = bearer({ scopes: ['tokens:read'] })
