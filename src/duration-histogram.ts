@@ -7,9 +7,8 @@ interface Series {
   /** Observations per bucket (not cumulative); the last bucket's upper bound is +Inf. */
   counts: Float64Array
   sum: number
+  /** Exposed only when above 0: observed since the registry was last reset (prom-client's semantics). */
   count: number
-  /** Exposed: observed since the registry was last reset (prom-client's semantics). */
-  shown: boolean
 }
 
 export interface BoundSeries {
@@ -44,7 +43,7 @@ export class DurationHistogram {
     const key = JSON.stringify(labels)
     let s = this.series.get(key)
     if (s === undefined) {
-      s = { labels: { ...labels }, counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0, shown: false }
+      s = { labels: { ...labels }, counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 }
       this.series.set(key, s)
     }
     const series = s
@@ -57,7 +56,6 @@ export class DurationHistogram {
         series.counts[i]!++
         series.sum += seconds
         series.count++
-        series.shown = true
       },
     }
   }
@@ -67,7 +65,7 @@ export class DurationHistogram {
     type Value = { labels: Record<string, string | number>; sharedLabels: Labels; value: number; metricName: string; exemplar?: null }
     const values: Value[] = []
     for (const s of this.series.values()) {
-      if (!s.shown) continue
+      if (s.count === 0) continue
       let cumulative = 0
       for (let i = 0; i <= this.buckets.length; i++) {
         cumulative += s.counts[i]!
@@ -95,7 +93,6 @@ export class DurationHistogram {
       s.counts.fill(0)
       s.sum = 0
       s.count = 0
-      s.shown = false
     }
   }
 }

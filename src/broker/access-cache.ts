@@ -16,11 +16,6 @@ export interface CachedGrant {
   grant: ServingGrant
   token: string
   readAt: number
-  /**
-   * An empty object that stands for this entry (its grant and token never change) while it
-   * lives: what the HTTP layer derives from the token once is keyed by it, and goes with it.
-   */
-  heldAs: object
 }
 
 /**
@@ -116,7 +111,7 @@ export class AccessCache {
   /** Keeps a grant that serves without refresh, unless anything changed since `stamp`. */
   remember(account: string, grant: ServingGrant, token: string, stamp: number, now: number): void {
     if (!this.enabled || !this.live || stamp !== this.epoch) return
-    this.entries.set(account, { grant, token, readAt: now, heldAs: {} }, freshUntil(grant, this.o.skewMs))
+    this.entries.set(account, { grant, token, readAt: now }, freshUntil(grant, this.o.skewMs))
   }
 
   forget(account: string): void {

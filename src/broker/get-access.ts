@@ -20,7 +20,7 @@ export function cachedAccess(deps: BrokerDeps, account: string, minTtlSeconds: n
   const cached = cache?.hit(account, minTtlSeconds * 1000, now)
   if (cache === undefined || cached === undefined) return undefined
   if (cache.renewalDue(account, cached, now)) renewAhead(deps, account)
-  return issuedToken(account, cached.grant, cached.token, now, cached.heldAs)
+  return issuedToken(account, cached.grant, cached.token, now, cached.grant)
 }
 
 /**
@@ -75,7 +75,7 @@ function servedAsStored(deps: BrokerDeps, account: string, grant: ServingGrant, 
   const now = deps.clock()
   if (!servesWithoutRefresh(grant, now, minTtlMs, deps.settings.refreshSkewSeconds * 1000)) return undefined
   const held = deps.accessCache?.renewed(account, grant, stamp, now)
-  if (held !== undefined) return issuedToken(account, held.grant, held.token, now, held.heldAs)
+  if (held !== undefined) return issuedToken(account, held.grant, held.token, now, held.grant)
   const view = tokenOf(deps, account, grant)
   deps.accessCache?.remember(account, grant, view.accessToken, stamp, now)
   return view
@@ -101,7 +101,7 @@ export async function getAccess(
   if ('error' in read) {
     const last = read.error instanceof StoreUnavailableError ? deps.accessCache?.fallback(account, minTtlMs, deps.clock()) : undefined
     if (last === undefined) throw read.error
-    return issuedToken(account, last.grant, last.token, deps.clock(), last.heldAs)
+    return issuedToken(account, last.grant, last.token, deps.clock(), last.grant)
   }
   const grant = live(account, read.grant)
   const served = servedAsStored(deps, account, grant, read.stamp, minTtlMs)

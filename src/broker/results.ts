@@ -11,7 +11,11 @@ export interface IssuedToken {
   scope: string | null
   /** When it was handed out (the broker's clock): `expires_in` counts from here. */
   issuedAt: number
-  /** The near-cache entry it came from (`CachedGrant.heldAs`), or undefined. */
+  /**
+   * For a token from the near cache, its entry's grant: the same object, never changed, for as
+   * long as the entry lives (renewals keep it). What the HTTP layer derives from the token once
+   * is keyed by it, and goes with the entry. Undefined for any other token.
+   */
   heldAs?: object
 }
 
