@@ -105,9 +105,13 @@ test('without a backlog the next pass comes when the next grant falls due, not a
     t,
   })
   assert.equal((await importGrant(app, 'soon', { access_token: 'old', refresh_token: 'rt-soon', expires_in: 12 })).statusCode, 201)
+  const imported = (await app.storage.grants.getServingGrant('soon'))?.version
   app.broker.scheduler.start()
   t.after(() => app.broker.scheduler.stop())
   await waitUntil('the grant refreshed at its due time', () => own.count('/token') === 1, 60_000)
+  // The provider has answered; the refresh is committed a moment later (a busy machine can
+  // stretch that moment past a read made right away, which would still see the old token).
+  await waitUntil('the refresh committed', async () => (await app.storage.grants.getServingGrant('soon'))?.version !== imported)
   const res = await app.inject({ method: 'GET', url: '/tokens/soon/access', headers: bearer() })
   assert.equal(res.json().access_token, 'soon-at-1')
   assert.equal(own.count('/token'), 1)
